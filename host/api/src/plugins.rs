@@ -1,0 +1,234 @@
+//! `/v1/plugins`: upload, list, activate and roll back delivery plugins.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tayori_core::{Activation, PluginVersionRecord};
+use tayori_runtime::{PluginListing, Uploader};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::AppState;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_plugin, list_plugins))
+        .routes(routes!(activate_version))
+        .routes(routes!(rollback_plugin))
+}
+
+/// A published plugin version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginVersionView {
+    pub plugin: String,
+    pub version: String,
+    /// SHA-256 of the component, hex.
+    pub digest: String,
+    /// The WIT contract version it was built against.
+    pub contract: String,
+    pub size: u64,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+    /// The manifest as the plugin declared it.
+    #[schema(value_type = Object)]
+    pub manifest: serde_json::Value,
+}
+
+impl From<PluginVersionRecord> for PluginVersionView {
+    fn from(r: PluginVersionRecord) -> Self {
+        Self {
+            plugin: r.plugin_id,
+            version: r.version.to_string(),
+            digest: r.digest,
+            contract: r.contract,
+            size: r.size,
+            published_at: r.published_at,
+            manifest: serde_json::to_value(&r.manifest).unwrap_or_default(),
+        }
+    }
+}
+
+/// A plugin with its versions and where each is active.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginView {
+    pub id: String,
+    /// The version every tenant without a canary uses.
+    pub active_version: Option<String>,
+    /// Tenant → version, for tenants on a canary.
+    pub canaries: std::collections::BTreeMap<String, String>,
+    pub versions: Vec<PluginVersionView>,
+}
+
+impl From<PluginListing> for PluginView {
+    fn from(l: PluginListing) -> Self {
+        Self {
+            id: l.id,
+            active_version: l.active_version.map(|v| v.to_string()),
+            canaries: l.canaries.into_iter().map(|(t, v)| (t, v.to_string())).collect(),
+            versions: l.versions.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginList {
+    pub plugins: Vec<PluginView>,
+}
+
+/// Upload a plugin component (`application/wasm`). It is checked, compiled
+/// and published; the first version of a plugin id becomes active.
+#[utoipa::path(
+    post, path = "/v1/plugins", tag = "plugins",
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"),
+    responses(
+        (status = 201, description = "Published", body = PluginVersionView),
+        (status = 200, description = "The same version with the same bytes was already published", body = PluginVersionView),
+        (status = 409, description = "The version is published with other bytes", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody),
+        (status = 422, description = "Not a valid plugin component", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn upload_plugin(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+    let uploader = match &principal {
+        Principal::Operator => Uploader::Operator,
+        Principal::Partner { plugins } => Uploader::Partner { plugins: plugins.clone() },
+        Principal::TenantAdmin { .. } => return Err(ApiError::forbidden("tenant admins may not upload plugins")),
+    };
+    if let Some(ct) = headers.get(http::header::CONTENT_TYPE)
+        && ct != "application/wasm"
+        && ct != "application/octet-stream"
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the component as `Content-Type: application/wasm`",
+        ));
+    }
+    let (record, created) = state.plugins.upload(&body, &uploader).await?;
+    tracing::info!(plugin = %record.plugin_id, version = %record.version, digest = %record.digest, created, "plugin uploaded");
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(record.into())))
+}
+
+/// List plugins, their versions and activations. Partners see their own plugins.
+#[utoipa::path(
+    get, path = "/v1/plugins", tag = "plugins",
+    responses((status = 200, body = PluginList)),
+    security(("bearer" = []))
+)]
+async fn list_plugins(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<PluginList>> {
+    let plugins = state
+        .plugins
+        .list()
+        .into_iter()
+        .filter(|p| match &principal {
+            Principal::Partner { plugins } => plugins.contains(&p.id),
+            _ => true,
+        })
+        .map(Into::into)
+        .collect();
+    Ok(Json(PluginList { plugins }))
+}
+
+/// Which tenants an activation or rollback is for.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRequest {
+    /// Tenants to switch (a canary). Empty or absent: every tenant.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationView {
+    pub plugin: String,
+    pub version: String,
+    /// `null` for every tenant, else the canary tenant.
+    pub tenant: Option<String>,
+    pub activated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Activation> for ActivationView {
+    fn from(a: Activation) -> Self {
+        Self {
+            plugin: a.plugin_id,
+            version: a.version.to_string(),
+            tenant: match a.scope {
+                tayori_core::ActivationScope::All => None,
+                tayori_core::ActivationScope::Tenant(t) => Some(t),
+            },
+            activated_at: a.activated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivationList {
+    pub activations: Vec<ActivationView>,
+}
+
+fn parse_version(v: &str) -> ApiResult<semver::Version> {
+    semver::Version::parse(v).map_err(|e| ApiError::bad_request("invalid_version", format!("version `{v}` is not a semantic version: {e}")))
+}
+
+fn optional_scope(body: &Bytes) -> ApiResult<ScopeRequest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ScopeRequest::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("body: {e}")))
+}
+
+/// Activate a version for every tenant, or for chosen tenants first (a canary).
+/// Calls in flight finish on the version they started with.
+#[utoipa::path(
+    post, path = "/v1/plugins/{plugin}/versions/{version}/activate", tag = "plugins",
+    params(("plugin" = String, Path), ("version" = String, Path)),
+    request_body(content = Option<ScopeRequest>, content_type = "application/json"),
+    responses((status = 200, body = ActivationList), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn activate_version(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((plugin, version)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<ActivationList>> {
+    principal.require_operator()?;
+    let version = parse_version(&version)?;
+    let scope = optional_scope(&body)?;
+    let done = state.plugins.activate(&plugin, &version, &scope.tenants).await?;
+    tracing::info!(%plugin, %version, tenants = ?scope.tenants, "plugin version activated");
+    Ok(Json(ActivationList { activations: done.into_iter().map(Into::into).collect() }))
+}
+
+/// Undo the latest activation (for every tenant, or for the chosen tenants).
+#[utoipa::path(
+    post, path = "/v1/plugins/{plugin}/rollback", tag = "plugins",
+    params(("plugin" = String, Path)),
+    request_body(content = Option<ScopeRequest>, content_type = "application/json"),
+    responses((status = 200, description = "What is in force now", body = ActivationList), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn rollback_plugin(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(plugin): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<ActivationList>> {
+    principal.require_operator()?;
+    let scope = optional_scope(&body)?;
+    let now = state.plugins.rollback(&plugin, &scope.tenants).await?;
+    tracing::info!(%plugin, tenants = ?scope.tenants, "plugin rolled back");
+    Ok(Json(ActivationList { activations: now.into_iter().flatten().map(Into::into).collect() }))
+}
+

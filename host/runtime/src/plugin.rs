@@ -1,0 +1,253 @@
+//! Calling a plugin: one fresh instance per call, under a deadline and the
+//! call's limits, with the outcome checked against the contract.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tayori_core::{Batch, ConfigError, LogLevel, Outcome, PluginVersionRecord, WebhookRequest, WebhookResult};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use crate::bindings::v0_1_0;
+use crate::engine::Runtime;
+use crate::error::{CallError, CallErrorKind};
+use crate::outbound::{CallPolicy, HostRule, OutboundHooks};
+use crate::state::{CallLog, Limits, PluginState, Who};
+
+/// A compiled, pre-instantiated plugin version. Cheap to share; calls in
+/// flight keep the version they started with alive.
+pub struct LoadedPlugin {
+    pub record: PluginVersionRecord,
+    pub(crate) pre: v0_1_0::DeliveryPluginPre<PluginState>,
+    pub(crate) hosts: Arc<Vec<HostRule>>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoadedPlugin({} {})", self.record.plugin_id, self.record.version)
+    }
+}
+
+/// Who a call is for and what the operator approved for it.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    pub tenant: Option<String>,
+    pub channel: Option<String>,
+    /// The operator's `allowed_hosts` for the channel; intersected with the
+    /// manifest's hosts.
+    pub approved_hosts: Vec<String>,
+    /// Keep each request's headers and body in the report (the partner kit).
+    pub capture: bool,
+}
+
+/// One outbound request a call made or tried to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    pub url: String,
+    /// Only when the call captures.
+    pub headers: Vec<(String, String)>,
+    /// Only when the call captures; cut at 64 KiB.
+    pub body: Vec<u8>,
+    pub status: Option<u16>,
+    pub response_bytes: usize,
+    pub elapsed: Duration,
+    /// Why it failed or was refused.
+    pub error: Option<String>,
+}
+
+impl RequestRecord {
+    pub(crate) fn refused(method: String, url: String, why: String) -> Self {
+        Self { method, url, headers: Vec::new(), body: Vec::new(), status: None, response_bytes: 0, elapsed: Duration::ZERO, error: Some(why) }
+    }
+}
+
+/// What a call used, for metrics and for the partner kit.
+#[derive(Debug, Clone, Default)]
+pub struct CallReport {
+    pub wall: Duration,
+    /// Largest linear memory the instance grew to, in bytes.
+    pub peak_memory: usize,
+    pub requests: Vec<RequestRecord>,
+    pub logs: Vec<(LogLevel, String)>,
+    pub logs_dropped: u32,
+}
+
+/// A call's result and its report (there is a report even when it failed).
+#[derive(Debug)]
+pub struct Called<T> {
+    pub result: Result<T, CallError>,
+    pub report: CallReport,
+}
+
+impl Runtime {
+    fn new_store(&self, plugin: &LoadedPlugin, ctx: &CallContext, deadline: Instant) -> Store<PluginState> {
+        let log = Arc::new(Mutex::new(CallLog::default()));
+        let state = PluginState {
+            // Nothing granted: no directories, environment, arguments, stdio
+            // or sockets.
+            wasi: WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: OutboundHooks {
+                client: self.http.clone(),
+                policy: CallPolicy::new(plugin.hosts.clone(), &ctx.approved_hosts, &self.config.policy),
+                host_policy: self.config.policy.clone(),
+                request_timeout: self.config.request_timeout,
+                max_response_bytes: self.config.max_response_bytes,
+                max_request_bytes: self.config.max_request_bytes,
+                max_requests: self.config.max_requests_per_call,
+                requests_made: 0,
+                capture: ctx.capture,
+                log: log.clone(),
+            },
+            limits: Limits { memory_limit: self.config.memory_limit, peak_memory: 0, memory_exceeded: false },
+            who: Who {
+                plugin: plugin.record.plugin_id.clone(),
+                version: plugin.record.version.to_string(),
+                tenant: ctx.tenant.clone(),
+                channel: ctx.channel.clone(),
+            },
+            logs: Vec::new(),
+            logs_dropped: 0,
+            max_logs: self.config.max_log_lines_per_call,
+            calls: log,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+        });
+        store
+    }
+
+    /// Runs `f` on a fresh instance of `plugin` under the call's deadline.
+    async fn call<T, F>(&self, plugin: &LoadedPlugin, ctx: &CallContext, f: F) -> Called<T>
+    where
+        F: for<'a> FnOnce(
+            &'a v0_1_0::DeliveryPlugin,
+            &'a mut Store<PluginState>,
+        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+    {
+        let timeout = self.config.call_timeout;
+        let started = Instant::now();
+        let mut store = self.new_store(plugin, ctx, started + timeout);
+        let outcome = tokio::time::timeout(timeout, async {
+            let instance = plugin.pre.instantiate_async(&mut store).await.map_err(|e| (true, e))?;
+            f(&instance, &mut store).await.map_err(|e| (false, e))
+        })
+        .await;
+        let state = store.data_mut();
+        let requests = std::mem::take(&mut state.calls.lock().expect("call log lock").requests);
+        let report = CallReport {
+            wall: started.elapsed(),
+            peak_memory: state.limits.peak_memory,
+            requests,
+            logs: std::mem::take(&mut state.logs),
+            logs_dropped: state.logs_dropped,
+        };
+        let kind = match outcome {
+            Ok(Ok(value)) => return Called { result: Ok(value), report },
+            Err(_elapsed) => CallErrorKind::Timeout(timeout),
+            Ok(Err((instantiating, e))) => classify(e, instantiating, state.limits.memory_exceeded, timeout),
+        };
+        Called { result: Err(CallError::new(&state.who, kind)), report }
+    }
+
+    /// Asks a plugin version for its manifest (used at upload).
+    pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<v0_1_0::RawManifest> {
+        self.call(plugin, &CallContext::default(), |p, s| Box::pin(p.call_manifest(s))).await
+    }
+
+    /// `validate-config`: `Ok(Err(..))` is the plugin's refusal.
+    pub async fn validate_config(&self, plugin: &LoadedPlugin, ctx: &CallContext, config: &str) -> Called<Result<(), ConfigError>> {
+        let config = config.to_string();
+        let called = self
+            .call(plugin, ctx, move |p, s| Box::pin(async move { p.call_validate_config(s, &config).await }))
+            .await;
+        Called { result: called.result.map(|r| r.map_err(Into::into)), report: called.report }
+    }
+
+    /// `deliver`: exactly one outcome per recipient, or a contract error.
+    pub async fn deliver(&self, plugin: &LoadedPlugin, ctx: &CallContext, config: &str, batch: &Batch) -> Called<Vec<Outcome>> {
+        let wbatch = v0_1_0::tayori::plugin::types::Batch::from(batch);
+        let config = config.to_string();
+        let called = self
+            .call(plugin, ctx, move |p, s| Box::pin(async move { p.call_deliver(s, &config, &wbatch).await }))
+            .await;
+        let result = called.result.and_then(|outcomes| {
+            let outcomes: Vec<Outcome> = outcomes.into_iter().map(Into::into).collect();
+            check_outcomes(batch, &outcomes).map_err(|why| {
+                CallError::new(
+                    &Who {
+                        plugin: plugin.record.plugin_id.clone(),
+                        version: plugin.record.version.to_string(),
+                        tenant: ctx.tenant.clone(),
+                        channel: ctx.channel.clone(),
+                    },
+                    CallErrorKind::Contract(why),
+                )
+            })?;
+            Ok(outcomes)
+        });
+        Called { result, report: called.report }
+    }
+
+    /// `handle-webhook`.
+    pub async fn handle_webhook(&self, plugin: &LoadedPlugin, ctx: &CallContext, config: &str, request: &WebhookRequest) -> Called<WebhookResult> {
+        let wreq = v0_1_0::tayori::plugin::types::HttpRequest::from(request);
+        let config = config.to_string();
+        let called = self
+            .call(plugin, ctx, move |p, s| Box::pin(async move { p.call_handle_webhook(s, &config, &wreq).await }))
+            .await;
+        Called { result: called.result.map(Into::into), report: called.report }
+    }
+}
+
+/// One outcome per recipient, each key from the batch, none twice.
+fn check_outcomes(batch: &Batch, outcomes: &[Outcome]) -> Result<(), String> {
+    let expected: HashSet<&str> = batch.recipients.iter().map(|r| r.idempotency_key.as_str()).collect();
+    let mut seen = HashSet::new();
+    for o in outcomes {
+        if !expected.contains(o.idempotency_key.as_str()) {
+            return Err(format!("returned an outcome for `{}`, which is not in the batch", o.idempotency_key));
+        }
+        if !seen.insert(o.idempotency_key.as_str()) {
+            return Err(format!("returned two outcomes for `{}`", o.idempotency_key));
+        }
+    }
+    if outcomes.len() != batch.recipients.len() {
+        let missing: Vec<&str> = expected.difference(&seen).copied().take(3).collect();
+        return Err(format!(
+            "returned {} outcomes for {} recipients (missing {})",
+            outcomes.len(),
+            batch.recipients.len(),
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn classify(e: wasmtime::Error, instantiating: bool, memory_exceeded: bool, timeout: Duration) -> CallErrorKind {
+    if memory_exceeded {
+        return CallErrorKind::OutOfMemory;
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallErrorKind::Timeout(timeout),
+        Some(Trap::StackOverflow) => CallErrorKind::StackOverflow,
+        Some(trap) => CallErrorKind::Trap(trap.to_string()),
+        None if instantiating => {
+            let text = format!("{e:#}");
+            if text.contains("concurrent") || text.contains("pool") || text.contains("maximum") {
+                CallErrorKind::Busy(text)
+            } else {
+                CallErrorKind::Instantiate(text)
+            }
+        }
+        None => CallErrorKind::Trap(format!("{e:#}")),
+    }
+}

@@ -1,0 +1,5 @@
+//! The `tayori` binary: parse the command line and hand over to the library.
+
+fn main() -> std::process::ExitCode {
+    tayori::cli::main()
+}

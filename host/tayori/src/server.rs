@@ -1,0 +1,107 @@
+//! Starting the service: open the store, the runtime and the plugins (the
+//! bundled ones entering through the same upload path as any partner's),
+//! then serve the API until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tayori_api::{AppState, Inner};
+use tayori_runtime::{Plugins, Runtime, RuntimeConfig, Uploader};
+use tokio::net::TcpListener;
+
+/// What `tayori serve` needs.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// `sqlite://path` or `postgres://...`.
+    pub database_url: String,
+    /// The operator token from `TAYORI_ADMIN_TOKEN`, if set.
+    pub admin_token: Option<String>,
+    /// Sandbox limits.
+    pub runtime: RuntimeConfig,
+    /// Upload the plugins bundled in this binary on start.
+    pub load_bundled: bool,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("runtime", &self.runtime)
+            .field("load_bundled", &self.load_bundled)
+            .finish()
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://tayori.db".into(),
+            admin_token: None,
+            runtime: RuntimeConfig::default(),
+            load_bundled: true,
+        }
+    }
+}
+
+/// A running server.
+pub struct Launched {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens everything and serves on `listener` until `shutdown` resolves.
+pub async fn launch(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Launched> {
+    let store = tayori_store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(&config.database_url)))?;
+    let runtime = Runtime::new(config.runtime.clone())?;
+    let plugins = Plugins::open(runtime, store.clone()).await.context("loading stored plugins")?;
+    if config.load_bundled {
+        for (name, bytes) in tayori_plugin_artifacts::BUNDLED {
+            let (record, created) = plugins
+                .upload(bytes, &Uploader::Operator)
+                .await
+                .with_context(|| format!("loading the bundled plugin `{name}`"))?;
+            if created {
+                tracing::info!(plugin = %record.plugin_id, version = %record.version, "bundled plugin published");
+            }
+        }
+    }
+    let state = AppState(Arc::new(Inner {
+        store,
+        plugins,
+        admin_token_digest: config.admin_token.as_deref().map(tayori_api::token_digest),
+    }));
+    let app = tayori_api::router(state.clone());
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+    });
+    tracing::info!(%addr, "tayori listening");
+    Ok(Launched { addr, state, task })
+}
+
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
