@@ -7,8 +7,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+use crate::error::{ApiError, ApiResult};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,9 @@ impl Principal {
         match self {
             Principal::Operator => Ok(()),
             Principal::TenantAdmin { tenant: t } if t == tenant => Ok(()),
-            Principal::TenantAdmin { .. } => Err(ApiError::forbidden("this token is for another tenant")),
+            Principal::TenantAdmin { .. } => {
+                Err(ApiError::forbidden("this token is for another tenant"))
+            }
             Principal::Partner { .. } => Err(ApiError::forbidden("partner tokens reach no tenant")),
         }
     }
@@ -57,7 +59,10 @@ pub fn new_token() -> String {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(http::header::AUTHORIZATION)
@@ -68,11 +73,16 @@ impl FromRequestParts<AppState> for Principal {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
         let digest = token_digest(token);
         if state.admin_token_digest.as_deref() == Some(digest.as_str()) {
             return Ok(Principal::Operator);
         }
-        state.principal_for_digest(&digest).await?.ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))
+        state
+            .principal_for_digest(&digest)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))
     }
 }

@@ -46,8 +46,20 @@ impl Deref for AppState {
 impl AppState {
     /// The principal a stored token digest stands for.
     pub async fn principal_for_digest(&self, digest: &str) -> ApiResult<Option<Principal>> {
-        let _ = digest;
-        Ok(None)
+        use tayori_core::Role;
+        let Some(token) = self.store.token_by_hash(digest).await? else {
+            return Ok(None);
+        };
+        Ok(Some(match token.role {
+            Role::Operator => Principal::Operator,
+            Role::TenantAdmin => match token.tenant_id {
+                Some(tenant) => Principal::TenantAdmin { tenant },
+                None => return Ok(None),
+            },
+            Role::Partner => Principal::Partner {
+                plugins: token.plugin_ids,
+            },
+        }))
     }
 }
 
@@ -67,7 +79,10 @@ struct BearerAuth;
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -80,8 +95,12 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let openapi = Arc::new(openapi);
     router
-        .route("/openapi.json", axum::routing::get(move || system::openapi_json(openapi.clone())))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || system::openapi_json(openapi.clone())),
+        )
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn(system::json_errors))
         .layer(axum::middleware::from_fn(system::track))
         .fallback(system::not_found)
         .with_state(state)

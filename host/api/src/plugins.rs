@@ -1,9 +1,9 @@
 //! `/v1/plugins`: upload, list, activate and roll back delivery plugins.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use tayori_core::{Activation, PluginVersionRecord};
 use tayori_runtime::{PluginListing, Uploader};
@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -68,7 +68,11 @@ impl From<PluginListing> for PluginView {
         Self {
             id: l.id,
             active_version: l.active_version.map(|v| v.to_string()),
-            canaries: l.canaries.into_iter().map(|(t, v)| (t, v.to_string())).collect(),
+            canaries: l
+                .canaries
+                .into_iter()
+                .map(|(t, v)| (t, v.to_string()))
+                .collect(),
             versions: l.versions.into_iter().map(Into::into).collect(),
         }
     }
@@ -101,8 +105,12 @@ async fn upload_plugin(
 ) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
     let uploader = match &principal {
         Principal::Operator => Uploader::Operator,
-        Principal::Partner { plugins } => Uploader::Partner { plugins: plugins.clone() },
-        Principal::TenantAdmin { .. } => return Err(ApiError::forbidden("tenant admins may not upload plugins")),
+        Principal::Partner { plugins } => Uploader::Partner {
+            plugins: plugins.clone(),
+        },
+        Principal::TenantAdmin { .. } => {
+            return Err(ApiError::forbidden("tenant admins may not upload plugins"));
+        }
     };
     if let Some(ct) = headers.get(http::header::CONTENT_TYPE)
         && ct != "application/wasm"
@@ -116,7 +124,11 @@ async fn upload_plugin(
     }
     let (record, created) = state.plugins.upload(&body, &uploader).await?;
     tracing::info!(plugin = %record.plugin_id, version = %record.version, digest = %record.digest, created, "plugin uploaded");
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(record.into())))
 }
 
@@ -126,7 +138,10 @@ async fn upload_plugin(
     responses((status = 200, body = PluginList)),
     security(("bearer" = []))
 )]
-async fn list_plugins(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<PluginList>> {
+async fn list_plugins(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<PluginList>> {
     let plugins = state
         .plugins
         .list()
@@ -178,14 +193,25 @@ pub struct ActivationList {
 }
 
 fn parse_version(v: &str) -> ApiResult<semver::Version> {
-    semver::Version::parse(v).map_err(|e| ApiError::bad_request("invalid_version", format!("version `{v}` is not a semantic version: {e}")))
+    semver::Version::parse(v).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_version",
+            format!("version `{v}` is not a semantic version: {e}"),
+        )
+    })
 }
 
 fn optional_scope(body: &Bytes) -> ApiResult<ScopeRequest> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ScopeRequest::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("body: {e}"),
+        )
+    })
 }
 
 /// Activate a version for every tenant, or for chosen tenants first (a canary).
@@ -206,9 +232,14 @@ async fn activate_version(
     principal.require_operator()?;
     let version = parse_version(&version)?;
     let scope = optional_scope(&body)?;
-    let done = state.plugins.activate(&plugin, &version, &scope.tenants).await?;
+    let done = state
+        .plugins
+        .activate(&plugin, &version, &scope.tenants)
+        .await?;
     tracing::info!(%plugin, %version, tenants = ?scope.tenants, "plugin version activated");
-    Ok(Json(ActivationList { activations: done.into_iter().map(Into::into).collect() }))
+    Ok(Json(ActivationList {
+        activations: done.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Undo the latest activation (for every tenant, or for the chosen tenants).
@@ -229,6 +260,7 @@ async fn rollback_plugin(
     let scope = optional_scope(&body)?;
     let now = state.plugins.rollback(&plugin, &scope.tenants).await?;
     tracing::info!(%plugin, tenants = ?scope.tenants, "plugin rolled back");
-    Ok(Json(ActivationList { activations: now.into_iter().flatten().map(Into::into).collect() }))
+    Ok(Json(ActivationList {
+        activations: now.into_iter().flatten().map(Into::into).collect(),
+    }))
 }
-

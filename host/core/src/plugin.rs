@@ -103,10 +103,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn transient(message: impl Into<String>) -> Self {
-        Self { kind: FailureKind::Transient, message: message.into() }
+        Self {
+            kind: FailureKind::Transient,
+            message: message.into(),
+        }
     }
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { kind: FailureKind::Permanent, message: message.into() }
+        Self {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+        }
     }
 }
 
@@ -184,7 +190,9 @@ pub enum LogLevel {
 pub fn is_valid_plugin_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !id.starts_with('-')
 }
 
@@ -197,10 +205,14 @@ pub fn parse_host_entry(entry: &str) -> Result<(String, Option<u16>), String> {
         return Err("empty host".into());
     }
     if entry.contains('/') || entry.contains('@') || entry.contains("://") || entry.contains(' ') {
-        return Err(format!("`{entry}` is not host[:port] (no scheme, path or user)"));
+        return Err(format!(
+            "`{entry}` is not host[:port] (no scheme, path or user)"
+        ));
     }
     let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-        let (h, tail) = rest.split_once(']').ok_or_else(|| format!("`{entry}`: unclosed `[`"))?;
+        let (h, tail) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("`{entry}`: unclosed `[`"))?;
         let port = match tail.strip_prefix(':') {
             Some(p) => Some(p),
             None if tail.is_empty() => None,
@@ -216,7 +228,11 @@ pub fn parse_host_entry(entry: &str) -> Result<(String, Option<u16>), String> {
     let port = match port {
         Some("*") => None,
         Some(p) => match p.parse::<u16>() {
-            Ok(0) | Err(_) => return Err(format!("`{entry}`: port `{p}` is not `*` or a number from 1 to 65535")),
+            Ok(0) | Err(_) => {
+                return Err(format!(
+                    "`{entry}`: port `{p}` is not `*` or a number from 1 to 65535"
+                ));
+            }
             Ok(p) => Some(p),
         },
         None => Some(443),
@@ -227,12 +243,16 @@ pub fn parse_host_entry(entry: &str) -> Result<(String, Option<u16>), String> {
             && host.split('.').all(|label| {
                 !label.is_empty()
                     && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                     && !label.starts_with('-')
                     && !label.ends_with('-')
             }));
     if !valid_name {
-        return Err(format!("`{entry}`: `{host}` is not a host name or IP address"));
+        return Err(format!(
+            "`{entry}`: `{host}` is not a host name or IP address"
+        ));
     }
     Ok((host.to_ascii_lowercase(), port))
 }
@@ -243,12 +263,36 @@ mod tests {
 
     #[test]
     fn host_entries() {
-        assert_eq!(parse_host_entry("api.line.me").unwrap(), ("api.line.me".into(), Some(443)));
-        assert_eq!(parse_host_entry("API.line.me:8443").unwrap(), ("api.line.me".into(), Some(8443)));
-        assert_eq!(parse_host_entry("127.0.0.1:9000").unwrap(), ("127.0.0.1".into(), Some(9000)));
-        assert_eq!(parse_host_entry("127.0.0.1:*").unwrap(), ("127.0.0.1".into(), None));
-        assert_eq!(parse_host_entry("[::1]:9000").unwrap(), ("::1".into(), Some(9000)));
-        for bad in ["", "https://api.line.me", "a b", "host:0", "host:99999", "-bad.example", "x/y", "host:"] {
+        assert_eq!(
+            parse_host_entry("api.line.me").unwrap(),
+            ("api.line.me".into(), Some(443))
+        );
+        assert_eq!(
+            parse_host_entry("API.line.me:8443").unwrap(),
+            ("api.line.me".into(), Some(8443))
+        );
+        assert_eq!(
+            parse_host_entry("127.0.0.1:9000").unwrap(),
+            ("127.0.0.1".into(), Some(9000))
+        );
+        assert_eq!(
+            parse_host_entry("127.0.0.1:*").unwrap(),
+            ("127.0.0.1".into(), None)
+        );
+        assert_eq!(
+            parse_host_entry("[::1]:9000").unwrap(),
+            ("::1".into(), Some(9000))
+        );
+        for bad in [
+            "",
+            "https://api.line.me",
+            "a b",
+            "host:0",
+            "host:99999",
+            "-bad.example",
+            "x/y",
+            "host:",
+        ] {
             assert!(parse_host_entry(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -36,7 +36,10 @@ pub mod v0_1_0 {
                 recipients: b
                     .recipients
                     .iter()
-                    .map(|r| w::Recipient { address: r.address.clone(), idempotency_key: r.idempotency_key.clone() })
+                    .map(|r| w::Recipient {
+                        address: r.address.clone(),
+                        idempotency_key: r.idempotency_key.clone(),
+                    })
                     .collect(),
             }
         }
@@ -65,7 +68,10 @@ pub mod v0_1_0 {
 
     impl From<w::ConfigError> for tc::ConfigError {
         fn from(e: w::ConfigError) -> Self {
-            tc::ConfigError { field: e.field, message: e.message }
+            tc::ConfigError {
+                field: e.field,
+                message: e.message,
+            }
         }
     }
 

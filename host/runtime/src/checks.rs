@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tayori_core::{is_valid_plugin_id, parse_host_entry, Manifest, PluginVersionRecord, RateWindow, StoreError};
-use wasmtime::component::types::ComponentItem;
+use tayori_core::{
+    Manifest, PluginVersionRecord, RateWindow, StoreError, is_valid_plugin_id, parse_host_entry,
+};
 use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
 
 use crate::bindings::v0_1_0;
 use crate::engine::Runtime;
@@ -58,18 +60,29 @@ pub enum UploadError {
     CoreModule,
     #[error("the component does not compile: {0}")]
     Compile(String),
-    #[error("the component imports `{0}`, which is outside the tayori:plugin delivery-plugin world (allowed: wasi:http, wasi:io, wasi:clocks, wasi:random, wasi:cli streams and tayori:plugin/log)")]
+    #[error(
+        "the component imports `{0}`, which is outside the tayori:plugin delivery-plugin world (allowed: wasi:http, wasi:io, wasi:clocks, wasi:random, wasi:cli streams and tayori:plugin/log)"
+    )]
     ForbiddenImport(String),
     #[error("the component is not a tayori:plugin delivery-plugin (contract {contracts}): {detail}", contracts = tayori_core::CONTRACT_VERSIONS.join(", "))]
     WrongWorld { detail: String },
     #[error("the manifest's {field} is invalid: {message}")]
-    Manifest { field: &'static str, message: String },
+    Manifest {
+        field: &'static str,
+        message: String,
+    },
     #[error("calling the plugin's manifest() failed: {0}")]
     ManifestCall(String),
     #[error("you may not publish plugin `{0}`")]
     NotPermitted(String),
-    #[error("version {version} of plugin `{plugin}` is already published with other bytes (digest {existing}); publish a new version")]
-    VersionConflict { plugin: String, version: String, existing: String },
+    #[error(
+        "version {version} of plugin `{plugin}` is already published with other bytes (digest {existing}); publish a new version"
+    )]
+    VersionConflict {
+        plugin: String,
+        version: String,
+        existing: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -105,7 +118,10 @@ impl Runtime {
     pub async fn prepare(self: &Arc<Self>, bytes: &[u8]) -> Result<Prepared, UploadError> {
         let limit = self.config.max_component_bytes;
         if bytes.len() > limit {
-            return Err(UploadError::TooLarge { size: bytes.len(), limit });
+            return Err(UploadError::TooLarge {
+                size: bytes.len(),
+                limit,
+            });
         }
         if !bytes.starts_with(b"\0asm") {
             return Err(UploadError::NotWasm);
@@ -119,13 +135,17 @@ impl Runtime {
         let digest = hex::encode(Sha256::digest(bytes));
         let this = self.clone();
         let owned = bytes.to_vec();
-        let (component, artifact) = tokio::task::spawn_blocking(move || -> Result<_, UploadError> {
-            let component = Component::from_binary(&this.engine, &owned).map_err(|e| UploadError::Compile(format!("{e:#}")))?;
-            let artifact = component.serialize().map_err(|e| UploadError::Compile(format!("{e:#}")))?;
-            Ok((component, artifact))
-        })
-        .await
-        .map_err(|e| UploadError::Compile(format!("compiler task failed: {e}")))??;
+        let (component, artifact) =
+            tokio::task::spawn_blocking(move || -> Result<_, UploadError> {
+                let component = Component::from_binary(&this.engine, &owned)
+                    .map_err(|e| UploadError::Compile(format!("{e:#}")))?;
+                let artifact = component
+                    .serialize()
+                    .map_err(|e| UploadError::Compile(format!("{e:#}")))?;
+                Ok((component, artifact))
+            })
+            .await
+            .map_err(|e| UploadError::Compile(format!("compiler task failed: {e}")))??;
         let contract = check_imports(&self.engine, &component)?;
         // A provisional record; the manifest fills it in below.
         let mut record = PluginVersionRecord {
@@ -137,29 +157,50 @@ impl Runtime {
             manifest: placeholder_manifest(),
             published_at: chrono::Utc::now(),
         };
-        let plugin = self.instantiate_pre(&component, record.clone()).map_err(|e| UploadError::WrongWorld { detail: e })?;
-        let raw = self.call_manifest(&plugin).await.result.map_err(|e| UploadError::ManifestCall(e.kind.to_string()))?;
+        let plugin = self
+            .instantiate_pre(&component, record.clone())
+            .map_err(|e| UploadError::WrongWorld { detail: e })?;
+        let raw = self
+            .call_manifest(&plugin)
+            .await
+            .result
+            .map_err(|e| UploadError::ManifestCall(e.kind.to_string()))?;
         let manifest = check_manifest(raw)?;
         record.plugin_id = manifest.id.clone();
         record.version = manifest.version.clone();
         record.manifest = manifest;
-        let plugin = self.instantiate_pre(&component, record.clone()).map_err(|e| UploadError::WrongWorld { detail: e })?;
-        Ok(Prepared { record, artifact, plugin })
+        let plugin = self
+            .instantiate_pre(&component, record.clone())
+            .map_err(|e| UploadError::WrongWorld { detail: e })?;
+        Ok(Prepared {
+            record,
+            artifact,
+            plugin,
+        })
     }
 
     /// Loads a stored, compiled artifact of this engine.
-    pub fn load_artifact(&self, record: &PluginVersionRecord, artifact: &[u8]) -> anyhow::Result<Arc<LoadedPlugin>> {
+    pub fn load_artifact(
+        &self,
+        record: &PluginVersionRecord,
+        artifact: &[u8],
+    ) -> anyhow::Result<Arc<LoadedPlugin>> {
         // SAFETY: artifacts are only ever produced by `Component::serialize`
         // of an engine with the same `engine_key` (checked by the store key),
         // and wasmtime itself refuses artifacts of other engine settings.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize(&self.engine, artifact) }?;
-        self.instantiate_pre(&component, record.clone()).map_err(|e| anyhow::anyhow!(e))
+        self.instantiate_pre(&component, record.clone())
+            .map_err(|e| anyhow::anyhow!(e))
     }
 
     /// Compiles stored component bytes (when no artifact of this engine is
     /// stored yet); returns the plugin and the new artifact.
-    pub async fn compile_stored(self: &Arc<Self>, record: &PluginVersionRecord, bytes: Vec<u8>) -> anyhow::Result<(Arc<LoadedPlugin>, Vec<u8>)> {
+    pub async fn compile_stored(
+        self: &Arc<Self>,
+        record: &PluginVersionRecord,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<(Arc<LoadedPlugin>, Vec<u8>)> {
         let this = self.clone();
         let (component, artifact) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let component = Component::from_binary(&this.engine, &bytes)?;
@@ -167,15 +208,33 @@ impl Runtime {
             Ok((component, artifact))
         })
         .await??;
-        let plugin = self.instantiate_pre(&component, record.clone()).map_err(|e| anyhow::anyhow!(e))?;
+        let plugin = self
+            .instantiate_pre(&component, record.clone())
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok((plugin, artifact))
     }
 
-    fn instantiate_pre(&self, component: &Component, record: PluginVersionRecord) -> Result<Arc<LoadedPlugin>, String> {
-        let instance_pre = self.linker.instantiate_pre(component).map_err(|e| format!("{e:#}"))?;
+    fn instantiate_pre(
+        &self,
+        component: &Component,
+        record: PluginVersionRecord,
+    ) -> Result<Arc<LoadedPlugin>, String> {
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| format!("{e:#}"))?;
         let pre = v0_1_0::DeliveryPluginPre::new(instance_pre).map_err(|e| format!("{e:#}"))?;
-        let hosts = record.manifest.hosts.iter().filter_map(|h| HostRule::parse(h).ok()).collect();
-        Ok(Arc::new(LoadedPlugin { record, pre, hosts: Arc::new(hosts) }))
+        let hosts = record
+            .manifest
+            .hosts
+            .iter()
+            .filter_map(|h| HostRule::parse(h).ok())
+            .collect();
+        Ok(Arc::new(LoadedPlugin {
+            record,
+            pre,
+            hosts: Arc::new(hosts),
+        }))
     }
 }
 
@@ -184,7 +243,8 @@ fn check_imports(engine: &wasmtime::Engine, component: &Component) -> Result<Str
     let mut contract = None;
     for (name, item) in component.component_type().imports(engine) {
         let (iface, version) = name.split_once('@').unwrap_or((name, ""));
-        let allowed = ALLOWED_IMPORTS.contains(&iface) && matches!(item.ty, ComponentItem::ComponentInstance(_));
+        let allowed = ALLOWED_IMPORTS.contains(&iface)
+            && matches!(item.ty, ComponentItem::ComponentInstance(_));
         let version_ok = if iface.starts_with("tayori:plugin/") {
             let ok = tayori_core::CONTRACT_VERSIONS.contains(&version);
             if ok {
@@ -222,30 +282,53 @@ fn placeholder_manifest() -> Manifest {
 pub(crate) fn check_manifest(raw: v0_1_0::RawManifest) -> Result<Manifest, UploadError> {
     let bad = |field: &'static str, message: String| UploadError::Manifest { field, message };
     if !is_valid_plugin_id(&raw.id) {
-        return Err(bad("id", format!("`{}` must be 1 to 64 of a-z, 0-9 and `-`, not starting with `-`", raw.id)));
+        return Err(bad(
+            "id",
+            format!(
+                "`{}` must be 1 to 64 of a-z, 0-9 and `-`, not starting with `-`",
+                raw.id
+            ),
+        ));
     }
     if raw.name.trim().is_empty() {
         return Err(bad("name", "must not be empty".into()));
     }
-    let version = semver::Version::parse(&raw.version).map_err(|e| bad("version", format!("`{}` is not a semantic version: {e}", raw.version)))?;
-    let schema: serde_json::Value =
-        serde_json::from_str(&raw.config_schema).map_err(|e| bad("config-schema", format!("not JSON: {e}")))?;
+    let version = semver::Version::parse(&raw.version).map_err(|e| {
+        bad(
+            "version",
+            format!("`{}` is not a semantic version: {e}", raw.version),
+        )
+    })?;
+    let schema: serde_json::Value = serde_json::from_str(&raw.config_schema)
+        .map_err(|e| bad("config-schema", format!("not JSON: {e}")))?;
     if !schema.is_object() {
         return Err(bad("config-schema", "must be a JSON object".into()));
     }
-    jsonschema::meta::validate(&schema).map_err(|e| bad("config-schema", format!("not a valid JSON Schema: {e}")))?;
-    jsonschema::validator_for(&schema).map_err(|e| bad("config-schema", format!("does not compile: {e}")))?;
+    jsonschema::meta::validate(&schema)
+        .map_err(|e| bad("config-schema", format!("not a valid JSON Schema: {e}")))?;
+    jsonschema::validator_for(&schema)
+        .map_err(|e| bad("config-schema", format!("does not compile: {e}")))?;
     for h in &raw.hosts {
         parse_host_entry(h).map_err(|e| bad("hosts", e))?;
     }
     if raw.max_batch_size == 0 || raw.max_batch_size > MAX_BATCH_SIZE {
-        return Err(bad("max-batch-size", format!("{} is not from 1 to {MAX_BATCH_SIZE}", raw.max_batch_size)));
+        return Err(bad(
+            "max-batch-size",
+            format!("{} is not from 1 to {MAX_BATCH_SIZE}", raw.max_batch_size),
+        ));
     }
     if raw.rate_per_second == 0 {
         return Err(bad("rate-per-second", "must be at least 1".into()));
     }
-    if raw.rate_windows.iter().any(|w| w.max == 0 || w.window_seconds == 0) {
-        return Err(bad("rate-windows", "each window needs a max and a length of at least 1".into()));
+    if raw
+        .rate_windows
+        .iter()
+        .any(|w| w.max == 0 || w.window_seconds == 0)
+    {
+        return Err(bad(
+            "rate-windows",
+            "each window needs a max and a length of at least 1".into(),
+        ));
     }
     Ok(Manifest {
         id: raw.id,
@@ -258,7 +341,14 @@ pub(crate) fn check_manifest(raw: v0_1_0::RawManifest) -> Result<Manifest, Uploa
         max_batch_size: raw.max_batch_size,
         rate_per_second: raw.rate_per_second,
         daily_quota: raw.daily_quota,
-        rate_windows: raw.rate_windows.into_iter().map(|w| RateWindow { max: w.max, window_seconds: w.window_seconds }).collect(),
+        rate_windows: raw
+            .rate_windows
+            .into_iter()
+            .map(|w| RateWindow {
+                max: w.max,
+                window_seconds: w.window_seconds,
+            })
+            .collect(),
         handles_webhooks: raw.handles_webhooks,
     })
 }

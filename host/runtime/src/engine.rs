@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::v0_1_0;
 use crate::outbound::{self, HostPolicy};
@@ -71,7 +71,10 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("engine_key", &self.engine_key).field("config", &self.config).finish()
+        f.debug_struct("Runtime")
+            .field("engine_key", &self.engine_key)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -79,7 +82,8 @@ impl Runtime {
     /// Builds the engine, the linker and the outbound HTTP client, and
     /// starts the epoch ticker.
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Arc<Self>> {
-        let engine = Engine::new(&engine_config(&config)?).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))?;
+        let engine = Engine::new(&engine_config(&config)?)
+            .map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))?;
         let mut linker = Linker::<PluginState>::new(&engine);
         // All of WASI is linked so that a component built with Rust's std
         // links, but the context grants nothing: no preopened directories,
@@ -96,9 +100,20 @@ impl Runtime {
         let http = outbound::client(&config)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let engine_key = format!("wasmtime-{}-{:016x}", env!("CARGO_PKG_VERSION"), hasher.finish());
+        let engine_key = format!(
+            "wasmtime-{}-{:016x}",
+            env!("CARGO_PKG_VERSION"),
+            hasher.finish()
+        );
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Arc::new(Self { engine, linker, config, http, engine_key, _ticker: ticker }))
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            config,
+            http,
+            engine_key,
+            _ticker: ticker,
+        }))
     }
 
     /// The key under which compiled artifacts of this engine are stored: an

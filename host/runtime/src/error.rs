@@ -42,8 +42,12 @@ impl std::fmt::Display for CallErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallErrorKind::Timeout(d) => write!(f, "timed out after {d:?}"),
-            CallErrorKind::OutOfMemory => f.write_str("ran out of memory (linear memory limit reached)"),
-            CallErrorKind::StackOverflow => f.write_str("overflowed its stack (unbounded recursion?)"),
+            CallErrorKind::OutOfMemory => {
+                f.write_str("ran out of memory (linear memory limit reached)")
+            }
+            CallErrorKind::StackOverflow => {
+                f.write_str("overflowed its stack (unbounded recursion?)")
+            }
             CallErrorKind::Trap(t) => write!(f, "trapped: {t}"),
             CallErrorKind::Contract(t) => write!(f, "broke the contract: {t}"),
             CallErrorKind::Busy(t) => write!(f, "could not get an instance slot: {t}"),
@@ -74,6 +78,12 @@ fn where_(tenant: &Option<String>, channel: &Option<String>) -> String {
 
 impl CallError {
     pub(crate) fn new(who: &Who, kind: CallErrorKind) -> Self {
-        Self { plugin: who.plugin.clone(), version: who.version.clone(), tenant: who.tenant.clone(), channel: who.channel.clone(), kind }
+        Self {
+            plugin: who.plugin.clone(),
+            version: who.version.clone(),
+            tenant: who.tenant.clone(),
+            channel: who.channel.clone(),
+            kind,
+        }
     }
 }

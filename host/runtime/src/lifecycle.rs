@@ -12,7 +12,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use semver::Version;
 use serde::Serialize;
-use tayori_core::{Activation, ActivationScope, InsertVersion, PluginStore, PluginVersionRecord, StoreError};
+use tayori_core::{
+    Activation, ActivationScope, InsertVersion, PluginStore, PluginVersionRecord, StoreError,
+};
 
 use crate::checks::UploadError;
 use crate::engine::Runtime;
@@ -88,8 +90,17 @@ impl Plugins {
     /// Loads every stored version (from stored artifacts; compiling and
     /// storing an artifact only when this engine has none) and the
     /// activations in force.
-    pub async fn open(runtime: Arc<Runtime>, store: Arc<dyn PluginStore>) -> anyhow::Result<Arc<Self>> {
-        let this = Arc::new(Self { runtime, stats: Default::default(), store, snapshot: ArcSwap::from_pointee(Snapshot::default()), change: tokio::sync::Mutex::new(()) });
+    pub async fn open(
+        runtime: Arc<Runtime>,
+        store: Arc<dyn PluginStore>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let this = Arc::new(Self {
+            runtime,
+            stats: Default::default(),
+            store,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            change: tokio::sync::Mutex::new(()),
+        });
         this.refresh().await?;
         Ok(this)
     }
@@ -118,7 +129,10 @@ impl Plugins {
         let records = self.store.plugin_versions().await?;
         let mut versions: HashMap<String, BTreeMap<Version, Arc<LoadedPlugin>>> = HashMap::new();
         for record in records {
-            let known = current.versions.get(&record.plugin_id).and_then(|v| v.get(&record.version));
+            let known = current
+                .versions
+                .get(&record.plugin_id)
+                .and_then(|v| v.get(&record.version));
             let loaded = match (known, fresh) {
                 (Some(p), _) if p.record.digest == record.digest => p.clone(),
                 (_, Some(p)) if p.record.digest == record.digest => Arc::new(LoadedPlugin {
@@ -129,7 +143,10 @@ impl Plugins {
                 }),
                 _ => self.load(&record).await?,
             };
-            versions.entry(record.plugin_id.clone()).or_default().insert(record.version.clone(), loaded);
+            versions
+                .entry(record.plugin_id.clone())
+                .or_default()
+                .insert(record.version.clone(), loaded);
         }
         let mut active = HashMap::new();
         let mut canaries: HashMap<String, BTreeMap<String, Version>> = HashMap::new();
@@ -139,11 +156,18 @@ impl Plugins {
                     active.insert(a.plugin_id, a.version);
                 }
                 ActivationScope::Tenant(t) => {
-                    canaries.entry(a.plugin_id).or_default().insert(t, a.version);
+                    canaries
+                        .entry(a.plugin_id)
+                        .or_default()
+                        .insert(t, a.version);
                 }
             }
         }
-        self.snapshot.store(Arc::new(Snapshot { versions, active, canaries }));
+        self.snapshot.store(Arc::new(Snapshot {
+            versions,
+            active,
+            canaries,
+        }));
         Ok(())
     }
 
@@ -155,17 +179,27 @@ impl Plugins {
                     self.stats.lock().expect("stats lock").from_artifact += 1;
                     return Ok(p);
                 }
-                Err(e) => tracing::warn!(plugin = %record.plugin_id, version = %record.version, "stored artifact unusable, compiling again: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(plugin = %record.plugin_id, version = %record.version, "stored artifact unusable, compiling again: {e:#}")
+                }
             }
         }
         let bytes = self
             .store
             .plugin_bytes(&record.digest)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("the bytes of plugin `{}` {} are missing", record.plugin_id, record.version))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the bytes of plugin `{}` {} are missing",
+                    record.plugin_id,
+                    record.version
+                )
+            })?;
         tracing::info!(plugin = %record.plugin_id, version = %record.version, "compiling plugin (no artifact for this engine)");
         let (plugin, artifact) = self.runtime.compile_stored(record, bytes).await?;
-        self.store.put_plugin_artifact(&record.digest, key, &artifact).await?;
+        self.store
+            .put_plugin_artifact(&record.digest, key, &artifact)
+            .await?;
         self.stats.lock().expect("stats lock").compiled += 1;
         Ok(plugin)
     }
@@ -174,7 +208,11 @@ impl Plugins {
     /// of a plugin id is activated for all tenants; later versions wait for
     /// an operator's activation. Uploading the same bytes again is a no-op
     /// (`created` is false).
-    pub async fn upload(&self, bytes: &[u8], uploader: &Uploader) -> Result<(PluginVersionRecord, bool), UploadError> {
+    pub async fn upload(
+        &self,
+        bytes: &[u8],
+        uploader: &Uploader,
+    ) -> Result<(PluginVersionRecord, bool), UploadError> {
         let prepared = self.runtime.prepare(bytes).await?;
         let record = prepared.record;
         if !uploader.may_publish(&record.plugin_id) {
@@ -185,49 +223,101 @@ impl Plugins {
             InsertVersion::Inserted => true,
             InsertVersion::AlreadyPresent => false,
             InsertVersion::DifferentBytes(existing) => {
-                return Err(UploadError::VersionConflict { plugin: record.plugin_id, version: record.version.to_string(), existing });
+                return Err(UploadError::VersionConflict {
+                    plugin: record.plugin_id,
+                    version: record.version.to_string(),
+                    existing,
+                });
             }
         };
-        self.store.put_plugin_artifact(&record.digest, self.runtime.engine_key(), &prepared.artifact).await?;
+        self.store
+            .put_plugin_artifact(
+                &record.digest,
+                self.runtime.engine_key(),
+                &prepared.artifact,
+            )
+            .await?;
         let snap = self.snapshot.load();
-        let first = !snap.active.contains_key(&record.plugin_id) && !snap.versions.contains_key(&record.plugin_id);
+        let first = !snap.active.contains_key(&record.plugin_id)
+            && !snap.versions.contains_key(&record.plugin_id);
         if first {
-            self.store.activate_plugin(&record.plugin_id, &record.version, &ActivationScope::All).await?;
+            self.store
+                .activate_plugin(&record.plugin_id, &record.version, &ActivationScope::All)
+                .await?;
         }
-        self.rebuild(Some(&prepared.plugin)).await.map_err(|e| StoreError::Backend(format!("{e:#}")))?;
-        let stored = self.snapshot.load().versions.get(&record.plugin_id).and_then(|v| v.get(&record.version)).map(|p| p.record.clone());
+        self.rebuild(Some(&prepared.plugin))
+            .await
+            .map_err(|e| StoreError::Backend(format!("{e:#}")))?;
+        let stored = self
+            .snapshot
+            .load()
+            .versions
+            .get(&record.plugin_id)
+            .and_then(|v| v.get(&record.version))
+            .map(|p| p.record.clone());
         Ok((stored.unwrap_or(record), created))
     }
 
     /// Activates a version for all tenants (`tenants` empty) or as a canary
     /// for the given tenants.
-    pub async fn activate(&self, plugin: &str, version: &Version, tenants: &[String]) -> Result<Vec<Activation>, LifecycleError> {
+    pub async fn activate(
+        &self,
+        plugin: &str,
+        version: &Version,
+        tenants: &[String],
+    ) -> Result<Vec<Activation>, LifecycleError> {
         let _guard = self.change.lock().await;
         {
             let snap = self.snapshot.load();
-            let versions = snap.versions.get(plugin).ok_or_else(|| LifecycleError::UnknownPlugin(plugin.into()))?;
+            let versions = snap
+                .versions
+                .get(plugin)
+                .ok_or_else(|| LifecycleError::UnknownPlugin(plugin.into()))?;
             if !versions.contains_key(version) {
-                return Err(LifecycleError::UnknownVersion(plugin.into(), version.clone()));
+                return Err(LifecycleError::UnknownVersion(
+                    plugin.into(),
+                    version.clone(),
+                ));
             }
         }
         let mut done = Vec::new();
         for scope in scopes(tenants) {
             done.push(self.store.activate_plugin(plugin, version, &scope).await?);
         }
-        self.rebuild(None).await.map_err(|e| StoreError::Backend(format!("{e:#}")))?;
+        self.rebuild(None)
+            .await
+            .map_err(|e| StoreError::Backend(format!("{e:#}")))?;
         Ok(done)
     }
 
     /// Undoes the latest activation for all tenants (`tenants` empty) or for
     /// each given tenant. Returns what is in force afterwards.
-    pub async fn rollback(&self, plugin: &str, tenants: &[String]) -> Result<Vec<Option<Activation>>, LifecycleError> {
+    pub async fn rollback(
+        &self,
+        plugin: &str,
+        tenants: &[String],
+    ) -> Result<Vec<Option<Activation>>, LifecycleError> {
         let _guard = self.change.lock().await;
         if !self.snapshot.load().versions.contains_key(plugin) {
             return Err(LifecycleError::UnknownPlugin(plugin.into()));
         }
         let mut now = Vec::new();
         for scope in scopes(tenants) {
+            let before = self.snapshot.load().active.get(plugin).cloned();
             match self.store.rollback_plugin(plugin, &scope).await {
+                // Rolling back the only activation for all tenants would leave
+                // the plugin with no version at all: undo and refuse.
+                Ok(None) if scope == ActivationScope::All => {
+                    if let Some(v) = before {
+                        self.store
+                            .activate_plugin(plugin, &v, &ActivationScope::All)
+                            .await?;
+                    }
+                    return Err(LifecycleError::NothingToRollBack(
+                        plugin.into(),
+                        String::new(),
+                    ));
+                }
                 Ok(a) => now.push(a),
                 Err(StoreError::NotFound(_)) => {
                     let whom = match &scope {
@@ -239,13 +329,20 @@ impl Plugins {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.rebuild(None).await.map_err(|e| StoreError::Backend(format!("{e:#}")))?;
+        self.rebuild(None)
+            .await
+            .map_err(|e| StoreError::Backend(format!("{e:#}")))?;
         Ok(now)
     }
 
     /// The version a call for `tenant` should use: the pinned version if
     /// given, else the tenant's canary, else the active version.
-    pub fn resolve(&self, plugin: &str, tenant: Option<&str>, pin: Option<&Version>) -> Option<Arc<LoadedPlugin>> {
+    pub fn resolve(
+        &self,
+        plugin: &str,
+        tenant: Option<&str>,
+        pin: Option<&Version>,
+    ) -> Option<Arc<LoadedPlugin>> {
         let snap = self.snapshot.load();
         let versions = snap.versions.get(plugin)?;
         let version = match pin {
@@ -259,7 +356,12 @@ impl Plugins {
 
     /// A specific version, active or not.
     pub fn version(&self, plugin: &str, version: &Version) -> Option<Arc<LoadedPlugin>> {
-        self.snapshot.load().versions.get(plugin)?.get(version).cloned()
+        self.snapshot
+            .load()
+            .versions
+            .get(plugin)?
+            .get(version)
+            .cloned()
     }
 
     /// Every plugin with its versions and activations.
@@ -281,5 +383,13 @@ impl Plugins {
 }
 
 fn scopes(tenants: &[String]) -> Vec<ActivationScope> {
-    if tenants.is_empty() { vec![ActivationScope::All] } else { tenants.iter().cloned().map(ActivationScope::Tenant).collect() }
+    if tenants.is_empty() {
+        vec![ActivationScope::All]
+    } else {
+        tenants
+            .iter()
+            .cloned()
+            .map(ActivationScope::Tenant)
+            .collect()
+    }
 }

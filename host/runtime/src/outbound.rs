@@ -63,18 +63,36 @@ pub struct HostPolicy {
 
 impl HostPolicy {
     fn note_approved(&self, rules: &[HostRule]) {
-        let ips: Vec<IpAddr> = rules.iter().filter_map(|r| r.host.parse::<IpAddr>().ok()).filter(|ip| !is_public(*ip)).collect();
+        let ips: Vec<IpAddr> = rules
+            .iter()
+            .filter_map(|r| r.host.parse::<IpAddr>().ok())
+            .filter(|ip| !is_public(*ip))
+            .collect();
         if ips.is_empty() {
             return;
         }
-        let known = self.approved_private.read().expect("policy lock").iter().copied().collect::<HashSet<_>>();
+        let known = self
+            .approved_private
+            .read()
+            .expect("policy lock")
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>();
         if ips.iter().any(|ip| !known.contains(ip)) {
-            self.approved_private.write().expect("policy lock").extend(ips);
+            self.approved_private
+                .write()
+                .expect("policy lock")
+                .extend(ips);
         }
     }
 
     fn admits(&self, ip: IpAddr) -> bool {
-        is_public(ip) || self.approved_private.read().expect("policy lock").contains(&ip)
+        is_public(ip)
+            || self
+                .approved_private
+                .read()
+                .expect("policy lock")
+                .contains(&ip)
     }
 }
 
@@ -122,7 +140,10 @@ impl CallPolicy {
     pub fn new(manifest: Arc<Vec<HostRule>>, approved: &[String], host: &HostPolicy) -> Self {
         // Approval entries were validated when the channel was saved; an
         // entry that does not parse approves nothing.
-        let approved: Vec<HostRule> = approved.iter().filter_map(|e| HostRule::parse(e).ok()).collect();
+        let approved: Vec<HostRule> = approved
+            .iter()
+            .filter_map(|e| HostRule::parse(e).ok())
+            .collect();
         host.note_approved(&approved);
         Self { manifest, approved }
     }
@@ -130,10 +151,14 @@ impl CallPolicy {
     /// Why `authority` may not be reached, or `None` if it may.
     fn refusal(&self, host: &str, port: u16) -> Option<String> {
         if !self.manifest.iter().any(|r| r.matches(host, port)) {
-            return Some(format!("{host}:{port} is not among the hosts in the plugin's manifest"));
+            return Some(format!(
+                "{host}:{port} is not among the hosts in the plugin's manifest"
+            ));
         }
         if !self.approved.iter().any(|r| r.matches(host, port)) {
-            return Some(format!("{host}:{port} is not approved by the operator for this channel"));
+            return Some(format!(
+                "{host}:{port} is not approved by the operator for this channel"
+            ));
         }
         None
     }
@@ -146,7 +171,11 @@ impl CallPolicy {
 /// Splits a request's scheme and authority into a lower-case host and a port.
 fn host_and_port(authority: &str, https: bool) -> Option<(String, u16)> {
     let auth: http::uri::Authority = authority.parse().ok()?;
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let host = auth
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     let port = auth.port_u16().unwrap_or(if https { 443 } else { 80 });
     Some((host, port))
 }
@@ -167,14 +196,20 @@ pub(crate) struct OutboundHooks {
 
 impl OutboundHooks {
     fn record(&self, record: RequestRecord) {
-        self.log.lock().expect("call log lock").requests.push(record);
+        self.log
+            .lock()
+            .expect("call log lock")
+            .requests
+            .push(record);
     }
 }
 
 /// Replaces `wasi:http/outgoing-handler.handle` in the linker: counts the
 /// call's requests and refuses one that is over the limit or not allowed
 /// before the guest writes a byte; passes the rest to wasmtime-wasi-http.
-pub(crate) fn add_guarded_handler(linker: &mut wasmtime::component::Linker<PluginState>) -> wasmtime::Result<()> {
+pub(crate) fn add_guarded_handler(
+    linker: &mut wasmtime::component::Linker<PluginState>,
+) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let mut instance = linker.instance("wasi:http/outgoing-handler@0.2.12")?;
     instance.func_wrap(
@@ -200,7 +235,10 @@ pub(crate) fn add_guarded_handler(linker: &mut wasmtime::component::Linker<Plugi
 
 impl PluginState {
     /// Why a request must not go out (as the code the guest sees), if so.
-    fn refuse(&mut self, request: &Resource<HostOutgoingRequest>) -> wasmtime::Result<Option<wt::ErrorCode>> {
+    fn refuse(
+        &mut self,
+        request: &Resource<HostOutgoingRequest>,
+    ) -> wasmtime::Result<Option<wt::ErrorCode>> {
         let req = self.table.get(request)?;
         let https = !matches!(req.scheme, Some(wt::Scheme::Http));
         let authority = req.authority.clone().unwrap_or_default();
@@ -214,7 +252,10 @@ impl PluginState {
         let hooks = &mut self.hooks;
         hooks.requests_made += 1;
         if hooks.requests_made > hooks.max_requests {
-            let why = format!("request {} exceeds the limit of {} outbound requests per call", hooks.requests_made, hooks.max_requests);
+            let why = format!(
+                "request {} exceeds the limit of {} outbound requests per call",
+                hooks.requests_made, hooks.max_requests
+            );
             hooks.record(RequestRecord::refused(method, url, why));
             return Ok(Some(wt::ErrorCode::ConnectionLimitReached));
         }
@@ -240,8 +281,17 @@ impl WasiHttpHooks for OutboundHooks {
         request: http::Request<WasiBody>,
         _options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>> + Send>
-    {
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
+            > + Send,
+    > {
         let client = self.client.clone();
         let policy = self.policy.clone();
         let host_policy = self.host_policy.clone();
@@ -259,7 +309,16 @@ impl WasiHttpHooks for OutboundHooks {
                 method: method.clone(),
                 url: url.clone(),
                 headers: if capture {
-                    parts.headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+                    parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect()
                 } else {
                     Vec::new()
                 },
@@ -269,7 +328,18 @@ impl WasiHttpHooks for OutboundHooks {
                 elapsed: Duration::ZERO,
                 error: None,
             };
-            let result = send(&client, &policy, &host_policy, parts, body, timeout, max_request, max_response, capture.then_some(&mut record.body)).await;
+            let result = send(
+                &client,
+                &policy,
+                &host_policy,
+                parts,
+                body,
+                timeout,
+                max_request,
+                max_response,
+                capture.then_some(&mut record.body),
+            )
+            .await;
             record.elapsed = started.elapsed();
             match &result {
                 Ok(resp) => {
@@ -281,7 +351,9 @@ impl WasiHttpHooks for OutboundHooks {
             log.lock().expect("call log lock").requests.push(record);
             let resp = result.map_err(|e| e.code)?;
             let (parts, body) = resp.into_parts();
-            let body: WasiBody = Full::new(body).map_err(|never| match never {}).boxed_unsync();
+            let body: WasiBody = Full::new(body)
+                .map_err(|never| match never {})
+                .boxed_unsync();
             Ok((http::Response::from_parts(parts, body), fut))
         })
     }
@@ -300,7 +372,10 @@ impl std::fmt::Display for SendError {
 }
 
 fn fail(code: HttpError, why: impl Into<String>) -> SendError {
-    SendError { code, why: why.into() }
+    SendError {
+        code,
+        why: why.into(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,27 +391,50 @@ async fn send(
     captured_body: Option<&mut Vec<u8>>,
 ) -> Result<http::Response<Bytes>, SendError> {
     let https = parts.uri.scheme_str() != Some("http");
-    let authority = parts.uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
-    let (host, port) = host_and_port(&authority, https).ok_or_else(|| fail(HttpError::HttpRequestUriInvalid, "invalid authority"))?;
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_default();
+    let (host, port) = host_and_port(&authority, https)
+        .ok_or_else(|| fail(HttpError::HttpRequestUriInvalid, "invalid authority"))?;
     // Second wall: the same rule as in `handle`.
     if let Some(why) = policy.refusal(&host, port) {
         return Err(fail(HttpError::HttpRequestDenied, why));
     }
     // A name must not lead to a private address the channel did not approve.
     if host.parse::<IpAddr>().is_err() {
-        let addrs: Vec<SocketAddr> = tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
-            .await
-            .map_err(|_| fail(HttpError::DnsTimeout, format!("resolving {host} timed out")))?
-            .map_err(|e| fail(HttpError::DnsError { rcode: None, info_code: None }, format!("resolving {host}: {e}")))?
-            .collect();
-        if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip()) && !policy.approves_ip(a.ip(), port)) {
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
+                .await
+                .map_err(|_| fail(HttpError::DnsTimeout, format!("resolving {host} timed out")))?
+                .map_err(|e| {
+                    fail(
+                        HttpError::DnsError {
+                            rcode: None,
+                            info_code: None,
+                        },
+                        format!("resolving {host}: {e}"),
+                    )
+                })?
+                .collect();
+        if let Some(bad) = addrs
+            .iter()
+            .find(|a| !is_public(a.ip()) && !policy.approves_ip(a.ip(), port))
+        {
             return Err(fail(
                 HttpError::DestinationIpProhibited,
-                format!("{host} resolves to {}, a non-public address not approved for this channel", bad.ip()),
+                format!(
+                    "{host} resolves to {}, a non-public address not approved for this channel",
+                    bad.ip()
+                ),
             ));
         }
         if addrs.is_empty() {
-            return Err(fail(HttpError::DestinationNotFound, format!("{host} has no address")));
+            return Err(fail(
+                HttpError::DestinationNotFound,
+                format!("{host} has no address"),
+            ));
         }
         // The client's resolver admits only public or approved addresses.
         let _ = host_policy;
@@ -344,17 +442,26 @@ async fn send(
     let body = Limited::new(body, max_request)
         .collect()
         .await
-        .map_err(|e| fail(HttpError::HttpRequestBodySize(None), format!("request body: {e}")))?
+        .map_err(|e| {
+            fail(
+                HttpError::HttpRequestBodySize(None),
+                format!("request body: {e}"),
+            )
+        })?
         .to_bytes();
     if let Some(cap) = captured_body {
         cap.extend_from_slice(&body[..body.len().min(MAX_CAPTURED_BODY)]);
     }
     let request = http::Request::from_parts(parts, body);
-    let mut request = reqwest::Request::try_from(request).map_err(|e| fail(HttpError::HttpRequestUriInvalid, e.to_string()))?;
+    let mut request = reqwest::Request::try_from(request)
+        .map_err(|e| fail(HttpError::HttpRequestUriInvalid, e.to_string()))?;
     *request.timeout_mut() = Some(timeout);
     let mut response = client.execute(request).await.map_err(|e| {
         if e.is_timeout() {
-            fail(HttpError::HttpResponseTimeout, format!("no complete answer within {timeout:?}"))
+            fail(
+                HttpError::HttpResponseTimeout,
+                format!("no complete answer within {timeout:?}"),
+            )
         } else if e.is_connect() {
             fail(HttpError::ConnectionRefused, format!("connecting: {e}"))
         } else {
@@ -369,7 +476,9 @@ async fn send(
             format!("response of {len} bytes exceeds the cap of {max_response} bytes"),
         ));
     }
-    let mut builder = http::Response::builder().status(response.status()).version(response.version());
+    let mut builder = http::Response::builder()
+        .status(response.status())
+        .version(response.version());
     if let Some(h) = builder.headers_mut() {
         *h = std::mem::take(response.headers_mut());
         // The body handed to the guest is whole and not chunked any more.
@@ -389,12 +498,22 @@ async fn send(
             }
             Ok(None) => break,
             Err(e) if e.is_timeout() => {
-                return Err(fail(HttpError::HttpResponseTimeout, format!("no complete answer within {timeout:?}")));
+                return Err(fail(
+                    HttpError::HttpResponseTimeout,
+                    format!("no complete answer within {timeout:?}"),
+                ));
             }
-            Err(e) => return Err(fail(HttpError::HttpResponseIncomplete, format!("reading the answer: {e}"))),
+            Err(e) => {
+                return Err(fail(
+                    HttpError::HttpResponseIncomplete,
+                    format!("reading the answer: {e}"),
+                ));
+            }
         }
     }
-    builder.body(Bytes::from(buf)).map_err(|e| fail(HttpError::InternalError(Some(e.to_string())), e.to_string()))
+    builder
+        .body(Bytes::from(buf))
+        .map_err(|e| fail(HttpError::InternalError(Some(e.to_string())), e.to_string()))
 }
 
 /// The host's pooled client. Its resolver drops non-public addresses that no
@@ -418,7 +537,10 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.0.clone();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.filter(|a| policy.admits(a.ip())).collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| policy.admits(a.ip()))
+                .collect();
             if addrs.is_empty() {
                 return Err(format!("{} has no admissible address", name.as_str()).into());
             }
@@ -433,7 +555,19 @@ mod tests {
 
     #[test]
     fn public_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.1.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["203.0.114.1", "147.92.0.1", "2606:4700::1111"] {
@@ -443,11 +577,22 @@ mod tests {
 
     #[test]
     fn call_policy_needs_manifest_and_approval() {
-        let manifest = Arc::new(vec![HostRule::parse("api.line.me").unwrap(), HostRule::parse("127.0.0.1:*").unwrap()]);
+        let manifest = Arc::new(vec![
+            HostRule::parse("api.line.me").unwrap(),
+            HostRule::parse("127.0.0.1:*").unwrap(),
+        ]);
         let p = CallPolicy::new(manifest, &["127.0.0.1:8080".into()], &HostPolicy::default());
         assert!(p.refusal("127.0.0.1", 8080).is_none());
-        assert!(p.refusal("127.0.0.1", 8081).unwrap().contains("not approved"));
-        assert!(p.refusal("api.line.me", 443).unwrap().contains("not approved"));
+        assert!(
+            p.refusal("127.0.0.1", 8081)
+                .unwrap()
+                .contains("not approved")
+        );
+        assert!(
+            p.refusal("api.line.me", 443)
+                .unwrap()
+                .contains("not approved")
+        );
         assert!(p.refusal("evil.example", 443).unwrap().contains("manifest"));
         assert!(p.approves_ip("127.0.0.1".parse().unwrap(), 8080));
     }

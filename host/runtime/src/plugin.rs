@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tayori_core::{Batch, ConfigError, LogLevel, Outcome, PluginVersionRecord, WebhookRequest, WebhookResult};
+use tayori_core::{
+    Batch, ConfigError, LogLevel, Outcome, PluginVersionRecord, WebhookRequest, WebhookResult,
+};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -27,7 +29,11 @@ pub struct LoadedPlugin {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LoadedPlugin({} {})", self.record.plugin_id, self.record.version)
+        write!(
+            f,
+            "LoadedPlugin({} {})",
+            self.record.plugin_id, self.record.version
+        )
     }
 }
 
@@ -61,7 +67,16 @@ pub struct RequestRecord {
 
 impl RequestRecord {
     pub(crate) fn refused(method: String, url: String, why: String) -> Self {
-        Self { method, url, headers: Vec::new(), body: Vec::new(), status: None, response_bytes: 0, elapsed: Duration::ZERO, error: Some(why) }
+        Self {
+            method,
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+            status: None,
+            response_bytes: 0,
+            elapsed: Duration::ZERO,
+            error: Some(why),
+        }
     }
 }
 
@@ -84,17 +99,30 @@ pub struct Called<T> {
 }
 
 impl Runtime {
-    fn new_store(&self, plugin: &LoadedPlugin, ctx: &CallContext, deadline: Instant) -> Store<PluginState> {
+    fn new_store(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        deadline: Instant,
+    ) -> Store<PluginState> {
         let log = Arc::new(Mutex::new(CallLog::default()));
         let state = PluginState {
             // Nothing granted: no directories, environment, arguments, stdio
             // or sockets.
-            wasi: WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
+            wasi: WasiCtxBuilder::new()
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: OutboundHooks {
                 client: self.http.clone(),
-                policy: CallPolicy::new(plugin.hosts.clone(), &ctx.approved_hosts, &self.config.policy),
+                policy: CallPolicy::new(
+                    plugin.hosts.clone(),
+                    &ctx.approved_hosts,
+                    &self.config.policy,
+                ),
                 host_policy: self.config.policy.clone(),
                 request_timeout: self.config.request_timeout,
                 max_response_bytes: self.config.max_response_bytes,
@@ -104,7 +132,11 @@ impl Runtime {
                 capture: ctx.capture,
                 log: log.clone(),
             },
-            limits: Limits { memory_limit: self.config.memory_limit, peak_memory: 0, memory_exceeded: false },
+            limits: Limits {
+                memory_limit: self.config.memory_limit,
+                peak_memory: 0,
+                memory_exceeded: false,
+            },
             who: Who {
                 plugin: plugin.record.plugin_id.clone(),
                 version: plugin.record.version.to_string(),
@@ -120,7 +152,11 @@ impl Runtime {
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
         });
         store
     }
@@ -131,13 +167,19 @@ impl Runtime {
         F: for<'a> FnOnce(
             &'a v0_1_0::DeliveryPlugin,
             &'a mut Store<PluginState>,
-        ) -> std::pin::Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>,
+        >,
     {
         let timeout = self.config.call_timeout;
         let started = Instant::now();
         let mut store = self.new_store(plugin, ctx, started + timeout);
         let outcome = tokio::time::timeout(timeout, async {
-            let instance = plugin.pre.instantiate_async(&mut store).await.map_err(|e| (true, e))?;
+            let instance = plugin
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| (true, e))?;
             f(&instance, &mut store).await.map_err(|e| (false, e))
         })
         .await;
@@ -151,33 +193,64 @@ impl Runtime {
             logs_dropped: state.logs_dropped,
         };
         let kind = match outcome {
-            Ok(Ok(value)) => return Called { result: Ok(value), report },
+            Ok(Ok(value)) => {
+                return Called {
+                    result: Ok(value),
+                    report,
+                };
+            }
             Err(_elapsed) => CallErrorKind::Timeout(timeout),
-            Ok(Err((instantiating, e))) => classify(e, instantiating, state.limits.memory_exceeded, timeout),
+            Ok(Err((instantiating, e))) => {
+                classify(e, instantiating, state.limits.memory_exceeded, timeout)
+            }
         };
-        Called { result: Err(CallError::new(&state.who, kind)), report }
+        Called {
+            result: Err(CallError::new(&state.who, kind)),
+            report,
+        }
     }
 
     /// Asks a plugin version for its manifest (used at upload).
     pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<v0_1_0::RawManifest> {
-        self.call(plugin, &CallContext::default(), |p, s| Box::pin(p.call_manifest(s))).await
+        self.call(plugin, &CallContext::default(), |p, s| {
+            Box::pin(p.call_manifest(s))
+        })
+        .await
     }
 
     /// `validate-config`: `Ok(Err(..))` is the plugin's refusal.
-    pub async fn validate_config(&self, plugin: &LoadedPlugin, ctx: &CallContext, config: &str) -> Called<Result<(), ConfigError>> {
+    pub async fn validate_config(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: &str,
+    ) -> Called<Result<(), ConfigError>> {
         let config = config.to_string();
         let called = self
-            .call(plugin, ctx, move |p, s| Box::pin(async move { p.call_validate_config(s, &config).await }))
+            .call(plugin, ctx, move |p, s| {
+                Box::pin(async move { p.call_validate_config(s, &config).await })
+            })
             .await;
-        Called { result: called.result.map(|r| r.map_err(Into::into)), report: called.report }
+        Called {
+            result: called.result.map(|r| r.map_err(Into::into)),
+            report: called.report,
+        }
     }
 
     /// `deliver`: exactly one outcome per recipient, or a contract error.
-    pub async fn deliver(&self, plugin: &LoadedPlugin, ctx: &CallContext, config: &str, batch: &Batch) -> Called<Vec<Outcome>> {
+    pub async fn deliver(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: &str,
+        batch: &Batch,
+    ) -> Called<Vec<Outcome>> {
         let wbatch = v0_1_0::tayori::plugin::types::Batch::from(batch);
         let config = config.to_string();
         let called = self
-            .call(plugin, ctx, move |p, s| Box::pin(async move { p.call_deliver(s, &config, &wbatch).await }))
+            .call(plugin, ctx, move |p, s| {
+                Box::pin(async move { p.call_deliver(s, &config, &wbatch).await })
+            })
             .await;
         let result = called.result.and_then(|outcomes| {
             let outcomes: Vec<Outcome> = outcomes.into_iter().map(Into::into).collect();
@@ -194,27 +267,48 @@ impl Runtime {
             })?;
             Ok(outcomes)
         });
-        Called { result, report: called.report }
+        Called {
+            result,
+            report: called.report,
+        }
     }
 
     /// `handle-webhook`.
-    pub async fn handle_webhook(&self, plugin: &LoadedPlugin, ctx: &CallContext, config: &str, request: &WebhookRequest) -> Called<WebhookResult> {
+    pub async fn handle_webhook(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: &str,
+        request: &WebhookRequest,
+    ) -> Called<WebhookResult> {
         let wreq = v0_1_0::tayori::plugin::types::HttpRequest::from(request);
         let config = config.to_string();
         let called = self
-            .call(plugin, ctx, move |p, s| Box::pin(async move { p.call_handle_webhook(s, &config, &wreq).await }))
+            .call(plugin, ctx, move |p, s| {
+                Box::pin(async move { p.call_handle_webhook(s, &config, &wreq).await })
+            })
             .await;
-        Called { result: called.result.map(Into::into), report: called.report }
+        Called {
+            result: called.result.map(Into::into),
+            report: called.report,
+        }
     }
 }
 
 /// One outcome per recipient, each key from the batch, none twice.
 fn check_outcomes(batch: &Batch, outcomes: &[Outcome]) -> Result<(), String> {
-    let expected: HashSet<&str> = batch.recipients.iter().map(|r| r.idempotency_key.as_str()).collect();
+    let expected: HashSet<&str> = batch
+        .recipients
+        .iter()
+        .map(|r| r.idempotency_key.as_str())
+        .collect();
     let mut seen = HashSet::new();
     for o in outcomes {
         if !expected.contains(o.idempotency_key.as_str()) {
-            return Err(format!("returned an outcome for `{}`, which is not in the batch", o.idempotency_key));
+            return Err(format!(
+                "returned an outcome for `{}`, which is not in the batch",
+                o.idempotency_key
+            ));
         }
         if !seen.insert(o.idempotency_key.as_str()) {
             return Err(format!("returned two outcomes for `{}`", o.idempotency_key));
@@ -232,7 +326,12 @@ fn check_outcomes(batch: &Batch, outcomes: &[Outcome]) -> Result<(), String> {
     Ok(())
 }
 
-fn classify(e: wasmtime::Error, instantiating: bool, memory_exceeded: bool, timeout: Duration) -> CallErrorKind {
+fn classify(
+    e: wasmtime::Error,
+    instantiating: bool,
+    memory_exceeded: bool,
+    timeout: Duration,
+) -> CallErrorKind {
     if memory_exceeded {
         return CallErrorKind::OutOfMemory;
     }

@@ -51,13 +51,20 @@ pub(crate) struct PluginState {
 
 impl PluginState {
     pub fn http_view(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -86,10 +93,18 @@ impl log::Host for PluginState {
         let tenant = w.tenant.as_deref().unwrap_or("-");
         let channel = w.channel.as_deref().unwrap_or("-");
         match level {
-            log::Level::Debug => tracing::debug!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}"),
-            log::Level::Info => tracing::info!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}"),
-            log::Level::Error => tracing::error!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}"),
+            log::Level::Debug => {
+                tracing::debug!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
+            }
+            log::Level::Error => {
+                tracing::error!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
+            }
         }
         self.logs.push((level.into(), message));
         Ok(())
@@ -107,18 +122,33 @@ pub(crate) struct Limits {
 }
 
 impl ResourceLimiter for Limits {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             self.memory_exceeded = true;
-            wasmtime::bail!("linear memory of {desired} bytes exceeds the limit of {} bytes (now {current})", self.memory_limit);
+            wasmtime::bail!(
+                "linear memory of {desired} bytes exceeds the limit of {} bytes (now {current})",
+                self.memory_limit
+            );
         }
         self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
-            wasmtime::bail!("table of {desired} elements exceeds the limit of {MAX_TABLE_ELEMENTS}");
+            wasmtime::bail!(
+                "table of {desired} elements exceeds the limit of {MAX_TABLE_ELEMENTS}"
+            );
         }
         Ok(true)
     }

@@ -11,7 +11,11 @@ use crate::client::Client;
 use crate::server::{ServeConfig, launch};
 
 #[derive(Parser)]
-#[command(name = "tayori", version, about = "Timed child-rearing support messages, delivered through sandboxed plugins.")]
+#[command(
+    name = "tayori",
+    version,
+    about = "Timed child-rearing support messages, delivered through sandboxed plugins."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,7 +33,11 @@ enum Command {
 #[derive(Args)]
 struct ServeArgs {
     /// `sqlite://path` (created and migrated on first start) or `postgres://...`.
-    #[arg(long, env = "TAYORI_DATABASE_URL", default_value = "sqlite://tayori.db")]
+    #[arg(
+        long,
+        env = "TAYORI_DATABASE_URL",
+        default_value = "sqlite://tayori.db"
+    )]
     database_url: String,
     /// Address to listen on.
     #[arg(long, env = "TAYORI_BIND", default_value = "127.0.0.1:8080")]
@@ -43,7 +51,12 @@ struct ServeArgs {
 #[derive(Args, Clone)]
 pub(crate) struct Remote {
     /// The host's base URL.
-    #[arg(long, env = "TAYORI_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "TAYORI_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub server: String,
     /// A bearer token (falls back to TAYORI_ADMIN_TOKEN).
     #[arg(long, env = "TAYORI_TOKEN", global = true, hide_env_values = true)]
@@ -88,7 +101,10 @@ enum PluginCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -106,8 +122,12 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TAYORI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        EnvFilter::try_from_env("TAYORI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -120,11 +140,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServeConfig {
         database_url: args.database_url,
-        admin_token: std::env::var("TAYORI_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()),
+        admin_token: std::env::var("TAYORI_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
         load_bundled: !args.no_bundled_plugins,
         ..ServeConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind(args.bind).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", args.bind))?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", args.bind))?;
     let launched = launch(config, listener, shutdown_signal()).await?;
     launched.task.await??;
     Ok(ExitCode::SUCCESS)
@@ -136,7 +160,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -149,17 +174,43 @@ async fn shutdown_signal() {
 async fn plugin(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Upload { file, remote } => {
-            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
-            Client::new(&remote)?.send_bytes("POST", "/v1/plugins", "application/wasm", bytes).await
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            Client::new(&remote)?
+                .send_bytes("POST", "/v1/plugins", "application/wasm", bytes)
+                .await
         }
-        PluginCommand::List { remote } => Client::new(&remote)?.json("GET", "/v1/plugins", None).await,
-        PluginCommand::Activate { plugin, version, tenants, remote } => {
-            let body = serde_json::json!({ "tenants": tenants });
-            Client::new(&remote)?.json("POST", &format!("/v1/plugins/{plugin}/versions/{version}/activate"), Some(body)).await
+        PluginCommand::List { remote } => {
+            Client::new(&remote)?.json("GET", "/v1/plugins", None).await
         }
-        PluginCommand::Rollback { plugin, tenants, remote } => {
+        PluginCommand::Activate {
+            plugin,
+            version,
+            tenants,
+            remote,
+        } => {
             let body = serde_json::json!({ "tenants": tenants });
-            Client::new(&remote)?.json("POST", &format!("/v1/plugins/{plugin}/rollback"), Some(body)).await
+            Client::new(&remote)?
+                .json(
+                    "POST",
+                    &format!("/v1/plugins/{plugin}/versions/{version}/activate"),
+                    Some(body),
+                )
+                .await
+        }
+        PluginCommand::Rollback {
+            plugin,
+            tenants,
+            remote,
+        } => {
+            let body = serde_json::json!({ "tenants": tenants });
+            Client::new(&remote)?
+                .json(
+                    "POST",
+                    &format!("/v1/plugins/{plugin}/rollback"),
+                    Some(body),
+                )
+                .await
         }
     }
 }

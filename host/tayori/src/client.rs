@@ -13,8 +13,16 @@ pub(crate) struct Client {
 
 impl Client {
     pub fn new(remote: &Remote) -> anyhow::Result<Self> {
-        let token = remote.token.clone().or_else(|| std::env::var("TAYORI_ADMIN_TOKEN").ok()).filter(|t| !t.is_empty());
-        Ok(Self { http: reqwest::Client::builder().build()?, base: remote.server.trim_end_matches('/').to_string(), token })
+        let token = remote
+            .token
+            .clone()
+            .or_else(|| std::env::var("TAYORI_ADMIN_TOKEN").ok())
+            .filter(|t| !t.is_empty());
+        Ok(Self {
+            http: reqwest::Client::builder().build()?,
+            base: remote.server.trim_end_matches('/').to_string(),
+            token,
+        })
     }
 
     fn request(&self, method: &str, path: &str) -> anyhow::Result<reqwest::RequestBuilder> {
@@ -26,7 +34,12 @@ impl Client {
         Ok(rb)
     }
 
-    pub async fn json(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<ExitCode> {
+    pub async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<ExitCode> {
         let mut rb = self.request(method, path)?;
         if let Some(b) = body {
             rb = rb.json(&b);
@@ -34,13 +47,25 @@ impl Client {
         self.finish(rb).await
     }
 
-    pub async fn send_bytes(&self, method: &str, path: &str, content_type: &str, bytes: Vec<u8>) -> anyhow::Result<ExitCode> {
-        let rb = self.request(method, path)?.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<ExitCode> {
+        let rb = self
+            .request(method, path)?
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
         self.finish(rb).await
     }
 
     async fn finish(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<ExitCode> {
-        let resp = rb.send().await.map_err(|e| anyhow::anyhow!("cannot reach the host at {}: {e}", self.base))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the host at {}: {e}", self.base))?;
         let status = resp.status();
         let text = resp.text().await?;
         let value: Option<serde_json::Value> = serde_json::from_str(&text).ok();
@@ -54,7 +79,13 @@ impl Client {
         let message = value
             .as_ref()
             .and_then(|v| v.get("error"))
-            .map(|e| format!("{} ({})", e["message"].as_str().unwrap_or(""), e["code"].as_str().unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{} ({})",
+                    e["message"].as_str().unwrap_or(""),
+                    e["code"].as_str().unwrap_or("")
+                )
+            })
             .unwrap_or(text);
         eprintln!("error: {status}: {message}");
         Ok(ExitCode::FAILURE)

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tayori_api::{AppState, Inner};
@@ -28,7 +27,10 @@ impl std::fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeConfig")
             .field("database_url", &redact_url(&self.database_url))
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("runtime", &self.runtime)
             .field("load_bundled", &self.load_bundled)
             .finish()
@@ -77,7 +79,9 @@ pub async fn launch(
         .await
         .with_context(|| format!("opening the database {}", redact_url(&config.database_url)))?;
     let runtime = Runtime::new(config.runtime.clone())?;
-    let plugins = Plugins::open(runtime, store.clone()).await.context("loading stored plugins")?;
+    let plugins = Plugins::open(runtime, store.clone())
+        .await
+        .context("loading stored plugins")?;
     if config.load_bundled {
         for (name, bytes) in tayori_plugin_artifacts::BUNDLED {
             let (record, created) = plugins
@@ -97,11 +101,11 @@ pub async fn launch(
     let app = tayori_api::router(state.clone());
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
     });
     tracing::info!(%addr, "tayori listening");
     Ok(Launched { addr, state, task })
 }
-
-/// How long a graceful shutdown waits for requests in flight.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

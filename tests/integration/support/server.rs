@@ -41,15 +41,29 @@ impl TestServer {
             }
             Db::Url(url) => (None, url),
         };
-        let config = ServeConfig { database_url: database_url.clone(), admin_token: Some(ADMIN_TOKEN.into()), runtime, load_bundled };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let config = ServeConfig {
+            database_url: database_url.clone(),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            runtime,
+            load_bundled,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let launched = launch(config, listener, async move {
             let _ = rx.await;
         })
         .await
         .expect("launch");
-        Self { addr: launched.addr, launched, database_url, http: reqwest::Client::new(), shutdown: Some(tx), _dir: dir }
+        Self {
+            addr: launched.addr,
+            launched,
+            database_url,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            _dir: dir,
+        }
     }
 
     /// Keeps the temporary directory alive past this server (for a restart).
@@ -63,7 +77,9 @@ impl TestServer {
 
     /// A request with the operator token.
     pub fn op(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path)).bearer_auth(ADMIN_TOKEN)
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
     }
 
     /// Stops the server and waits for it.

@@ -51,7 +51,9 @@ impl Fake {
             .route("/large", get(large))
             .route("/status/{code}", any(status))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake");
         let addr = listener.local_addr().expect("fake addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, inner }
@@ -71,9 +73,18 @@ impl Fake {
     }
 }
 
-async fn ok(State(inner): State<Arc<Inner>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+async fn ok(
+    State(inner): State<Arc<Inner>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
     let n = inner.counter.fetch_add(1, Ordering::SeqCst);
-    inner.received.lock().unwrap().push(Received { path: uri.path().to_string(), headers, body });
+    inner.received.lock().unwrap().push(Received {
+        path: uri.path().to_string(),
+        headers,
+        body,
+    });
     axum::Json(serde_json::json!({ "id": format!("m-{n}") }))
 }
 
@@ -87,5 +98,8 @@ async fn large() -> Vec<u8> {
 }
 
 async fn status(axum::extract::Path(code): axum::extract::Path<u16>) -> impl IntoResponse {
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "status as asked")
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        "status as asked",
+    )
 }

@@ -1,0 +1,308 @@
+//! The storage traits. `tayori-store` implements them on SQLite and
+//! PostgreSQL; nothing above it sees a SQL dialect.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ApiToken, CatalogImported, CatalogMessage, Channel, ChannelSpec, Child, Contact, ContactStatus,
+    ImportRow, ImportSummary, InsertTarget, LocalInsert, NewApiToken, NewChild, NewSubscriber,
+    NewTenant, Page, PageRequest, Program, ProgramImport, PutChannel, Subscriber, SubscriberCounts,
+    SubscriberPatch, Tenant, TenantMessage, TenantPatch,
+};
+use crate::plugin::Manifest;
+
+/// A store failure, in terms callers can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid {field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The database failed. The text is for logs, never for API answers.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A published plugin version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginVersionRecord {
+    pub plugin_id: String,
+    pub version: semver::Version,
+    /// SHA-256 of the component bytes, lower-case hex.
+    pub digest: String,
+    /// The WIT contract version the component was built against (`0.1.0`).
+    pub contract: String,
+    pub size: u64,
+    pub manifest: Manifest,
+    pub published_at: DateTime<Utc>,
+}
+
+/// What inserting a plugin version did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertVersion {
+    /// A new version.
+    Inserted,
+    /// The same version with the same bytes was already there: nothing changed.
+    AlreadyPresent,
+    /// The version exists with other bytes (its digest is given): refused.
+    DifferentBytes(String),
+}
+
+/// Where an activation applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "tenant")]
+pub enum ActivationScope {
+    /// Every tenant without a tenant-specific activation.
+    All,
+    /// One tenant (a canary).
+    Tenant(String),
+}
+
+/// One row of a plugin's activation history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activation {
+    pub id: i64,
+    pub plugin_id: String,
+    pub version: semver::Version,
+    pub scope: ActivationScope,
+    pub activated_at: DateTime<Utc>,
+}
+
+/// Plugin versions, their bytes and compiled artifacts, and which version is
+/// active where.
+#[async_trait::async_trait]
+pub trait PluginStore: Send + Sync {
+    /// Stores a version and its component bytes, atomically.
+    async fn insert_plugin_version(
+        &self,
+        record: &PluginVersionRecord,
+        bytes: &[u8],
+    ) -> StoreResult<InsertVersion>;
+    /// Every published version, oldest first.
+    async fn plugin_versions(&self) -> StoreResult<Vec<PluginVersionRecord>>;
+    /// A version's component bytes.
+    async fn plugin_bytes(&self, digest: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// A compiled artifact for the given component digest and engine key.
+    async fn plugin_artifact(&self, digest: &str, engine_key: &str)
+    -> StoreResult<Option<Vec<u8>>>;
+    /// Stores a compiled artifact (idempotent).
+    async fn put_plugin_artifact(
+        &self,
+        digest: &str,
+        engine_key: &str,
+        artifact: &[u8],
+    ) -> StoreResult<()>;
+    /// Makes `version` the active version of `plugin_id` for `scope`.
+    async fn activate_plugin(
+        &self,
+        plugin_id: &str,
+        version: &semver::Version,
+        scope: &ActivationScope,
+    ) -> StoreResult<Activation>;
+    /// Undoes the latest activation of `plugin_id` for `scope`; returns the
+    /// activation now in force for that scope, if any. `NotFound` when there
+    /// is nothing to roll back.
+    async fn rollback_plugin(
+        &self,
+        plugin_id: &str,
+        scope: &ActivationScope,
+    ) -> StoreResult<Option<Activation>>;
+    /// The activations in force: per plugin and scope, the latest one not rolled back.
+    async fn active_plugins(&self) -> StoreResult<Vec<Activation>>;
+}
+
+/// Tenants (municipalities) and their settings.
+#[async_trait::async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant. `Conflict` when the id is taken.
+    async fn create_tenant(&self, tenant: &NewTenant) -> StoreResult<Tenant>;
+    /// One tenant. `NotFound` when there is none.
+    async fn tenant(&self, id: &str) -> StoreResult<Tenant>;
+    /// Every tenant, by id.
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Changes a tenant's settings and returns it as stored.
+    async fn update_tenant(&self, id: &str, patch: &TenantPatch) -> StoreResult<Tenant>;
+    /// Deletes a tenant with its channels, catalog additions, tokens and the
+    /// anonymous rows of erased subscribers. `Conflict` while it still has
+    /// subscribers that are not erased: their data is never dropped as a side
+    /// effect.
+    async fn delete_tenant(&self, id: &str) -> StoreResult<()>;
+}
+
+/// A tenant's channels. Every method is scoped by the tenant.
+#[async_trait::async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Creates or replaces a channel; a put clears any pause.
+    /// `NotFound` when the tenant does not exist.
+    async fn put_channel(&self, tenant_id: &str, spec: &ChannelSpec) -> StoreResult<PutChannel>;
+    /// One channel of the tenant. `NotFound` when there is none.
+    async fn channel(&self, tenant_id: &str, name: &str) -> StoreResult<Channel>;
+    /// The tenant's channels, by name.
+    async fn channels(&self, tenant_id: &str) -> StoreResult<Vec<Channel>>;
+    /// Deletes a channel. Contacts naming it stay (a channel put again under
+    /// the same name reaches them). `NotFound` when there is none.
+    async fn delete_channel(&self, tenant_id: &str, name: &str) -> StoreResult<()>;
+    /// Pauses a channel with a reason (`Some`) or resumes it (`None`).
+    async fn set_channel_pause(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        reason: Option<&str>,
+    ) -> StoreResult<Channel>;
+}
+
+/// A tenant's subscribers, their contacts and children. Every method is
+/// scoped by the tenant: a subscriber of another tenant is `NotFound`.
+#[async_trait::async_trait]
+pub trait SubscriberStore: Send + Sync {
+    /// Creates a subscriber with its contacts and children, in one
+    /// transaction. `Conflict` when its external id, or a contact's channel
+    /// and address, is already registered in the tenant; `Invalid` when a child
+    /// has no date.
+    async fn create_subscriber(
+        &self,
+        tenant_id: &str,
+        subscriber: &NewSubscriber,
+    ) -> StoreResult<Subscriber>;
+    /// One subscriber.
+    async fn subscriber(&self, tenant_id: &str, id: &str) -> StoreResult<Subscriber>;
+    /// A page of the tenant's subscribers, in id order (creation order).
+    async fn subscribers(
+        &self,
+        tenant_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Subscriber>>;
+    /// The subscriber a channel address belongs to (for inbound events).
+    async fn subscriber_by_contact(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        address: &str,
+    ) -> StoreResult<Option<Subscriber>>;
+    /// Changes a subscriber's locale or contacts. `Conflict` when it is erased
+    /// or a new contact belongs to another subscriber.
+    async fn update_subscriber(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        patch: &SubscriberPatch,
+    ) -> StoreResult<Subscriber>;
+    /// Adds a child (a new pregnancy or a sibling); the subscriber becomes
+    /// active again if it was stopped. `Conflict` when it is erased.
+    async fn add_child(
+        &self,
+        tenant_id: &str,
+        subscriber_id: &str,
+        child: &NewChild,
+    ) -> StoreResult<Child>;
+    /// Records a birth: the birth date becomes the child's anchor. Reporting
+    /// again corrects the date. `Conflict` when the child is stopped.
+    async fn report_birth(
+        &self,
+        tenant_id: &str,
+        subscriber_id: &str,
+        child_id: &str,
+        birth_date: chrono::NaiveDate,
+    ) -> StoreResult<Child>;
+    /// Stops a child (including pregnancy loss) and, once the outbox exists,
+    /// cancels its pending deliveries in the same transaction. The subscriber
+    /// becomes stopped when no child is left to send for. Stopping a stopped
+    /// child changes nothing.
+    async fn stop_child(
+        &self,
+        tenant_id: &str,
+        subscriber_id: &str,
+        child_id: &str,
+        reason: &str,
+    ) -> StoreResult<Child>;
+    /// Stops every child and the subscriber ("stop at once when asked").
+    async fn stop_subscriber(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        reason: &str,
+    ) -> StoreResult<Subscriber>;
+    /// Marks a contact valid or invalid (a platform said the recipient is gone).
+    async fn set_contact_status(
+        &self,
+        tenant_id: &str,
+        contact_id: &str,
+        status: ContactStatus,
+    ) -> StoreResult<Contact>;
+    /// Removes a subscriber's personal data (addresses, dates, stop reasons,
+    /// external id) and keeps an anonymous row so counts survive. Erasing an
+    /// erased subscriber changes nothing.
+    async fn erase_subscriber(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
+    /// Creates or updates subscribers by external id (see [`ImportRow`]), all
+    /// or nothing, in one transaction. A bad row is `Invalid` with a `field`
+    /// that starts with its index: `rows[17].contacts[0].address`.
+    async fn import_subscribers(
+        &self,
+        tenant_id: &str,
+        rows: &[ImportRow],
+    ) -> StoreResult<ImportSummary>;
+    /// The tenant's subscribers by status.
+    async fn subscriber_counts(&self, tenant_id: &str) -> StoreResult<SubscriberCounts>;
+}
+
+/// The message catalog, and each tenant's local inserts and extra messages.
+#[async_trait::async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Replaces each given program and all of its messages, all or nothing.
+    /// `Conflict` when a message id belongs to another program or is a
+    /// tenant's extra message; `Invalid` when a message names another
+    /// program than the one it is imported in, or an id repeats.
+    async fn import_catalog(&self, programs: &[ProgramImport]) -> StoreResult<CatalogImported>;
+    /// Every program, by id.
+    async fn programs(&self) -> StoreResult<Vec<Program>>;
+    /// The messages of one program, or of all (`None`), in catalog order.
+    async fn catalog_messages(&self, program_id: Option<&str>) -> StoreResult<Vec<CatalogMessage>>;
+    /// Deletes a program and its messages.
+    async fn delete_program(&self, id: &str) -> StoreResult<()>;
+    /// Creates or replaces a tenant's local insert for its target.
+    async fn put_local_insert(&self, tenant_id: &str, insert: &LocalInsert) -> StoreResult<()>;
+    /// The tenant's local inserts, by target.
+    async fn local_inserts(&self, tenant_id: &str) -> StoreResult<Vec<LocalInsert>>;
+    /// Deletes a tenant's local insert.
+    async fn delete_local_insert(&self, tenant_id: &str, target: &InsertTarget) -> StoreResult<()>;
+    /// Creates or replaces a tenant's extra message. `Conflict` when its id is
+    /// a catalog message's.
+    async fn put_tenant_message(&self, tenant_id: &str, message: &TenantMessage)
+    -> StoreResult<()>;
+    /// The tenant's extra messages, by id.
+    async fn tenant_messages(&self, tenant_id: &str) -> StoreResult<Vec<TenantMessage>>;
+    /// Deletes a tenant's extra message.
+    async fn delete_tenant_message(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
+}
+
+/// API tokens, stored hashed.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a new token and gives it an id. `Invalid` when the role and
+    /// tenant or plugins disagree; `NotFound` when the tenant does not exist;
+    /// `Conflict` when the hash is already stored.
+    async fn insert_token(&self, token: &NewApiToken) -> StoreResult<ApiToken>;
+    /// The unrevoked token with this hash.
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// Revokes a token (revoking twice keeps the first time).
+    async fn revoke_token(&self, id: &str) -> StoreResult<ApiToken>;
+    /// Tokens, revoked ones included, oldest first; only one tenant's admin
+    /// tokens when `tenant_id` is given.
+    async fn tokens(&self, tenant_id: Option<&str>) -> StoreResult<Vec<ApiToken>>;
+}
+
+/// Everything Tayori stores, behind one object: `Arc<dyn Store>`.
+pub trait Store:
+    PluginStore + TenantStore + ChannelStore + SubscriberStore + CatalogStore + TokenStore
+{
+}
+
+impl<T> Store for T where
+    T: PluginStore + TenantStore + ChannelStore + SubscriberStore + CatalogStore + TokenStore
+{
+}

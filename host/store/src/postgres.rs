@@ -1,0 +1,108 @@
+//! The PostgreSQL store: the scale-out engine, where several host nodes
+//! share one database.
+//!
+//! Write transactions run at READ COMMITTED and rely on unique constraints
+//! and `ON CONFLICT` for races between nodes; the few read-modify-write
+//! sequences that constraints cannot guard (plugin activation and rollback)
+//! take a transaction-scoped advisory lock. Multi-query reads run in a
+//! REPEATABLE READ, READ ONLY transaction so they see one snapshot.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tayori_core::StoreResult;
+
+use crate::ConnectError;
+use crate::error::DbResultExt;
+
+/// The engine the shared queries are compiled for in this module.
+type Db = sqlx::Postgres;
+/// The store type the shared trait implementations are for.
+type Engine = PostgresStore;
+
+// The same source implements the traits for both engines; see `shared/mod.rs`.
+#[allow(clippy::duplicate_mod)]
+#[path = "shared/mod.rs"]
+mod shared;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Connections per node. A node's work is short queries; the planner and the
+/// dispatcher hold at most a few at once.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a query waits for a free connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// PostgreSQL's limit on bind parameters per statement.
+const MAX_BIND_PARAMS: usize = 65_535;
+/// The first key of Tayori's two-key advisory locks on plugin changes
+/// (`'tayo'` in ASCII). Other subsystems must use other first keys.
+const PLUGIN_LOCK_CLASS: i32 = 0x7461_796f;
+
+/// Tayori's store on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database a `postgres:` URL names and runs the
+    /// migrations (sqlx serialises concurrent migrators with an advisory lock,
+    /// so several nodes may start at once). Connection parameters such as
+    /// `sslmode` and `options[search_path]` are taken from the URL.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let redacted = crate::redact_url(url);
+        let options =
+            PgConnectOptions::from_str(url).map_err(|source| ConnectError::InvalidUrl {
+                url: redacted.clone(),
+                source,
+            })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| ConnectError::Open {
+                url: redacted.clone(),
+                source,
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| ConnectError::Migrate {
+                url: redacted,
+                source,
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// The pool for reads outside a transaction.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A write transaction (READ COMMITTED).
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.pool.begin().await.db()
+    }
+
+    /// A read transaction: one consistent snapshot across several queries.
+    async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .db()
+    }
+}
+
+/// Serialises plugin version and activation changes across nodes until the
+/// transaction ends.
+async fn lock_plugin_changes(conn: &mut sqlx::PgConnection, plugin_id: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(PLUGIN_LOCK_CLASS)
+        .bind(plugin_id)
+        .execute(conn)
+        .await
+        .db()?;
+    Ok(())
+}

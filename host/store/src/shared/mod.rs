@@ -1,0 +1,120 @@
+//! The store traits, implemented once for both engines.
+//!
+//! This directory is compiled twice: `sqlite.rs` and `postgres.rs` each
+//! include it as their own `shared` module (`#[path]`), after defining `Db`
+//! (the sqlx database), `Engine` (the store type), `MAX_BIND_PARAMS`,
+//! `lock_plugin_changes`, and the methods `reader()`, `begin_write()` and
+//! `begin_read()`. The SQL here is the dialect both engines accept
+//! (`$n` parameters, `ON CONFLICT`, `RETURNING`, `TRUE`/`FALSE`), and every
+//! value is read and bound as a Rust type both engines map (see `rows.rs`).
+//! Each copy is checked against its engine's concrete types, without the
+//! `Any` driver's lowest-common-denominator typing and without a generic
+//! maze of sqlx trait bounds.
+
+use sqlx::{Database, FromRow, QueryBuilder};
+use tayori_core::{StoreError, StoreResult};
+
+use super::{Db, Engine, MAX_BIND_PARAMS, lock_plugin_changes};
+use crate::error::DbResultExt;
+
+mod catalog;
+mod channels;
+mod outbox_hooks;
+mod plugins;
+mod subscribers;
+mod tenants;
+mod tokens;
+
+/// A connection of this engine (what a transaction dereferences to).
+type Conn = <Db as Database>::Connection;
+/// A row of this engine.
+type Row = <Db as Database>::Row;
+
+/// The most rows one multi-row `INSERT` carries. Larger statements stop
+/// paying off well before the bind-parameter limit and cost more to prepare.
+const MAX_ROWS_PER_INSERT: usize = 1_000;
+/// The most keys one `IN (...)` list carries.
+const MAX_KEYS_PER_IN: usize = 1_000;
+
+/// `NotFound` for a tenant.
+fn tenant_not_found(tenant_id: &str) -> StoreError {
+    StoreError::NotFound(format!("tenant `{tenant_id}`"))
+}
+
+/// Fails with `NotFound` unless the tenant exists.
+async fn require_tenant(conn: &mut Conn, tenant_id: &str) -> StoreResult<()> {
+    sqlx::query_scalar::<_, String>("SELECT id FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(conn)
+        .await
+        .db()?
+        .map(|_| ())
+        .ok_or_else(|| tenant_not_found(tenant_id))
+}
+
+/// Inserts `rows` with multi-row `INSERT`s of at most
+/// [`MAX_ROWS_PER_INSERT`] rows (and within the bind limit). `head` is
+/// `INSERT INTO t (c1, .., cn) `; `push` binds one row's `columns` values.
+/// A unique violation is `Conflict(conflict())`.
+async fn insert_chunked<'a, T: Sync>(
+    conn: &mut Conn,
+    head: &'static str,
+    columns: usize,
+    rows: &'a [T],
+    mut push: impl FnMut(sqlx::query_builder::Separated<'_, 'a, Db, &'static str>, &'a T) + Send,
+    conflict: impl Fn() -> String + Send,
+) -> StoreResult<()> {
+    let per_statement = (MAX_BIND_PARAMS / columns).min(MAX_ROWS_PER_INSERT);
+    for chunk in rows.chunks(per_statement) {
+        let mut builder = QueryBuilder::<Db>::new(head);
+        builder.push_values(chunk, &mut push);
+        // Each chunk size is a different statement text: not worth caching.
+        builder
+            .build()
+            .persistent(false)
+            .execute(&mut *conn)
+            .await
+            .conflict(&conflict)?;
+    }
+    Ok(())
+}
+
+/// Runs `select` (`SELECT .. FROM t WHERE `) for every key, in chunks:
+/// `select` + `f1 = $ AND .. ` (one per filter) + `column IN (...)`. Filters
+/// should make, with `column`, a prefix of an index.
+async fn fetch_in<R>(
+    conn: &mut Conn,
+    select: &'static str,
+    filters: &[(&'static str, &str)],
+    column: &'static str,
+    keys: &[&str],
+) -> StoreResult<Vec<R>>
+where
+    R: for<'r> FromRow<'r, Row> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in keys.chunks(MAX_KEYS_PER_IN) {
+        let mut builder = QueryBuilder::<Db>::new(select);
+        for (filter, value) in filters {
+            builder
+                .push(filter)
+                .push(" = ")
+                .push_bind(*value)
+                .push(" AND ");
+        }
+        builder.push(column).push(" IN (");
+        let mut list = builder.separated(", ");
+        for key in chunk {
+            list.push_bind(*key);
+        }
+        builder.push(")");
+        let rows = builder
+            .build_query_as::<R>()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

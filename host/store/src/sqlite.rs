@@ -1,0 +1,130 @@
+//! The SQLite store: the embedded default (`tayori serve` with no flags).
+//!
+//! One file in WAL mode. SQLite has a single writer, so the store keeps a
+//! pool of one connection for writes, whose transactions begin `IMMEDIATE`
+//! (they take the write lock at once instead of failing on upgrade), and a
+//! separate pool for reads, which WAL lets run beside the writer. Queuing
+//! writers on the pool rather than on SQLite's busy handler keeps their wait
+//! fair and short; the busy timeout still covers another process (a CLI verb)
+//! writing to the same file.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tayori_core::StoreResult;
+
+use crate::ConnectError;
+use crate::error::DbResultExt;
+
+/// The engine the shared queries are compiled for in this module.
+type Db = sqlx::Sqlite;
+/// The store type the shared trait implementations are for.
+type Engine = SqliteStore;
+
+// The same source implements the traits for both engines; see `shared/mod.rs`.
+#[allow(clippy::duplicate_mod)]
+#[path = "shared/mod.rs"]
+mod shared;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// How long a write waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Readers beside the single writer. Reads are short; a few connections keep
+/// request handlers from queuing on each other without holding much memory.
+const READERS: u32 = 4;
+/// SQLite's default limit on bind parameters per statement (3.32 and later).
+const MAX_BIND_PARAMS: usize = 32_766;
+
+/// Tayori's store on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database a `sqlite:` URL names and
+    /// runs the migrations. `sqlite::memory:` gives a private in-memory
+    /// database on one connection.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let redacted = crate::redact_url(url);
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| ConnectError::InvalidUrl {
+                url: redacted.clone(),
+                source,
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let open = |source| ConnectError::Open {
+            url: redacted.clone(),
+            source,
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(u32::from(in_memory))
+            // An in-memory database lives as long as its one connection.
+            .idle_timeout(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(1800))
+            })
+            .connect_with(options.clone())
+            .await
+            .map_err(open)?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .connect_with(options)
+                .await
+                .map_err(open)?
+        };
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|source| ConnectError::Migrate {
+                url: redacted.clone(),
+                source,
+            })?;
+        Ok(Self { reader, writer })
+    }
+
+    /// The pool for reads outside a transaction.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// A write transaction, holding SQLite's write lock from its start.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
+    }
+
+    /// A read transaction: one consistent snapshot across several queries.
+    async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.reader.begin().await.db()
+    }
+}
+
+/// Serialises plugin version and activation changes. A SQLite write
+/// transaction already excludes every other writer, so there is nothing more
+/// to lock.
+async fn lock_plugin_changes(
+    _conn: &mut sqlx::SqliteConnection,
+    _plugin_id: &str,
+) -> StoreResult<()> {
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The store conformance suite: one set of behavioural tests that every
+//! store must pass.
+//!
+//! Each test is an `async fn(Arc<dyn Store>)` written once, against the
+//! trait object that the rest of Tayori uses. [`conformance!`] runs each on
+//! SQLite (a fresh database file per test, always) and on PostgreSQL (a fresh
+//! schema per test, dropped afterwards) when `TAYORI_TEST_DATABASE_URL` is
+//! set:
+//!
+//! ```sh
+//! cargo test -p tayori-store
+//! TAYORI_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p tayori-store
+//! ```
+
+mod conformance {
+    pub mod catalog;
+    pub mod channels;
+    pub mod harness;
+    pub mod import;
+    pub mod isolation;
+    pub mod plugins;
+    pub mod subscribers;
+    pub mod tenants;
+    pub mod tokens;
+}
+
+use conformance::*;
+
+/// Declares every listed test once per engine: `sqlite::NAME` and
+/// `postgres::NAME`.
+macro_rules! conformance {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::harness::on_sqlite(crate::$module::$test).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::harness::on_postgres(crate::$module::$test).await
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    plugins::versions_are_inserted_once,
+    plugins::concurrent_uploads_of_one_version_insert_it_once,
+    plugins::versions_must_match_their_bytes,
+    plugins::artifacts_are_kept_per_digest_and_engine,
+    plugins::activation_and_rollback,
+    plugins::canaries_roll_back_on_their_own,
+    tenants::tenants_have_defaults_and_can_be_patched,
+    tenants::tenant_ids_are_unique_and_checked,
+    tenants::a_tenant_with_subscribers_is_not_deleted,
+    channels::channels_are_put_read_and_deleted,
+    channels::pausing_a_channel_and_putting_it_again,
+    channels::channels_need_their_tenant,
+    subscribers::a_subscriber_is_created_with_contacts_and_children,
+    subscribers::a_refused_create_writes_nothing,
+    subscribers::birth_and_stop,
+    subscribers::stopping_a_subscriber_stops_every_child,
+    subscribers::erasure_removes_personal_data_and_keeps_counts,
+    subscribers::patching_contacts_keeps_the_unchanged_ones,
+    subscribers::contacts_can_be_marked_invalid,
+    subscribers::subscribers_are_listed_in_pages,
+    import::an_import_creates_then_is_idempotent,
+    import::a_reimport_updates_by_external_id,
+    import::a_bad_row_leaves_nothing_behind,
+    import::a_large_import_spans_many_statements,
+    catalog::importing_a_program_replaces_it,
+    catalog::a_refused_catalog_import_changes_nothing,
+    catalog::local_inserts_and_extra_messages,
+    tokens::tokens_are_found_by_hash_until_revoked,
+    tokens::token_roles_and_scopes_must_agree,
+    isolation::one_tenant_never_sees_another,
+}
+
+/// Reopening a database keeps its data and does not migrate twice.
+#[tokio::test]
+async fn sqlite_reopens_with_its_data() {
+    let dir = harness::TempDir::new();
+    let url = format!("sqlite://{}", dir.path().join("tayori.db").display());
+    let store = tayori_store::connect(&url).await.unwrap();
+    store
+        .create_tenant(&tayori_core::NewTenant::new("minato", "港区"))
+        .await
+        .unwrap();
+    drop(store);
+    let again = tayori_store::connect(&url).await.unwrap();
+    assert_eq!(again.tenant("minato").await.unwrap().name, "港区");
+}
+
+/// A URL of no known engine is refused with a message that says what to use.
+#[tokio::test]
+async fn unknown_schemes_are_refused() {
+    let err = tayori_store::connect("mysql://root:hunter2@localhost/db")
+        .await
+        .err()
+        .expect("mysql is not supported");
+    let text = err.to_string();
+    assert!(text.contains("sqlite://PATH"), "{text}");
+    assert!(!text.contains("hunter2"), "the password leaked: {text}");
+}

@@ -1,0 +1,413 @@
+//! Between the contract's generated exports and a [`Plugin`].
+//!
+//! The generated `Guest` trait takes config text and generated types; a
+//! `Plugin` takes a typed config and the SDK's types. [`Export`] implements
+//! the first on top of the second, so that `export_plugin!` only has to name
+//! it. The entry points below do the work in plain Rust (tested natively);
+//! the `Guest` impl only converts types.
+
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+
+use crate::__private::bindings::Guest;
+use crate::__private::bindings::tayori::plugin::types as wit;
+use crate::types::{
+    Batch, ConfigError, Content, DeliveryStatus, EventKind, Failure, FailureKind, InboundEvent,
+    Manifest, Outcome, Recipient, WebhookRequest, WebhookResponse, WebhookResult,
+};
+use crate::{Plugin, log};
+
+/// The contract's exports for plugin `P`. Named by `export_plugin!`.
+#[derive(Debug)]
+pub struct Export<P>(PhantomData<P>);
+
+/// Deserialise a channel config, naming the field at fault when it fails.
+///
+/// The message never quotes the value it refused: the value may be a secret.
+pub(crate) fn parse_config<C: DeserializeOwned>(text: &str) -> Result<C, ConfigError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let config = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let mut field = json_pointer(error.path());
+        let message = error.inner().to_string();
+        if let Some(missing) = between(&message, "missing field `", "`") {
+            field.push('/');
+            field.push_str(&escape_pointer_token(missing));
+        }
+        ConfigError::new(field, redact_value(&message))
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ConfigError::whole(error.to_string()))?;
+    Ok(config)
+}
+
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        let token = match segment {
+            Segment::Seq { index } => index.to_string(),
+            Segment::Map { key } => escape_pointer_token(key),
+            Segment::Enum { variant } => escape_pointer_token(variant),
+            Segment::Unknown => continue,
+        };
+        pointer.push('/');
+        pointer.push_str(&token);
+    }
+    pointer
+}
+
+/// RFC 6901: `~` is `~0`, `/` is `~1`.
+fn escape_pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// serde says `invalid type: string "hunter2", expected u32`: keep only what
+/// was expected, since the refused value may be a secret.
+fn redact_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(at) = rest.find(", expected ")
+        {
+            return format!("{}{}", prefix.trim_end_matches(": "), &rest[at..]);
+        }
+    }
+    message.to_owned()
+}
+
+fn invalid_config_failure(error: &ConfigError) -> Failure {
+    Failure::permanent(format!("invalid channel config: {error}"))
+}
+
+/// `validate-config`: deserialise, then ask the plugin.
+pub(crate) fn validate_config<P: Plugin>(config: &str) -> Result<(), ConfigError> {
+    P::validate_config(&parse_config::<P::Config>(config)?)
+}
+
+/// `deliver`: a config that does not deserialise fails every recipient
+/// permanently; otherwise the plugin's outcomes go to the host untouched (the
+/// host, not the SDK, checks there is one per recipient).
+pub(crate) fn deliver<P: Plugin>(config: &str, batch: Batch) -> Vec<Outcome> {
+    match parse_config::<P::Config>(config) {
+        Ok(config) => P::deliver(&config, batch),
+        Err(error) => {
+            log::error(format!("deliver refused: {error}"));
+            batch.fail_all(&invalid_config_failure(&error))
+        }
+    }
+}
+
+/// `handle-webhook`: a config that does not deserialise answers 500 so the
+/// platform retries once an operator has fixed it.
+pub(crate) fn handle_webhook<P: Plugin>(config: &str, request: WebhookRequest) -> WebhookResult {
+    match parse_config::<P::Config>(config) {
+        Ok(config) => P::handle_webhook(&config, request),
+        Err(error) => {
+            log::error(format!("webhook refused: {error}"));
+            WebhookResult {
+                response: WebhookResponse::status(500),
+                events: Vec::new(),
+            }
+        }
+    }
+}
+
+impl<P: Plugin> Guest for Export<P> {
+    fn manifest() -> wit::Manifest {
+        P::manifest().into()
+    }
+
+    fn validate_config(config: String) -> Result<(), wit::ConfigError> {
+        validate_config::<P>(&config).map_err(Into::into)
+    }
+
+    fn deliver(config: String, batch: wit::Batch) -> Vec<wit::Outcome> {
+        deliver::<P>(&config, batch.into())
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
+    fn handle_webhook(config: String, request: wit::HttpRequest) -> wit::WebhookResult {
+        handle_webhook::<P>(&config, request.into()).into()
+    }
+}
+
+impl From<Manifest> for wit::Manifest {
+    fn from(m: Manifest) -> Self {
+        wit::Manifest {
+            id: m.id,
+            name: m.name,
+            version: m.version,
+            vendor: m.vendor,
+            description: m.description,
+            config_schema: m.config_schema.to_string(),
+            hosts: m.hosts,
+            max_batch_size: m.max_batch_size,
+            rate_per_second: m.rate_per_second,
+            daily_quota: m.daily_quota,
+            rate_windows: m
+                .rate_windows
+                .into_iter()
+                .map(|w| wit::RateWindow {
+                    max: w.max,
+                    window_seconds: w.window_seconds,
+                })
+                .collect(),
+            handles_webhooks: m.handles_webhooks,
+        }
+    }
+}
+
+impl From<ConfigError> for wit::ConfigError {
+    fn from(e: ConfigError) -> Self {
+        wit::ConfigError {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+impl From<wit::Batch> for Batch {
+    fn from(b: wit::Batch) -> Self {
+        Batch {
+            message_id: b.message_id,
+            content: Content {
+                subject: b.content.subject,
+                body: b.content.body,
+                locale: b.content.locale,
+            },
+            recipients: b
+                .recipients
+                .into_iter()
+                .map(|r| Recipient {
+                    address: r.address,
+                    idempotency_key: r.idempotency_key,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<Outcome> for wit::Outcome {
+    fn from(o: Outcome) -> Self {
+        wit::Outcome {
+            idempotency_key: o.idempotency_key,
+            status: match o.status {
+                DeliveryStatus::Accepted(id) => wit::DeliveryStatus::Accepted(id),
+                DeliveryStatus::Failed(f) => wit::DeliveryStatus::Failed(wit::Failure {
+                    kind: match f.kind {
+                        FailureKind::RetryAfter(s) => wit::FailureKind::RetryAfter(s),
+                        FailureKind::Transient => wit::FailureKind::Transient,
+                        FailureKind::Permanent => wit::FailureKind::Permanent,
+                        FailureKind::RecipientGone => wit::FailureKind::RecipientGone,
+                        FailureKind::Unauthorized => wit::FailureKind::Unauthorized,
+                    },
+                    message: f.message,
+                }),
+            },
+        }
+    }
+}
+
+impl From<wit::HttpRequest> for WebhookRequest {
+    fn from(r: wit::HttpRequest) -> Self {
+        WebhookRequest {
+            method: r.method,
+            path: r.path,
+            query: r.query,
+            headers: r.headers,
+            body: r.body,
+        }
+    }
+}
+
+impl From<WebhookResult> for wit::WebhookResult {
+    fn from(r: WebhookResult) -> Self {
+        wit::WebhookResult {
+            response: wit::HttpResponse {
+                status: r.response.status,
+                headers: r.response.headers,
+                body: r.response.body,
+            },
+            events: r.events.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<InboundEvent> for wit::InboundEvent {
+    fn from(e: InboundEvent) -> Self {
+        wit::InboundEvent {
+            id: e.id,
+            address: e.address,
+            timestamp_ms: e.timestamp_ms,
+            kind: match e.kind {
+                EventKind::Follow { unblocked } => wit::EventKind::Follow(unblocked),
+                EventKind::Unfollow => wit::EventKind::Unfollow,
+                EventKind::Text(t) => wit::EventKind::Text(t),
+                EventKind::Postback(p) => wit::EventKind::Postback(p),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Config {
+        endpoint: String,
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        limits: Vec<Limit>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Limit {
+        max: u32,
+    }
+
+    struct Fake;
+
+    impl Plugin for Fake {
+        type Config = Config;
+
+        fn manifest() -> Manifest {
+            Manifest::new("fake", "1.0.0")
+        }
+
+        fn validate_config(config: &Config) -> Result<(), ConfigError> {
+            if config.endpoint.starts_with("https://") {
+                Ok(())
+            } else {
+                Err(ConfigError::new("/endpoint", "must be an https URL"))
+            }
+        }
+
+        fn deliver(_config: &Config, batch: Batch) -> Vec<Outcome> {
+            batch.recipients.iter().map(|r| r.accepted(None)).collect()
+        }
+    }
+
+    fn batch(keys: &[&str]) -> Batch {
+        Batch {
+            message_id: "m1".into(),
+            content: Content {
+                subject: None,
+                body: "hello".into(),
+                locale: "ja".into(),
+            },
+            recipients: keys
+                .iter()
+                .map(|k| Recipient {
+                    address: format!("addr-{k}"),
+                    idempotency_key: (*k).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_config_reaches_the_plugin() {
+        assert_eq!(
+            validate_config::<Fake>(r#"{"endpoint":"https://x.test"}"#),
+            Ok(())
+        );
+        assert_eq!(
+            validate_config::<Fake>(r#"{"endpoint":"http://x.test"}"#),
+            Err(ConfigError::new("/endpoint", "must be an https URL"))
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let error = validate_config::<Fake>("{}").expect_err("missing endpoint");
+        assert_eq!(error.field, "/endpoint");
+        assert!(error.message.contains("missing field"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_without_quoting_the_value() {
+        let error = validate_config::<Fake>(r#"{"endpoint":"https://x","token":12345}"#)
+            .expect_err("token is a number");
+        assert_eq!(error.field, "/token");
+        assert!(!error.message.contains("12345"), "{}", error.message);
+        assert!(error.message.contains("expected"), "{}", error.message);
+
+        let error =
+            validate_config::<Fake>(r#"{"endpoint":"https://x","limits":[{"max":"lots"}]}"#)
+                .expect_err("max is a string");
+        assert_eq!(error.field, "/limits/0/max");
+        assert!(!error.message.contains("lots"), "{}", error.message);
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_a_whole_config_error() {
+        let error = validate_config::<Fake>("not json").expect_err("not JSON");
+        assert_eq!(error.field, "");
+        let error =
+            validate_config::<Fake>(r#"{"endpoint":"https://x"} trailing"#).expect_err("trailing");
+        assert_eq!(error.field, "");
+    }
+
+    #[test]
+    fn a_bad_config_fails_every_recipient_permanently() {
+        let outcomes = deliver::<Fake>("{}", batch(&["k1", "k2", "k3"]));
+        assert_eq!(outcomes.len(), 3);
+        for (outcome, key) in outcomes.iter().zip(["k1", "k2", "k3"]) {
+            assert_eq!(outcome.idempotency_key, key);
+            match &outcome.status {
+                DeliveryStatus::Failed(f) => {
+                    assert_eq!(f.kind, FailureKind::Permanent);
+                    assert!(f.message.contains("/endpoint"), "{}", f.message);
+                }
+                other => panic!("expected a failure, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_good_config_delivers() {
+        let outcomes = deliver::<Fake>(r#"{"endpoint":"https://x"}"#, batch(&["k1"]));
+        assert_eq!(outcomes, vec![Outcome::accepted("k1", None)]);
+    }
+
+    #[test]
+    fn webhooks_default_to_not_found() {
+        let request = WebhookRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let result = handle_webhook::<Fake>(r#"{"endpoint":"https://x"}"#, request.clone());
+        assert_eq!(result, WebhookResult::not_found());
+        let result = handle_webhook::<Fake>("{}", request);
+        assert_eq!(result.response.status, 500);
+    }
+
+    #[test]
+    fn manifest_schema_becomes_json_text() {
+        let manifest: wit::Manifest = Manifest::new("fake", "1.0.0")
+            .config_schema(serde_json::json!({"type": "object", "required": ["endpoint"]}))
+            .into();
+        let schema: serde_json::Value =
+            serde_json::from_str(&manifest.config_schema).expect("JSON text");
+        assert_eq!(schema["required"][0], "endpoint");
+        assert_eq!(manifest.max_batch_size, 1);
+    }
+}

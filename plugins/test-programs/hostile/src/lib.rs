@@ -1,0 +1,180 @@
+//! `hostile`: a plugin that misbehaves on demand, for the host's sandbox tests.
+//!
+//! The channel config picks the misbehaviour, so one component covers every
+//! limit the host enforces (deadline, memory, stack, traps, outbound requests)
+//! and every contract rule it checks (one outcome per recipient, known keys).
+
+use std::hint::black_box;
+
+use serde::Deserialize;
+use serde_json::json;
+use tayori_plugin_sdk::{
+    Batch, Manifest, Outcome, Plugin, WebhookRequest, WebhookResult, export_plugin, http,
+};
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Behaviour {
+    /// Spin forever.
+    Loop,
+    /// Allocate until allocation fails.
+    MemoryBomb,
+    /// Recurse until the stack runs out.
+    Recursion,
+    /// Execute `unreachable`.
+    Trap,
+    /// `panic!` (a trap, with `panic = "abort"`).
+    Panic,
+    /// One GET to `url`; the outcome says what happened.
+    Request,
+    /// `count` GETs to `url`; fails naming the first refused request.
+    ManyRequests,
+    /// One outcome fewer than recipients.
+    TooFewOutcomes,
+    /// Outcomes keyed by made-up idempotency keys.
+    UnknownKeys,
+    /// Accept everyone, no HTTP.
+    Ok,
+}
+
+#[derive(Deserialize)]
+struct Config {
+    behaviour: Behaviour,
+    #[serde(default)]
+    url: String,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+struct Hostile;
+
+impl Plugin for Hostile {
+    type Config = Config;
+
+    fn manifest() -> Manifest {
+        Manifest::new("hostile", env!("CARGO_PKG_VERSION"))
+            .name("Hostile")
+            .vendor("Tayori test programs")
+            .description("Misbehaves as its config says, to test the sandbox.")
+            .config_schema(json!({
+                "type": "object",
+                "required": ["behaviour"],
+                "properties": {
+                    "behaviour": { "enum": [
+                        "loop", "memory-bomb", "recursion", "trap", "panic", "request",
+                        "many-requests", "too-few-outcomes", "unknown-keys", "ok"
+                    ] },
+                    "url": { "type": "string" },
+                    "count": { "type": "integer", "minimum": 0 }
+                }
+            }))
+            .hosts(["127.0.0.1:*", "localhost:*", "example.invalid"])
+            .max_batch_size(100)
+            .rate_per_second(1000)
+            .handles_webhooks(true)
+    }
+
+    fn deliver(config: &Config, batch: Batch) -> Vec<Outcome> {
+        crash(config.behaviour);
+        let recipients = &batch.recipients;
+        match config.behaviour {
+            Behaviour::Request => {
+                let result = http::get(&config.url)
+                    .map_err(Into::into)
+                    .and_then(|r| r.error_for_status())
+                    .map(|r| Some(format!("status {}", r.status)));
+                recipients
+                    .iter()
+                    .map(|r| r.outcome(result.clone()))
+                    .collect()
+            }
+            Behaviour::ManyRequests => {
+                let result = many_requests(&config.url, config.count);
+                recipients
+                    .iter()
+                    .map(|r| r.outcome(result.clone()))
+                    .collect()
+            }
+            Behaviour::TooFewOutcomes => recipients
+                .iter()
+                .skip(1)
+                .map(|r| r.accepted(None))
+                .collect(),
+            Behaviour::UnknownKeys => (0..recipients.len())
+                .map(|i| Outcome::accepted(format!("unknown-{i}"), None))
+                .collect(),
+            _ => recipients.iter().map(|r| r.accepted(None)).collect(),
+        }
+    }
+
+    /// Webhooks crash the same way deliveries do, and otherwise answer 200.
+    fn handle_webhook(config: &Config, _request: WebhookRequest) -> WebhookResult {
+        crash(config.behaviour);
+        WebhookResult::ok(Vec::new())
+    }
+}
+
+/// Never returns for the behaviours that take the instance down.
+fn crash(behaviour: Behaviour) {
+    match behaviour {
+        Behaviour::Loop => {
+            let mut n = 0u64;
+            loop {
+                n = black_box(n.wrapping_add(1));
+            }
+        }
+        Behaviour::MemoryBomb => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                // Touch every page so the memory is really committed.
+                hoard.push(black_box(vec![0xA5; 1 << 20]));
+            }
+        }
+        Behaviour::Recursion => {
+            black_box(recurse(black_box(0)));
+        }
+        Behaviour::Trap => trap(),
+        Behaviour::Panic => panic!("hostile plugin panics on purpose"),
+        _ => {}
+    }
+}
+
+/// The `unreachable` instruction (an abort off wasm, for native checks).
+fn trap() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    std::process::abort();
+}
+
+/// Unbounded recursion that the optimiser can neither see through nor turn
+/// into a loop: each frame keeps a buffer and uses the callee's result.
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 64]);
+    if black_box(true) {
+        recurse(depth + 1).wrapping_add(frame[depth as usize % 64])
+    } else {
+        frame[0]
+    }
+}
+
+fn many_requests(url: &str, count: u32) -> Result<Option<String>, tayori_plugin_sdk::Failure> {
+    for n in 1..=count {
+        let response = http::get(url).map_err(|e| {
+            let mut failure = tayori_plugin_sdk::Failure::from(&e);
+            failure.message = format!("request {n} of {count} failed: {}", failure.message);
+            failure
+        })?;
+        if let Some(mut failure) = tayori_plugin_sdk::Failure::from_response(&response) {
+            failure.message = format!("request {n} of {count} failed: {}", failure.message);
+            return Err(failure);
+        }
+    }
+    Ok(Some(format!("{count} requests")))
+}
+
+export_plugin!(Hostile);
