@@ -7,6 +7,7 @@
 
 pub mod domain;
 pub mod plugin;
+pub mod schedule;
 pub mod store;
 
 pub use domain::*;

@@ -93,6 +93,9 @@ pub async fn launch(
             }
         }
     }
+    if config.admin_token.is_none() {
+        first_start_token(store.as_ref()).await?;
+    }
     let state = AppState(Arc::new(Inner {
         store,
         plugins,
@@ -108,4 +111,29 @@ pub async fn launch(
     });
     tracing::info!(%addr, "tayori listening");
     Ok(Launched { addr, state, task })
+}
+
+/// Without `TAYORI_ADMIN_TOKEN`, the first start creates an operator token
+/// and prints it once (to the terminal, never to the log); it is stored
+/// hashed like every other token.
+async fn first_start_token(store: &dyn tayori_core::Store) -> anyhow::Result<()> {
+    let tokens = store.tokens(None).await?;
+    if tokens.iter().any(|t| t.role == tayori_core::Role::Operator && t.revoked_at.is_none()) {
+        return Ok(());
+    }
+    let token = tayori_api::new_token();
+    let stored = store
+        .insert_token(&tayori_core::NewApiToken {
+            token_hash: tayori_api::token_digest(&token),
+            role: tayori_core::Role::Operator,
+            tenant_id: None,
+            plugin_ids: Vec::new(),
+        })
+        .await?;
+    eprintln!(
+        "\nNo TAYORI_ADMIN_TOKEN is set and the database has no operator token, so one was created.\n\
+         It is shown this once; keep it (id {}):\n\n    export TAYORI_TOKEN={token}\n",
+        stored.id
+    );
+    Ok(())
 }
