@@ -11,19 +11,10 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use crate::domain::{DeliverySpan, ScheduleRule};
+use crate::domain::{Anchor, DeliverySpan, ScheduleRule};
 
 /// Gestational age, in days, on the due date.
 pub const TERM_DAYS: i64 = 280;
-
-/// What a child's schedule counts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Anchor {
-    /// Expecting: counted from the due date.
-    Due(NaiveDate),
-    /// Born: counted from the birth date.
-    Birth(NaiveDate),
-}
 
 /// The date `months` calendar months after `date`, clamped to the month's end.
 pub fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {

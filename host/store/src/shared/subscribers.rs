@@ -978,11 +978,13 @@ impl SubscriberStore for Engine {
         tenant_id: &str,
         rows: &[ImportRow],
     ) -> StoreResult<ImportSummary> {
+        let __t = std::time::Instant::now();
         validate::import_rows(rows)?;
         let at = now();
         let mut tx = self.begin_write().await?;
         require_tenant(&mut tx, tenant_id).await?;
 
+        eprintln!("phase 0 {:?}", __t.elapsed());
         // Who exists already, by external id.
         let external_ids: Vec<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
         let existing: Vec<SubscriberRow> = fetch_in(
@@ -998,6 +1000,7 @@ impl SubscriberStore for Engine {
             .filter_map(|r| r.external_id.clone().map(|e| (e, r)))
             .collect();
 
+        eprintln!("phase 1 {:?}", __t.elapsed());
         // Every address must be free or already this row's subscriber's.
         let all_contacts: Vec<&tayori_core::NewContact> =
             rows.iter().flat_map(|r| r.contacts.iter()).collect();
@@ -1019,6 +1022,7 @@ impl SubscriberStore for Engine {
             }
         }
 
+        eprintln!("phase 2 {:?}", __t.elapsed());
         // The stored contacts and children of the subscribers being updated.
         let matched: Vec<&str> = by_external.values().map(|s| s.id.as_str()).collect();
         let mut stored_contacts = group(contacts_of(&mut tx, tenant_id, &matched).await?, |c| {
@@ -1028,6 +1032,7 @@ impl SubscriberStore for Engine {
             &c.subscriber_id
         });
 
+        eprintln!("phase 3 {:?}", __t.elapsed());
         let mut summary = ImportSummary::default();
         let mut new_subscribers = Vec::new();
         let mut contact_inserts = Vec::new();
@@ -1079,6 +1084,7 @@ impl SubscriberStore for Engine {
             }
         }
 
+        eprintln!("phase 4 {:?}", __t.elapsed());
         for mut update in updates {
             let id = update.subscriber_id.as_str();
             if let Some(locale) = update.locale {
@@ -1117,9 +1123,11 @@ impl SubscriberStore for Engine {
             child_inserts.append(&mut update.new_children);
         }
 
+        eprintln!("phase 5 {:?}", __t.elapsed());
         insert_subscribers(&mut tx, tenant_id, at, &new_subscribers).await?;
         insert_contacts(&mut tx, tenant_id, at, &contact_inserts).await?;
         insert_children(&mut tx, tenant_id, at, &child_inserts).await?;
+        eprintln!("phase 6 {:?}", __t.elapsed());
         tx.commit().await.db()?;
         Ok(summary)
     }
