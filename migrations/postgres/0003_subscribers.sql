@@ -18,6 +18,9 @@ CREATE TABLE subscribers (
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL,
     erased_at   TIMESTAMPTZ,
+    -- SHA-256 of the import row last applied to this subscriber; cleared by
+    -- any other change, so re-importing an unchanged row can skip it.
+    import_digest TEXT,
     UNIQUE (tenant_id, id)
 );
 -- NULLs are distinct, so erased subscribers (external_id NULL) never clash.

@@ -17,6 +17,9 @@ CREATE TABLE subscribers (
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     erased_at   TEXT,
+    -- SHA-256 of the import row last applied to this subscriber; cleared by
+    -- any other change, so re-importing an unchanged row can skip it.
+    import_digest TEXT,
     UNIQUE (tenant_id, id)
 );
 -- NULLs are distinct, so erased subscribers (external_id NULL) never clash.

@@ -5,5 +5,17 @@
 
 mod support;
 
+mod api_catalog;
+mod api_channels;
+mod api_isolation;
+mod api_openapi;
+mod api_subscribers;
+mod api_tenants;
+mod platform_bundled;
+mod platform_email;
+mod platform_kanameto;
+mod platform_line;
+mod platform_muni_app;
+mod platform_x_dm;
 mod plugins_api;
 mod sandbox;

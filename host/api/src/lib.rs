@@ -4,9 +4,17 @@
 //! a route cannot exist without being described).
 
 pub mod auth;
+mod catalog;
+mod channels;
 pub mod error;
+mod import;
+pub mod pagination;
 mod plugins;
+pub mod secrets;
+mod subscribers;
 mod system;
+mod tenants;
+mod tokens;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -19,7 +27,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{Principal, new_token, token_digest};
+pub use catalog::{CatalogFile, TEMPLATE_VARIABLES, check_file as check_catalog_file};
+pub use channels::channel_call_config;
 pub use error::{ApiError, ApiResult};
+pub use secrets::SecretKey;
 
 /// Largest JSON body accepted (a subscriber, a channel, a broadcast).
 pub const MAX_JSON_BODY: usize = 1 << 20;
@@ -30,6 +41,8 @@ pub struct Inner {
     pub plugins: Arc<Plugins>,
     /// SHA-256 of `TAYORI_ADMIN_TOKEN`, when set.
     pub admin_token_digest: Option<String>,
+    /// Seals and opens channel secrets.
+    pub secrets: SecretKey,
 }
 
 /// Cheap to clone handle on [`Inner`].
@@ -70,6 +83,11 @@ impl AppState {
     tags(
         (name = "system", description = "Health, metrics and this document"),
         (name = "plugins", description = "Delivery plugins: upload, activation, rollback"),
+        (name = "tenants", description = "Municipalities and their delivery settings"),
+        (name = "channels", description = "A tenant's delivery channels: plugin, config (secrets encrypted), approved hosts"),
+        (name = "subscribers", description = "Households, contacts and children; birth reports, stops, erasure, CSV import"),
+        (name = "catalog", description = "The message catalog, and tenants' local inserts and extra messages"),
+        (name = "tokens", description = "API tokens"),
     )
 )]
 struct ApiDoc;
@@ -86,19 +104,39 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The router and its OpenAPI document.
-pub fn router(state: AppState) -> Router {
-    let max_upload = state.plugins.runtime().config().max_component_bytes;
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every documented route, each group with its body limit.
+fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(plugins::router().layer(DefaultBodyLimit::max(max_upload + 1)))
         .merge(system::router())
-        .split_for_parts();
-    let openapi = Arc::new(openapi);
+        .routes(utoipa_axum::routes!(openapi_document))
+        .merge(tenants::router())
+        .merge(channels::router())
+        .merge(subscribers::router())
+        .merge(import::router().layer(DefaultBodyLimit::max(import::MAX_CSV_BODY)))
+        .merge(catalog::router())
+        .merge(catalog::import_router().layer(DefaultBodyLimit::max(catalog::MAX_CATALOG_BODY)))
+        .merge(tokens::router())
+}
+
+/// This document (OpenAPI 3.1).
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI document of this API", content_type = "application/json", body = Object))
+)]
+async fn openapi_document(
+    axum::Extension(doc): axum::Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> impl axum::response::IntoResponse {
+    system::openapi_json(doc).await
+}
+
+/// The router. Bodies are limited to [`MAX_JSON_BODY`] except where a
+/// route group says otherwise (plugin uploads, CSV imports, catalog files).
+pub fn router(state: AppState) -> Router {
+    let max_upload = state.plugins.runtime().config().max_component_bytes;
+    let (router, openapi) = routes(max_upload).split_for_parts();
     router
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || system::openapi_json(openapi.clone())),
-        )
+        .layer(axum::Extension(Arc::new(openapi)))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(system::json_errors))
         .layer(axum::middleware::from_fn(system::track))
@@ -108,9 +146,6 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone (for tools and tests).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, openapi) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .merge(plugins::router())
-        .merge(system::router())
-        .split_for_parts();
+    let (_, openapi) = routes(0).split_for_parts();
     openapi
 }

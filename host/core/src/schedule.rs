@@ -24,7 +24,11 @@ pub fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
 /// 1 April of the year a child born on `birth` enters primary school.
 pub fn school_entry(birth: NaiveDate) -> NaiveDate {
     let y = birth.year();
-    let entry_year = if (birth.month(), birth.day()) >= (4, 2) { y + 7 } else { y + 6 };
+    let entry_year = if (birth.month(), birth.day()) >= (4, 2) {
+        y + 7
+    } else {
+        y + 6
+    };
     NaiveDate::from_ymd_opt(entry_year, 4, 1).expect("1 April exists")
 }
 
@@ -58,7 +62,9 @@ impl ScheduleRule {
             (ScheduleRule::PregnancyDay(n), Anchor::Due(due)) => {
                 due.checked_sub_signed(chrono::Duration::days(TERM_DAYS - i64::from(n)))
             }
-            (ScheduleRule::ChildDay(n), Anchor::Birth(b)) => b.checked_add_signed(chrono::Duration::days(i64::from(n))),
+            (ScheduleRule::ChildDay(n), Anchor::Birth(b)) => {
+                b.checked_add_signed(chrono::Duration::days(i64::from(n)))
+            }
             (ScheduleRule::ChildMonth(n), Anchor::Birth(b)) => add_months(b, n),
             (ScheduleRule::ChildYear(n), Anchor::Birth(b)) => add_months(b, n.checked_mul(12)?),
             (ScheduleRule::SchoolEntry { offset_days }, Anchor::Birth(b)) => {
@@ -100,7 +106,9 @@ impl DayKeys {
                     None
                 } else {
                     let m = (day.year() - b.year()) * 12 + day.month() as i32 - b.month() as i32;
-                    u32::try_from(m).ok().filter(|&m| add_months(b, m) == Some(day))
+                    u32::try_from(m)
+                        .ok()
+                        .filter(|&m| add_months(b, m) == Some(day))
                 };
                 Self {
                     pregnancy_day: None,
@@ -118,8 +126,12 @@ impl DayKeys {
             ScheduleRule::PregnancyDay(n) => self.pregnancy_day == Some(i64::from(n)),
             ScheduleRule::ChildDay(n) => self.child_day == Some(i64::from(n)),
             ScheduleRule::ChildMonth(n) => self.child_month == Some(n),
-            ScheduleRule::ChildYear(n) => n.checked_mul(12).is_some_and(|m| self.child_month == Some(m)),
-            ScheduleRule::SchoolEntry { offset_days } => self.school_entry_offset == Some(i64::from(offset_days)),
+            ScheduleRule::ChildYear(n) => n
+                .checked_mul(12)
+                .is_some_and(|m| self.child_month == Some(m)),
+            ScheduleRule::SchoolEntry { offset_days } => {
+                self.school_entry_offset == Some(i64::from(offset_days))
+            }
         }
     }
 }
@@ -137,39 +149,130 @@ mod tests {
         use ScheduleRule::*;
         let cases: &[(ScheduleRule, Anchor, Option<&str>)] = &[
             // Gestational day 280 is the due date; week 4 day 0 is 252 days before it.
-            (PregnancyDay(280), Anchor::Due(d("2027-05-01")), Some("2027-05-01")),
-            (PregnancyDay(28), Anchor::Due(d("2027-05-01")), Some("2026-08-22")),
-            (PregnancyDay(293), Anchor::Due(d("2027-05-01")), Some("2027-05-14")),
+            (
+                PregnancyDay(280),
+                Anchor::Due(d("2027-05-01")),
+                Some("2027-05-01"),
+            ),
+            (
+                PregnancyDay(28),
+                Anchor::Due(d("2027-05-01")),
+                Some("2026-08-22"),
+            ),
+            (
+                PregnancyDay(293),
+                Anchor::Due(d("2027-05-01")),
+                Some("2027-05-14"),
+            ),
             // Across a leap day.
-            (PregnancyDay(279), Anchor::Due(d("2028-03-01")), Some("2028-02-29")),
-            (ChildDay(0), Anchor::Birth(d("2027-04-28")), Some("2027-04-28")),
-            (ChildDay(100), Anchor::Birth(d("2027-04-28")), Some("2027-08-06")),
-            (ChildDay(1000), Anchor::Birth(d("2024-02-29")), Some("2026-11-25")),
+            (
+                PregnancyDay(279),
+                Anchor::Due(d("2028-03-01")),
+                Some("2028-02-29"),
+            ),
+            (
+                ChildDay(0),
+                Anchor::Birth(d("2027-04-28")),
+                Some("2027-04-28"),
+            ),
+            (
+                ChildDay(100),
+                Anchor::Birth(d("2027-04-28")),
+                Some("2027-08-06"),
+            ),
+            (
+                ChildDay(1000),
+                Anchor::Birth(d("2024-02-29")),
+                Some("2026-11-25"),
+            ),
             // Month ends clamp.
-            (ChildMonth(1), Anchor::Birth(d("2027-01-31")), Some("2027-02-28")),
-            (ChildMonth(1), Anchor::Birth(d("2028-01-31")), Some("2028-02-29")),
-            (ChildMonth(1), Anchor::Birth(d("2027-01-29")), Some("2027-02-28")),
-            (ChildMonth(1), Anchor::Birth(d("2027-01-30")), Some("2027-02-28")),
-            (ChildMonth(2), Anchor::Birth(d("2027-01-31")), Some("2027-03-31")),
-            (ChildMonth(3), Anchor::Birth(d("2027-05-31")), Some("2027-08-31")),
-            (ChildMonth(4), Anchor::Birth(d("2027-05-31")), Some("2027-09-30")),
+            (
+                ChildMonth(1),
+                Anchor::Birth(d("2027-01-31")),
+                Some("2027-02-28"),
+            ),
+            (
+                ChildMonth(1),
+                Anchor::Birth(d("2028-01-31")),
+                Some("2028-02-29"),
+            ),
+            (
+                ChildMonth(1),
+                Anchor::Birth(d("2027-01-29")),
+                Some("2027-02-28"),
+            ),
+            (
+                ChildMonth(1),
+                Anchor::Birth(d("2027-01-30")),
+                Some("2027-02-28"),
+            ),
+            (
+                ChildMonth(2),
+                Anchor::Birth(d("2027-01-31")),
+                Some("2027-03-31"),
+            ),
+            (
+                ChildMonth(3),
+                Anchor::Birth(d("2027-05-31")),
+                Some("2027-08-31"),
+            ),
+            (
+                ChildMonth(4),
+                Anchor::Birth(d("2027-05-31")),
+                Some("2027-09-30"),
+            ),
             // Leap-day birthdays.
-            (ChildYear(1), Anchor::Birth(d("2024-02-29")), Some("2025-02-28")),
-            (ChildYear(4), Anchor::Birth(d("2024-02-29")), Some("2028-02-29")),
+            (
+                ChildYear(1),
+                Anchor::Birth(d("2024-02-29")),
+                Some("2025-02-28"),
+            ),
+            (
+                ChildYear(4),
+                Anchor::Birth(d("2024-02-29")),
+                Some("2028-02-29"),
+            ),
             // School entry: 1 April against 2 April.
-            (SchoolEntry { offset_days: 0 }, Anchor::Birth(d("2020-04-01")), Some("2026-04-01")),
-            (SchoolEntry { offset_days: 0 }, Anchor::Birth(d("2020-04-02")), Some("2027-04-01")),
-            (SchoolEntry { offset_days: 0 }, Anchor::Birth(d("2020-01-01")), Some("2026-04-01")),
-            (SchoolEntry { offset_days: 0 }, Anchor::Birth(d("2020-12-31")), Some("2027-04-01")),
-            (SchoolEntry { offset_days: -7 }, Anchor::Birth(d("2020-12-31")), Some("2027-03-25")),
+            (
+                SchoolEntry { offset_days: 0 },
+                Anchor::Birth(d("2020-04-01")),
+                Some("2026-04-01"),
+            ),
+            (
+                SchoolEntry { offset_days: 0 },
+                Anchor::Birth(d("2020-04-02")),
+                Some("2027-04-01"),
+            ),
+            (
+                SchoolEntry { offset_days: 0 },
+                Anchor::Birth(d("2020-01-01")),
+                Some("2026-04-01"),
+            ),
+            (
+                SchoolEntry { offset_days: 0 },
+                Anchor::Birth(d("2020-12-31")),
+                Some("2027-04-01"),
+            ),
+            (
+                SchoolEntry { offset_days: -7 },
+                Anchor::Birth(d("2020-12-31")),
+                Some("2027-03-25"),
+            ),
             // Rules of the other track do not apply.
             (ChildDay(3), Anchor::Due(d("2027-05-01")), None),
             (PregnancyDay(100), Anchor::Birth(d("2027-05-01")), None),
         ];
         for (rule, anchor, want) in cases {
-            assert_eq!(rule.date_for(*anchor), want.map(d), "{rule:?} for {anchor:?}");
+            assert_eq!(
+                rule.date_for(*anchor),
+                want.map(d),
+                "{rule:?} for {anchor:?}"
+            );
             if let Some(day) = want {
-                assert!(DayKeys::of(*anchor, d(day)).matches(rule), "keys of {day} should match {rule:?}");
+                assert!(
+                    DayKeys::of(*anchor, d(day)).matches(rule),
+                    "keys of {day} should match {rule:?}"
+                );
             }
         }
     }
@@ -178,14 +281,24 @@ mod tests {
     fn keys_match_exactly_the_dates_of_rules() {
         // For every day of four years after several tricky births, the day
         // keys match a month rule exactly when date_for says so.
-        for birth in ["2024-02-29", "2027-01-31", "2027-03-30", "2027-08-31", "2027-12-31"] {
+        for birth in [
+            "2024-02-29",
+            "2027-01-31",
+            "2027-03-30",
+            "2027-08-31",
+            "2027-12-31",
+        ] {
             let b = d(birth);
             for offset in 0..(4 * 366) {
                 let day = b + chrono::Duration::days(offset);
                 let keys = DayKeys::of(Anchor::Birth(b), day);
                 for m in 0..48 {
                     let rule = ScheduleRule::ChildMonth(m);
-                    assert_eq!(keys.matches(&rule), rule.date_for(Anchor::Birth(b)) == Some(day), "{birth} +{m} months on {day}");
+                    assert_eq!(
+                        keys.matches(&rule),
+                        rule.date_for(Anchor::Birth(b)) == Some(day),
+                        "{birth} +{m} months on {day}"
+                    );
                 }
             }
         }
@@ -193,14 +306,32 @@ mod tests {
 
     #[test]
     fn span_ends() {
-        assert_eq!(span_end(d("2027-04-28"), DeliverySpan::ToThirdBirthday), d("2030-04-28"));
-        assert_eq!(span_end(d("2024-02-29"), DeliverySpan::ToThirdBirthday), d("2027-02-28"));
-        assert_eq!(span_end(d("2027-04-28"), DeliverySpan::ToSixthBirthday), d("2033-04-28"));
-        assert_eq!(span_end(d("2027-04-28"), DeliverySpan::ToEighteenthBirthday), d("2045-04-28"));
+        assert_eq!(
+            span_end(d("2027-04-28"), DeliverySpan::ToThirdBirthday),
+            d("2030-04-28")
+        );
+        assert_eq!(
+            span_end(d("2024-02-29"), DeliverySpan::ToThirdBirthday),
+            d("2027-02-28")
+        );
+        assert_eq!(
+            span_end(d("2027-04-28"), DeliverySpan::ToSixthBirthday),
+            d("2033-04-28")
+        );
+        assert_eq!(
+            span_end(d("2027-04-28"), DeliverySpan::ToEighteenthBirthday),
+            d("2045-04-28")
+        );
         // Born 2 April: enters 1 April +7, first school year ends 31 March +8.
-        assert_eq!(span_end(d("2020-04-02"), DeliverySpan::EndOfSchoolYearAge7), d("2028-03-31"));
+        assert_eq!(
+            span_end(d("2020-04-02"), DeliverySpan::EndOfSchoolYearAge7),
+            d("2028-03-31")
+        );
         // Born 1 April: a year earlier.
-        assert_eq!(span_end(d("2020-04-01"), DeliverySpan::EndOfSchoolYearAge7), d("2027-03-31"));
+        assert_eq!(
+            span_end(d("2020-04-01"), DeliverySpan::EndOfSchoolYearAge7),
+            d("2027-03-31")
+        );
     }
 
     #[test]

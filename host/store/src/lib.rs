@@ -9,7 +9,12 @@
 //! Both engines share one implementation of every query (`src/shared/`),
 //! compiled once per engine against that engine's concrete sqlx types; only
 //! what truly differs (connecting, how a write transaction begins, locking,
-//! bind-parameter limits) lives in [`sqlite`] and [`postgres`].
+//! bind-parameter limits, statement caching) lives in [`sqlite`] and
+//! [`postgres`].
+//!
+//! A store runs one background task on the Tokio runtime that connected it:
+//! registrations arriving together are written in one transaction (group
+//! commit), which keeps SQLite's single writer from becoming a queue.
 
 use std::sync::Arc;
 

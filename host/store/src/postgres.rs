@@ -35,6 +35,13 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// PostgreSQL's limit on bind parameters per statement.
 const MAX_BIND_PARAMS: usize = 65_535;
+/// After five runs PostgreSQL may switch a prepared statement to a generic
+/// plan, blind to its values. For a thousand-key `IN` list planned with the
+/// statistics of before a bulk load, that plan filtered the tenant's whole
+/// table per chunk (2 s a query; a 100,000-row re-import took 300 s instead
+/// of 6 s). Bulk statements are therefore sent unprepared and planned with
+/// their values each time.
+const PERSIST_BULK_STATEMENTS: bool = false;
 /// The first key of Tayori's two-key advisory locks on plugin changes
 /// (`'tayo'` in ASCII). Other subsystems must use other first keys.
 const PLUGIN_LOCK_CLASS: i32 = 0x7461_796f;
@@ -42,14 +49,43 @@ const PLUGIN_LOCK_CLASS: i32 = 0x7461_796f;
 /// Tayori's store on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
+    pools: Pools,
+    registrar: shared::Registrar,
+}
+
+/// The connections (one pool serves reads and writes).
+#[derive(Debug, Clone)]
+struct Pools {
     pool: PgPool,
+}
+
+impl Pools {
+    /// The pool for reads outside a transaction.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A write transaction (READ COMMITTED).
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.pool.begin().await.db()
+    }
+
+    /// A read transaction: one consistent snapshot across several queries.
+    async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .db()
+    }
 }
 
 impl PostgresStore {
     /// Connects to the database a `postgres:` URL names and runs the
     /// migrations (sqlx serialises concurrent migrators with an advisory lock,
     /// so several nodes may start at once). Connection parameters such as
-    /// `sslmode` and `options[search_path]` are taken from the URL.
+    /// `sslmode` and `options[search_path]` are taken from the URL. Call from
+    /// within the Tokio runtime that will use the store: its registration
+    /// task runs there.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
         let redacted = crate::redact_url(url);
         let options =
@@ -73,25 +109,27 @@ impl PostgresStore {
                 url: redacted,
                 source,
             })?;
-        Ok(Self { pool })
+        let pools = Pools { pool };
+        Ok(Self {
+            registrar: shared::Registrar::start(pools.clone()),
+            pools,
+        })
     }
 
-    /// The pool for reads outside a transaction.
     fn reader(&self) -> &PgPool {
-        &self.pool
+        self.pools.reader()
     }
 
-    /// A write transaction (READ COMMITTED).
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
-        self.pool.begin().await.db()
+        self.pools.begin_write().await
     }
 
-    /// A read transaction: one consistent snapshot across several queries.
     async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .db()
+        self.pools.begin_read().await
+    }
+
+    fn registrar(&self) -> &shared::Registrar {
+        &self.registrar
     }
 }
 

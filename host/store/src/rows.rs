@@ -206,6 +206,26 @@ impl SubscriberRow {
     }
 }
 
+/// What an import needs of an existing subscriber.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ImportedRow {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub locale: String,
+    pub status: String,
+    pub import_digest: Option<String>,
+}
+
+impl ImportedRow {
+    pub fn locale(&self) -> StoreResult<Locale> {
+        parse("subscriber locale", &self.locale)
+    }
+
+    pub fn status(&self) -> StoreResult<SubscriberStatus> {
+        parse("subscriber status", &self.status)
+    }
+}
+
 /// A live `contacts` row (address not NULL).
 #[derive(sqlx::FromRow, Clone)]
 pub(crate) struct ContactRow {

@@ -6,7 +6,9 @@
 //! separate pool for reads, which WAL lets run beside the writer. Queuing
 //! writers on the pool rather than on SQLite's busy handler keeps their wait
 //! fair and short; the busy timeout still covers another process (a CLI verb)
-//! writing to the same file.
+//! writing to the same file. Registrations, the one write that arrives in
+//! bursts from many clients, are grouped into shared transactions (see
+//! `shared/registration.rs`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -36,20 +38,56 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers beside the single writer. Reads are short; a few connections keep
 /// request handlers from queuing on each other without holding much memory.
 const READERS: u32 = 4;
+/// Page cache per connection, in KiB (SQLite's default is 2 MiB). A tenant's
+/// subscribers and their indexes run to tens of MiB; with the default cache
+/// an import or a planner pass re-reads pages from the OS at every probe.
+const PAGE_CACHE_KIB: u32 = 32 * 1024;
+/// How much of the file reads may map instead of copying (address space,
+/// not memory: the pages are the OS's page cache).
+const MMAP_BYTES: u64 = 1 << 30;
 /// SQLite's default limit on bind parameters per statement (3.32 and later).
 const MAX_BIND_PARAMS: usize = 32_766;
+/// SQLite plans a statement once, when it is prepared, whatever the values:
+/// keeping a bulk statement prepared only saves work.
+const PERSIST_BULK_STATEMENTS: bool = true;
 
 /// Tayori's store on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    pools: Pools,
+    registrar: shared::Registrar,
+}
+
+/// The connections: one writer, a few readers (the same single connection
+/// for an in-memory database).
+#[derive(Debug, Clone)]
+struct Pools {
     reader: SqlitePool,
     writer: SqlitePool,
+}
+
+impl Pools {
+    /// The pool for reads outside a transaction.
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// A write transaction, holding SQLite's write lock from its start.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
+    }
+
+    /// A read transaction: one consistent snapshot across several queries.
+    async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
+        self.reader.begin().await.db()
+    }
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database a `sqlite:` URL names and
     /// runs the migrations. `sqlite::memory:` gives a private in-memory
-    /// database on one connection.
+    /// database on one connection. Call from within the Tokio runtime that
+    /// will use the store: its registration task runs there.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
         let redacted = crate::redact_url(url);
         let options = SqliteConnectOptions::from_str(url)
@@ -61,7 +99,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"))
+            .pragma("mmap_size", MMAP_BYTES.to_string())
+            .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let open = |source| ConnectError::Open {
             url: redacted.clone(),
@@ -71,16 +112,8 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(u32::from(in_memory))
             // An in-memory database lives as long as its one connection.
-            .idle_timeout(if in_memory {
-                None
-            } else {
-                Some(Duration::from_secs(600))
-            })
-            .max_lifetime(if in_memory {
-                None
-            } else {
-                Some(Duration::from_secs(1800))
-            })
+            .idle_timeout((!in_memory).then_some(Duration::from_secs(600)))
+            .max_lifetime((!in_memory).then_some(Duration::from_secs(1800)))
             .connect_with(options.clone())
             .await
             .map_err(open)?;
@@ -100,22 +133,27 @@ impl SqliteStore {
                 url: redacted.clone(),
                 source,
             })?;
-        Ok(Self { reader, writer })
+        let pools = Pools { reader, writer };
+        Ok(Self {
+            registrar: shared::Registrar::start(pools.clone()),
+            pools,
+        })
     }
 
-    /// The pool for reads outside a transaction.
     fn reader(&self) -> &SqlitePool {
-        &self.reader
+        self.pools.reader()
     }
 
-    /// A write transaction, holding SQLite's write lock from its start.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
+        self.pools.begin_write().await
     }
 
-    /// A read transaction: one consistent snapshot across several queries.
     async fn begin_read(&self) -> StoreResult<sqlx::Transaction<'static, Db>> {
-        self.reader.begin().await.db()
+        self.pools.begin_read().await
+    }
+
+    fn registrar(&self) -> &shared::Registrar {
+        &self.registrar
     }
 }
 

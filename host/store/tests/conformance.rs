@@ -64,6 +64,7 @@ conformance! {
     channels::channels_need_their_tenant,
     subscribers::a_subscriber_is_created_with_contacts_and_children,
     subscribers::a_refused_create_writes_nothing,
+    subscribers::concurrent_registrations_get_the_answers_of_sequential_ones,
     subscribers::birth_and_stop,
     subscribers::stopping_a_subscriber_stops_every_child,
     subscribers::erasure_removes_personal_data_and_keeps_counts,
@@ -72,6 +73,7 @@ conformance! {
     subscribers::subscribers_are_listed_in_pages,
     import::an_import_creates_then_is_idempotent,
     import::a_reimport_updates_by_external_id,
+    import::a_reimport_restores_the_file_after_other_changes,
     import::a_bad_row_leaves_nothing_behind,
     import::a_large_import_spans_many_statements,
     catalog::importing_a_program_replaces_it,
@@ -95,6 +97,20 @@ async fn sqlite_reopens_with_its_data() {
     drop(store);
     let again = tayori_store::connect(&url).await.unwrap();
     assert_eq!(again.tenant("minato").await.unwrap().name, "港区");
+}
+
+/// An in-memory database is one private database, whole across calls.
+#[tokio::test]
+async fn sqlite_in_memory_is_one_database() {
+    let store = tayori_store::connect("sqlite::memory:").await.unwrap();
+    harness::tenant(&store, "minato").await;
+    let s = store
+        .create_subscriber("minato", &harness::household("U1", "2027-05-01"))
+        .await
+        .unwrap();
+    assert_eq!(store.subscriber("minato", &s.id).await.unwrap(), s);
+    let other = tayori_store::connect("sqlite::memory:").await.unwrap();
+    assert!(other.tenants().await.unwrap().is_empty());
 }
 
 /// A URL of no known engine is refused with a message that says what to use.

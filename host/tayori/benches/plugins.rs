@@ -123,6 +123,8 @@ async fn run() -> anyhow::Result<()> {
         let mut rec: PluginVersionRecord = record.clone();
         rec.plugin_id = format!("bench-{i}");
         rec.version = semver::Version::new(1, 0, i);
+        rec.manifest.id = rec.plugin_id.clone();
+        rec.manifest.version = rec.version.clone();
         rec.digest = hex_digest(&bytes);
         rec.size = bytes.len() as u64;
         store.insert_plugin_version(&rec, &bytes).await?;

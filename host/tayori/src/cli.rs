@@ -28,6 +28,21 @@ enum Command {
     /// Delivery plugins on a running host: upload, list, activate, roll back.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Tenants (municipalities) and their settings.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// A tenant's delivery channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// A tenant's subscribers: CSV import, list, read.
+    #[command(subcommand)]
+    Subscribers(SubscribersCommand),
+    /// The message catalog: import and export files (docs/catalog.md).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Args)]
@@ -97,6 +112,283 @@ enum PluginCommand {
     },
 }
 
+/// Tenant settings shared by `create` and `update`; absent ones stay (or
+/// take their defaults on create).
+#[derive(Args)]
+struct TenantSettings {
+    /// An IANA time zone (default Asia/Tokyo).
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// The daily send time, HH:MM (default 09:00).
+    #[arg(long)]
+    send_time: Option<String>,
+    /// to_3rd_birthday (default), to_6th_birthday, to_18th_birthday or end_of_school_year_age_7.
+    #[arg(long)]
+    span: Option<String>,
+    /// A catalog program to run; repeat for several (replaces the list).
+    #[arg(long = "program")]
+    programs: Vec<String>,
+    /// How late a message may still go out, in minutes (operators).
+    #[arg(long)]
+    lateness_window_minutes: Option<u32>,
+    /// Quiet hours as HH:MM-HH:MM (e.g. 21:00-08:00), or `none`.
+    #[arg(long)]
+    quiet_hours: Option<String>,
+}
+
+impl TenantSettings {
+    fn into_json(
+        self,
+        body: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        use serde_json::{Value, json};
+        if let Some(v) = self.time_zone {
+            body.insert("time_zone".into(), json!(v));
+        }
+        if let Some(v) = self.send_time {
+            body.insert("send_time".into(), json!(v));
+        }
+        if let Some(v) = self.span {
+            body.insert("span".into(), json!(v));
+        }
+        if !self.programs.is_empty() {
+            body.insert("programs".into(), json!(self.programs));
+        }
+        if let Some(v) = self.lateness_window_minutes {
+            body.insert("lateness_window_minutes".into(), json!(v));
+        }
+        if let Some(q) = self.quiet_hours {
+            let value = if q == "none" {
+                Value::Null
+            } else {
+                let (start, end) = q.split_once('-').ok_or_else(|| {
+                    anyhow::anyhow!("--quiet-hours `{q}`: write HH:MM-HH:MM, or `none`")
+                })?;
+                json!({ "start": start.trim(), "end": end.trim() })
+            };
+            body.insert("quiet_hours".into(), value);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (operators).
+    Create {
+        /// The slug id, e.g. `otaru`.
+        id: String,
+        /// The display name, e.g. 小樽市.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        settings: TenantSettings,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show a tenant.
+    Get {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List every tenant (operators).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Change a tenant's settings.
+    Update {
+        id: String,
+        /// A new display name (operators).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        settings: TenantSettings,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Create or replace a channel. Secret config fields left out keep their
+    /// stored values.
+    Put {
+        /// The channel name, e.g. `line`.
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        /// The plugin id, e.g. `line`.
+        #[arg(long)]
+        plugin: String,
+        /// Pin a plugin version (default: follow the active version).
+        #[arg(long)]
+        version: Option<String>,
+        /// The config: inline JSON, `@FILE` for a JSON file, or `-` for
+        /// standard input. Prefer a file for secrets (shell history).
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// An approved outbound host (`host[:port]`); repeat for several.
+        /// Absent: unchanged.
+        #[arg(long = "allowed-host")]
+        allowed_hosts: Vec<String>,
+        /// Override the plugin's rate per second.
+        #[arg(long)]
+        rate_per_second: Option<u32>,
+        /// Override the plugin's daily quota.
+        #[arg(long)]
+        daily_quota: Option<u32>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show a channel (secrets redacted).
+    Get {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List a tenant's channels.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Delete a channel.
+    Delete {
+        name: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Import subscribers from a CSV file (docs/subscribers-csv.md), all or
+    /// nothing; importing the same file again changes nothing.
+    Import {
+        /// The CSV file, or `-` for standard input.
+        file: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List a page of a tenant's subscribers.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// Items per page (1 to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// The `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show a subscriber.
+    Get {
+        id: String,
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import a catalog file (YAML): each program in it replaces the stored one.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Export the catalog as YAML (to standard output, or --output FILE).
+    Export {
+        /// One program only.
+        #[arg(long)]
+        program: Option<String>,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List the catalog's programs.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; its text is printed once.
+    Create {
+        /// operator, tenant_admin or partner.
+        #[arg(long)]
+        role: String,
+        /// The tenant of a tenant_admin token.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A plugin id of a partner token; repeat for several.
+        #[arg(long = "plugin")]
+        plugins: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List tokens (never their text).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+/// Reads a file, or standard input for `-`.
+fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
+}
+
+/// A config argument: inline JSON, `@FILE`, or `-`.
+fn config_arg(arg: &str) -> anyhow::Result<serde_json::Value> {
+    let (text, origin) = match arg.strip_prefix('@') {
+        Some(path) => (
+            String::from_utf8(read_input(std::path::Path::new(path))?)?,
+            path.to_string(),
+        ),
+        None if arg == "-" => (
+            String::from_utf8(read_input(std::path::Path::new("-"))?)?,
+            "standard input".to_string(),
+        ),
+        None => (arg.to_string(), "--config".to_string()),
+    };
+    // The text may hold secrets: the error names the place, not the text.
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{origin}: not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -134,6 +426,232 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Plugin(cmd) => plugin(cmd).await,
+        Command::Tenant(cmd) => tenant(cmd).await,
+        Command::Channel(cmd) => channel(cmd).await,
+        Command::Subscribers(cmd) => subscribers(cmd).await,
+        Command::Catalog(cmd) => catalog(cmd).await,
+        Command::Token(cmd) => token(cmd).await,
+    }
+}
+
+async fn tenant(cmd: TenantCommand) -> anyhow::Result<ExitCode> {
+    use serde_json::{Map, Value, json};
+    match cmd {
+        TenantCommand::Create {
+            id,
+            name,
+            settings,
+            remote,
+        } => {
+            let mut body = Map::new();
+            body.insert("id".into(), json!(id));
+            body.insert("name".into(), json!(name));
+            settings.into_json(&mut body)?;
+            Client::new(&remote)?
+                .json("POST", "/v1/tenants", Some(Value::Object(body)))
+                .await
+        }
+        TenantCommand::Get { id, remote } => {
+            Client::new(&remote)?
+                .json("GET", &format!("/v1/tenants/{id}"), None)
+                .await
+        }
+        TenantCommand::List { remote } => {
+            Client::new(&remote)?.json("GET", "/v1/tenants", None).await
+        }
+        TenantCommand::Update {
+            id,
+            name,
+            settings,
+            remote,
+        } => {
+            let mut body = Map::new();
+            if let Some(name) = name {
+                body.insert("name".into(), json!(name));
+            }
+            settings.into_json(&mut body)?;
+            Client::new(&remote)?
+                .json(
+                    "PATCH",
+                    &format!("/v1/tenants/{id}"),
+                    Some(Value::Object(body)),
+                )
+                .await
+        }
+    }
+}
+
+async fn channel(cmd: ChannelCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ChannelCommand::Put {
+            name,
+            tenant,
+            plugin,
+            version,
+            config,
+            allowed_hosts,
+            rate_per_second,
+            daily_quota,
+            remote,
+        } => {
+            let mut body = serde_json::json!({
+                "plugin": plugin,
+                "version": version,
+                "config": config_arg(&config)?,
+                "rate_per_second": rate_per_second,
+                "daily_quota": daily_quota,
+            });
+            if !allowed_hosts.is_empty() {
+                body["allowed_hosts"] = serde_json::json!(allowed_hosts);
+            }
+            Client::new(&remote)?
+                .json(
+                    "PUT",
+                    &format!("/v1/tenants/{tenant}/channels/{name}"),
+                    Some(body),
+                )
+                .await
+        }
+        ChannelCommand::Get {
+            name,
+            tenant,
+            remote,
+        } => {
+            Client::new(&remote)?
+                .json(
+                    "GET",
+                    &format!("/v1/tenants/{tenant}/channels/{name}"),
+                    None,
+                )
+                .await
+        }
+        ChannelCommand::List { tenant, remote } => {
+            Client::new(&remote)?
+                .json("GET", &format!("/v1/tenants/{tenant}/channels"), None)
+                .await
+        }
+        ChannelCommand::Delete {
+            name,
+            tenant,
+            remote,
+        } => {
+            Client::new(&remote)?
+                .json(
+                    "DELETE",
+                    &format!("/v1/tenants/{tenant}/channels/{name}"),
+                    None,
+                )
+                .await
+        }
+    }
+}
+
+async fn subscribers(cmd: SubscribersCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SubscribersCommand::Import {
+            file,
+            tenant,
+            remote,
+        } => {
+            let bytes = read_input(&file)?;
+            Client::new(&remote)?
+                .send_bytes(
+                    "POST",
+                    &format!("/v1/tenants/{tenant}/subscribers/import"),
+                    "text/csv; charset=utf-8",
+                    bytes,
+                )
+                .await
+        }
+        SubscribersCommand::List {
+            tenant,
+            limit,
+            cursor,
+            remote,
+        } => {
+            let mut path = format!("/v1/tenants/{tenant}/subscribers?limit={limit}");
+            if let Some(c) = cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            Client::new(&remote)?.json("GET", &path, None).await
+        }
+        SubscribersCommand::Get { id, tenant, remote } => {
+            Client::new(&remote)?
+                .json(
+                    "GET",
+                    &format!("/v1/tenants/{tenant}/subscribers/{id}"),
+                    None,
+                )
+                .await
+        }
+    }
+}
+
+async fn catalog(cmd: CatalogCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CatalogCommand::Import { file, remote } => {
+            let bytes = read_input(&file)?;
+            let content_type = if file.extension().is_some_and(|e| e == "json") {
+                "application/json"
+            } else {
+                "application/yaml"
+            };
+            Client::new(&remote)?
+                .send_bytes("POST", "/v1/catalog/import", content_type, bytes)
+                .await
+        }
+        CatalogCommand::Export {
+            program,
+            output,
+            remote,
+        } => {
+            let path = match program {
+                Some(p) => format!("/v1/catalog/export?program={p}"),
+                None => "/v1/catalog/export".to_string(),
+            };
+            let client = Client::new(&remote)?;
+            match output {
+                Some(file) => {
+                    let mut buf = Vec::new();
+                    let code = client.download(&path, &mut buf).await?;
+                    if code == ExitCode::SUCCESS {
+                        std::fs::write(&file, buf)
+                            .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))?;
+                    }
+                    Ok(code)
+                }
+                None => client.download(&path, &mut std::io::stdout().lock()).await,
+            }
+        }
+        CatalogCommand::List { remote } => {
+            Client::new(&remote)?
+                .json("GET", "/v1/catalog/programs", None)
+                .await
+        }
+    }
+}
+
+async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create {
+            role,
+            tenant,
+            plugins,
+            remote,
+        } => {
+            let body = serde_json::json!({ "role": role, "tenant": tenant, "plugins": plugins });
+            Client::new(&remote)?
+                .json("POST", "/v1/tokens", Some(body))
+                .await
+        }
+        TokenCommand::List { remote } => {
+            Client::new(&remote)?.json("GET", "/v1/tokens", None).await
+        }
+        TokenCommand::Revoke { id, remote } => {
+            Client::new(&remote)?
+                .json("DELETE", &format!("/v1/tokens/{id}"), None)
+                .await
+        }
     }
 }
 

@@ -61,6 +61,29 @@ impl Client {
         self.finish(rb).await
     }
 
+    /// Sends a GET and writes the answer's body to `out` as it is (a file
+    /// export), or reports the error answer.
+    pub async fn download(
+        &self,
+        path: &str,
+        out: &mut dyn std::io::Write,
+    ) -> anyhow::Result<ExitCode> {
+        let resp = self
+            .request("GET", path)?
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the host at {}: {e}", self.base))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            out.write_all(&bytes)?;
+            out.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        report_error(status, &String::from_utf8_lossy(&bytes));
+        Ok(ExitCode::FAILURE)
+    }
+
     async fn finish(&self, rb: reqwest::RequestBuilder) -> anyhow::Result<ExitCode> {
         let resp = rb
             .send()
@@ -76,18 +99,28 @@ impl Client {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        let message = value
-            .as_ref()
-            .and_then(|v| v.get("error"))
-            .map(|e| {
-                format!(
-                    "{} ({})",
-                    e["message"].as_str().unwrap_or(""),
-                    e["code"].as_str().unwrap_or("")
-                )
-            })
-            .unwrap_or(text);
-        eprintln!("error: {status}: {message}");
+        report_error(status, &text);
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Prints an error answer: its message and code when it has our JSON shape
+/// (a multi-line message, such as a CSV import's list of bad lines, stays
+/// one line per problem).
+fn report_error(status: reqwest::StatusCode, text: &str) {
+    let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let message = value
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .map(|e| {
+            let message = e["message"].as_str().unwrap_or("");
+            let code = e["code"].as_str().unwrap_or("");
+            if message.contains('\n') {
+                format!("({code})\n{message}")
+            } else {
+                format!("{message} ({code})")
+            }
+        })
+        .unwrap_or_else(|| text.to_string());
+    eprintln!("error: {status}: {message}");
 }

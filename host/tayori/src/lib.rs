@@ -8,4 +8,5 @@ pub mod cli;
 mod client;
 mod server;
 
-pub use server::{Launched, ServeConfig, launch};
+pub use server::{Launched, ServeConfig, launch, launch_with_key};
+pub use tayori_api::SecretKey;

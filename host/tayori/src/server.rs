@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use tayori_api::{AppState, Inner};
+use tayori_api::{AppState, Inner, SecretKey};
 use tayori_runtime::{Plugins, Runtime, RuntimeConfig, Uploader};
 use tokio::net::TcpListener;
 
@@ -70,14 +70,38 @@ pub struct Launched {
 }
 
 /// Opens everything and serves on `listener` until `shutdown` resolves.
+/// Channel secrets are sealed with the key from `TAYORI_SECRET_KEY`, or the
+/// key file beside the SQLite database (created on first start), or
+/// `tayori.key` in the working directory for PostgreSQL.
 pub async fn launch(
     config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Launched> {
+    launch_with_key(config, None, listener, shutdown).await
+}
+
+/// [`launch`] with the key for channel secrets given (`None`: found as
+/// [`launch`] does).
+pub async fn launch_with_key(
+    config: ServeConfig,
+    secret_key: Option<SecretKey>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Launched> {
     let store = tayori_store::connect(&config.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact_url(&config.database_url)))?;
+    let secrets = match secret_key {
+        Some(key) => key,
+        None => SecretKey::for_database(&config.database_url)
+            .context("loading the key for channel secrets")?,
+    };
+    check_secret_key(store.as_ref(), &secrets).await?;
+    tracing::info!(
+        key = secrets.origin(),
+        "channel secrets are sealed with the key from this source"
+    );
     let runtime = Runtime::new(config.runtime.clone())?;
     let plugins = Plugins::open(runtime, store.clone())
         .await
@@ -100,6 +124,7 @@ pub async fn launch(
         store,
         plugins,
         admin_token_digest: config.admin_token.as_deref().map(tayori_api::token_digest),
+        secrets,
     }));
     let app = tayori_api::router(state.clone());
     let addr = listener.local_addr()?;
@@ -113,12 +138,55 @@ pub async fn launch(
     Ok(Launched { addr, state, task })
 }
 
+/// Refuses to start with a key that opens none of the stored channel
+/// secrets (a forgotten `TAYORI_SECRET_KEY`, a lost key file): every such
+/// channel would fail, and a new key would seal new secrets beside
+/// unreadable ones. A few sealed blobs are tried; one that opens is enough.
+async fn check_secret_key(store: &dyn tayori_core::Store, key: &SecretKey) -> anyhow::Result<()> {
+    const SAMPLES: usize = 3;
+    let mut tried = 0;
+    for tenant in store.tenants().await? {
+        for channel in store.channels(&tenant.id).await? {
+            if channel.secrets_ciphertext.is_empty() {
+                continue;
+            }
+            if key
+                .open(
+                    &channel.tenant_id,
+                    &channel.name,
+                    &channel.secrets_ciphertext,
+                )
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tried += 1;
+            if tried == SAMPLES {
+                break;
+            }
+        }
+        if tried == SAMPLES {
+            break;
+        }
+    }
+    if tried == 0 {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the channel secrets in this database cannot be opened with the key from {}: set TAYORI_SECRET_KEY to the key they were sealed with, or restore the key file",
+        key.origin()
+    )
+}
+
 /// Without `TAYORI_ADMIN_TOKEN`, the first start creates an operator token
 /// and prints it once (to the terminal, never to the log); it is stored
 /// hashed like every other token.
 async fn first_start_token(store: &dyn tayori_core::Store) -> anyhow::Result<()> {
     let tokens = store.tokens(None).await?;
-    if tokens.iter().any(|t| t.role == tayori_core::Role::Operator && t.revoked_at.is_none()) {
+    if tokens
+        .iter()
+        .any(|t| t.role == tayori_core::Role::Operator && t.revoked_at.is_none())
+    {
         return Ok(());
     }
     let token = tayori_api::new_token();

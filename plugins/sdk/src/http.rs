@@ -1,10 +1,11 @@
 //! A blocking HTTP client over `wasi:http`, for the sync contract exports.
 //!
-//! The contract's exports are synchronous; wstd's client is async. This
-//! module runs wstd inside `wstd::runtime::block_on` so a plugin writes
+//! The contract's exports are synchronous and `wasi:http` is poll-based:
+//! this module runs each request on wstd's reactor inside
+//! `wstd::runtime::block_on`, so a plugin writes
 //! `http::post_json(url, &headers, &body)?` and gets the whole response, and
-//! it turns wstd's `anyhow` errors back into the `wasi:http` error codes that
-//! say what to do next ([`HttpError`], then [`Failure`]).
+//! every failure keeps the `wasi:http` error code that says what to do next
+//! ([`HttpError`], then [`Failure`]).
 //!
 //! The host only lets a request through to a host that is both in the
 //! plugin's manifest and approved for the channel; anything else fails here
@@ -113,9 +114,9 @@ impl From<&ErrorCode> for HttpError {
 }
 
 impl HttpError {
-    /// Classify an error met while reading a response body. wstd reports
-    /// those as text (the debug form of the stream's error), so this looks for
-    /// the error code's name in it.
+    /// Classify an error met while streaming a body. wstd reports those as
+    /// text (the debug form of the stream's error), so this looks for the
+    /// error code's name in it.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     fn from_body_error(text: String) -> Self {
         if text.contains("BodySize") || text.contains("TrailerSize") {
@@ -314,14 +315,30 @@ pub fn post_json<T: Serialize + ?Sized>(
     send(request)
 }
 
+/// The request on `wasi:http`, driven by wstd's reactor.
+///
+/// wstd's own `Client::send` writes the body and waits for the response
+/// concurrently and returns whichever fails first, so a platform that answers
+/// and closes the connection while the body is being finished comes back as
+/// "connection reset" although it answered (a 204 seen as a failure, which
+/// would make the host retry a delivered message), and a refused connection
+/// comes back without its error code. Here the response decides: the body is
+/// written alongside, and its error only counts when there is no response.
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use wstd::http::{Body, Client};
-    use wstd::runtime::{block_on, spawn};
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{
+        Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions,
+        Scheme, http_error_code,
+    };
+    use wasip2::io::streams::{InputStream, StreamError};
+    use wstd::io::AsyncOutputStream;
+    use wstd::runtime::{AsyncPollable, block_on, spawn};
 
-    use wasip2::http::types::HeaderError;
+    use super::{HttpError, Method, Request, Response};
 
-    use super::{ErrorCode, HttpError, Request, Response};
+    /// Bytes asked of the response body stream per read.
+    const READ_CHUNK: u64 = 64 * 1024;
 
     pub(super) fn send(request: Request) -> Result<Response, HttpError> {
         block_on(send_async(request))
@@ -342,57 +359,167 @@ mod imp {
     }
 
     async fn send_async(request: Request) -> Result<Response, HttpError> {
-        let mut builder = ::http::Request::builder()
-            .method(request.method)
-            .uri(&request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let outgoing = builder
-            .body(Body::from(request.body))
-            .map_err(|e| HttpError::InvalidRequest(e.to_string()))?;
-        let mut client = Client::new();
-        if let Some(timeout) = request.timeout {
-            client.set_connect_timeout(timeout);
-            client.set_first_byte_timeout(timeout);
-        }
-        let response = client.send(outgoing).await.map_err(from_wstd)?;
-        let status = response.status().as_u16();
+        let (outgoing, options) = outgoing_request(&request)?;
+        let body = outgoing
+            .body()
+            .map_err(|()| invalid("the request has no body"))?;
+        let future_response =
+            outgoing_handler::handle(outgoing, options).map_err(HttpError::from)?;
+
+        let body_bytes = request.body;
+        let writer = spawn(async move {
+            let stream = body
+                .write()
+                .map_err(|()| "the body cannot be written".to_owned())?;
+            let stream = AsyncOutputStream::new(stream);
+            let written = stream.write_all(&body_bytes).await;
+            drop(stream);
+            written.map_err(|e| e.to_string())?;
+            OutgoingBody::finish(body, None).map_err(|code| format!("{code:?}"))
+        });
+
+        AsyncPollable::new(future_response.subscribe())
+            .wait_for()
+            .await;
+        let response = future_response
+            .get()
+            .expect("the response is ready once its pollable is")
+            .expect("the response is taken once");
+        let response = match response {
+            Ok(response) => response,
+            Err(code) => return Err(HttpError::from(code)),
+        };
+        // The platform answered: a body write still pending or failed no
+        // longer matters (dropping the task cancels it).
+        drop(writer);
+
+        let status = response.status();
         let headers = response
             .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
+            .entries()
+            .into_iter()
+            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
             .collect();
-        let mut body = response.into_body();
-        let body = body
-            .contents()
-            .await
-            .map_err(|e| HttpError::from_body_error(format!("{e:#}")))?
-            .to_vec();
+        let incoming = response
+            .consume()
+            .map_err(|()| HttpError::Protocol("the response body was taken".to_owned()))?;
+        let stream = incoming
+            .stream()
+            .map_err(|()| HttpError::Protocol("the response body was taken".to_owned()))?;
+        let body = read_to_end(&stream).await;
+        drop(stream);
+        drop(IncomingBody::finish(incoming));
+        drop(response);
         Ok(Response {
             status,
             headers,
-            body,
+            body: body?,
         })
     }
 
-    /// wstd wraps the `wasi:http` error code in `anyhow`: find it again.
-    fn from_wstd(error: wstd::http::Error) -> HttpError {
-        if let Some(code) = error.chain().find_map(|e| e.downcast_ref::<ErrorCode>()) {
-            return HttpError::from(code);
+    fn outgoing_request(
+        request: &Request,
+    ) -> Result<(OutgoingRequest, Option<RequestOptions>), HttpError> {
+        let uri: ::http::Uri = request
+            .url
+            .parse()
+            .map_err(|e| invalid(format!("bad URL: {e}")))?;
+        let mut headers: Vec<(String, Vec<u8>)> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone().into_bytes()))
+            .collect();
+        // The whole body is known: say how long it is rather than send it
+        // chunked, which some platforms and fakes do not read.
+        let has_length = headers.iter().any(|(name, _)| name == "content-length");
+        let may_have_body = !matches!(request.method, Method::GET | Method::HEAD);
+        if !has_length && (may_have_body || !request.body.is_empty()) {
+            headers.push((
+                "content-length".to_owned(),
+                request.body.len().to_string().into_bytes(),
+            ));
         }
-        let text = format!("{error:#}");
-        let refused_header = error.chain().any(|e| e.is::<HeaderError>());
-        if refused_header || text.contains("rejected by wasi-http") {
-            HttpError::InvalidRequest(text)
-        } else {
-            HttpError::Protocol(text)
+        let fields =
+            Fields::from_list(&headers).map_err(|e| invalid(format!("refused header: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(fields);
+        outgoing
+            .set_method(&wasi_method(&request.method))
+            .map_err(|()| invalid(format!("method refused: {}", request.method)))?;
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            Some(other) => Scheme::Other(other.to_owned()),
+            None => return Err(invalid("the URL has no scheme")),
+        };
+        outgoing
+            .set_scheme(Some(&scheme))
+            .map_err(|()| invalid("scheme refused"))?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid("the URL has no host"))?;
+        outgoing
+            .set_authority(Some(authority.as_str()))
+            .map_err(|()| invalid("host refused"))?;
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        outgoing
+            .set_path_with_query(Some(path))
+            .map_err(|()| invalid("path refused"))?;
+
+        let options = match request.timeout {
+            None => None,
+            Some(timeout) => {
+                let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+                let options = RequestOptions::new();
+                options
+                    .set_connect_timeout(Some(nanos))
+                    .map_err(|()| invalid("the host refuses a connect timeout"))?;
+                options
+                    .set_first_byte_timeout(Some(nanos))
+                    .map_err(|()| invalid("the host refuses a first-byte timeout"))?;
+                Some(options)
+            }
+        };
+        Ok((outgoing, options))
+    }
+
+    fn wasi_method(method: &Method) -> WasiMethod {
+        match *method {
+            Method::GET => WasiMethod::Get,
+            Method::HEAD => WasiMethod::Head,
+            Method::POST => WasiMethod::Post,
+            Method::PUT => WasiMethod::Put,
+            Method::DELETE => WasiMethod::Delete,
+            Method::CONNECT => WasiMethod::Connect,
+            Method::OPTIONS => WasiMethod::Options,
+            Method::TRACE => WasiMethod::Trace,
+            Method::PATCH => WasiMethod::Patch,
+            ref other => WasiMethod::Other(other.as_str().to_owned()),
         }
+    }
+
+    /// Read a response body, with the `wasi:http` error code when it breaks
+    /// (the host's size cap, a timeout, a reset).
+    async fn read_to_end(stream: &InputStream) -> Result<Vec<u8>, HttpError> {
+        let mut body = Vec::new();
+        loop {
+            match stream.read(READ_CHUNK) {
+                Ok(chunk) if chunk.is_empty() => {
+                    AsyncPollable::new(stream.subscribe()).wait_for().await;
+                }
+                Ok(chunk) => body.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => return Ok(body),
+                Err(StreamError::LastOperationFailed(error)) => {
+                    return Err(match http_error_code(&error) {
+                        Some(code) => HttpError::from(code),
+                        None => HttpError::from_body_error(error.to_debug_string()),
+                    });
+                }
+            }
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> HttpError {
+        HttpError::InvalidRequest(message.into())
     }
 }
 

@@ -1,5 +1,8 @@
 //! Shared helpers: the real server on port 0 with a fresh database, and
 //! loopback HTTP servers that stand in for platforms.
 
+pub mod api;
 pub mod fake;
+/// Faithful fakes of LINE, SendGrid, X and a municipal app backend.
+pub mod platforms;
 pub mod server;

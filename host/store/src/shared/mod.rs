@@ -2,9 +2,10 @@
 //!
 //! This directory is compiled twice: `sqlite.rs` and `postgres.rs` each
 //! include it as their own `shared` module (`#[path]`), after defining `Db`
-//! (the sqlx database), `Engine` (the store type), `MAX_BIND_PARAMS`,
-//! `lock_plugin_changes`, and the methods `reader()`, `begin_write()` and
-//! `begin_read()`. The SQL here is the dialect both engines accept
+//! (the sqlx database), `Pools` (its connections, with `reader()`,
+//! `begin_write()` and `begin_read()`), `Engine` (the store type, with the
+//! same three methods and `registrar()`), `MAX_BIND_PARAMS`,
+//! `PERSIST_BULK_STATEMENTS` and `lock_plugin_changes`. The SQL here is the dialect both engines accept
 //! (`$n` parameters, `ON CONFLICT`, `RETURNING`, `TRUE`/`FALSE`), and every
 //! value is read and bound as a Rust type both engines map (see `rows.rs`).
 //! Each copy is checked against its engine's concrete types, without the
@@ -14,16 +15,20 @@
 use sqlx::{Database, FromRow, QueryBuilder};
 use tayori_core::{StoreError, StoreResult};
 
-use super::{Db, Engine, MAX_BIND_PARAMS, lock_plugin_changes};
+use super::{Db, Engine, MAX_BIND_PARAMS, PERSIST_BULK_STATEMENTS, Pools, lock_plugin_changes};
 use crate::error::DbResultExt;
 
 mod catalog;
 mod channels;
+mod import;
 mod outbox_hooks;
 mod plugins;
+mod registration;
 mod subscribers;
 mod tenants;
 mod tokens;
+
+pub(super) use registration::Registrar;
 
 /// A connection of this engine (what a transaction dereferences to).
 type Conn = <Db as Database>::Connection;
@@ -35,6 +40,15 @@ type Row = <Db as Database>::Row;
 const MAX_ROWS_PER_INSERT: usize = 1_000;
 /// The most keys one `IN (...)` list carries.
 const MAX_KEYS_PER_IN: usize = 1_000;
+
+/// Whether to keep a prepared statement for a chunk of `n` rows or keys. Each
+/// chunk length is its own statement text: small ones (single registrations,
+/// patches) recur and are cheap to plan; full bulk chunks recur too, and
+/// are kept where the engine allows (`PERSIST_BULK_STATEMENTS`); the
+/// odd-sized tail of a bulk operation never recurs.
+fn worth_caching(n: usize, full: usize) -> bool {
+    n <= 8 || (n == full && PERSIST_BULK_STATEMENTS)
+}
 
 /// `NotFound` for a tenant.
 fn tenant_not_found(tenant_id: &str) -> StoreError {
@@ -68,10 +82,9 @@ async fn insert_chunked<'a, T: Sync>(
     for chunk in rows.chunks(per_statement) {
         let mut builder = QueryBuilder::<Db>::new(head);
         builder.push_values(chunk, &mut push);
-        // Each chunk size is a different statement text: not worth caching.
         builder
             .build()
-            .persistent(false)
+            .persistent(worth_caching(chunk.len(), per_statement))
             .execute(&mut *conn)
             .await
             .conflict(&conflict)?;
@@ -110,7 +123,7 @@ where
         builder.push(")");
         let rows = builder
             .build_query_as::<R>()
-            .persistent(false)
+            .persistent(worth_caching(chunk.len(), MAX_KEYS_PER_IN))
             .fetch_all(&mut *conn)
             .await
             .db()?;

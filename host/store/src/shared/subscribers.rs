@@ -1,11 +1,12 @@
-//! Subscribers, their contacts and children: registration, birth, stop,
-//! erasure and bulk import.
+//! Subscribers, their contacts and children: registration, birth, stop and
+//! erasure (bulk import, built on the helpers here, is in `import`).
 //!
 //! Every statement names the tenant; a subscriber, contact or child of
 //! another tenant is simply not found. Writes that touch several rows happen
 //! in one transaction, and whatever the outbox must hear of goes through
 //! `outbox_hooks` inside that transaction.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,7 +21,7 @@ use crate::error::{DbResultExt, invalid, new_id, now};
 use crate::rows::{ChildRow, ContactRow, SubscriberRow};
 use crate::validate;
 
-const SELECT_SUBSCRIBER: &str = "SELECT id, tenant_id, external_id, locale, status, created_at, \
+pub(super) const SELECT_SUBSCRIBER: &str = "SELECT id, tenant_id, external_id, locale, status, created_at, \
      updated_at FROM subscribers WHERE ";
 const SELECT_CONTACT: &str = "SELECT id, subscriber_id, position, channel, address, status \
      FROM contacts WHERE address IS NOT NULL AND ";
@@ -66,7 +67,7 @@ async fn live_subscriber_row(
     Ok(row)
 }
 
-async fn contacts_of(
+pub(super) async fn contacts_of(
     conn: &mut Conn,
     tenant_id: &str,
     ids: &[&str],
@@ -83,7 +84,11 @@ async fn contacts_of(
     Ok(rows)
 }
 
-async fn children_of(conn: &mut Conn, tenant_id: &str, ids: &[&str]) -> StoreResult<Vec<ChildRow>> {
+pub(super) async fn children_of(
+    conn: &mut Conn,
+    tenant_id: &str,
+    ids: &[&str],
+) -> StoreResult<Vec<ChildRow>> {
     let mut rows: Vec<ChildRow> = fetch_in(
         conn,
         SELECT_CHILD,
@@ -96,7 +101,7 @@ async fn children_of(conn: &mut Conn, tenant_id: &str, ids: &[&str]) -> StoreRes
     Ok(rows)
 }
 
-fn group<R>(rows: Vec<R>, key: impl Fn(&R) -> &str) -> HashMap<String, Vec<R>> {
+pub(super) fn group<R>(rows: Vec<R>, key: impl Fn(&R) -> &str) -> HashMap<String, Vec<R>> {
     let mut out: HashMap<String, Vec<R>> = HashMap::new();
     for row in rows {
         out.entry(key(&row).to_string()).or_default().push(row);
@@ -168,14 +173,14 @@ async fn child_row(
     .ok_or_else(|| child_not_found(subscriber_id, child_id))
 }
 
-/// Who owns each of these channel addresses in the tenant (looked up per
-/// channel, so that each lookup walks the `(tenant_id, channel, address)`
-/// index).
-async fn address_owners(
+/// Who owns each of these channel addresses in the tenant: channel →
+/// address → subscriber id. Looked up per channel, so that each lookup walks
+/// the `(tenant_id, channel, address)` index.
+pub(super) async fn address_owners(
     conn: &mut Conn,
     tenant_id: &str,
     contacts: &[&NewContact],
-) -> StoreResult<HashMap<(String, String), String>> {
+) -> StoreResult<HashMap<String, HashMap<String, String>>> {
     let mut by_channel: HashMap<&str, Vec<&str>> = HashMap::new();
     for c in contacts {
         by_channel.entry(&c.channel).or_default().push(&c.address);
@@ -190,17 +195,25 @@ async fn address_owners(
             &addresses,
         )
         .await?;
-        owners.extend(
-            rows.into_iter()
-                .map(|(address, owner)| ((channel.to_string(), address), owner)),
-        );
+        owners.insert(channel.to_string(), rows.into_iter().collect());
     }
     Ok(owners)
 }
 
+/// The owner of a contact's address, if any.
+pub(super) fn owner_of<'a>(
+    owners: &'a HashMap<String, HashMap<String, String>>,
+    contact: &NewContact,
+) -> Option<&'a str> {
+    owners
+        .get(&contact.channel)?
+        .get(&contact.address)
+        .map(String::as_str)
+}
+
 /// `Conflict` naming the first contact that another subscriber than `owner`
 /// already has.
-async fn check_addresses_free(
+pub(super) async fn check_addresses_free(
     conn: &mut Conn,
     tenant_id: &str,
     contacts: &[NewContact],
@@ -209,8 +222,8 @@ async fn check_addresses_free(
     let refs: Vec<&NewContact> = contacts.iter().collect();
     let owners = address_owners(conn, tenant_id, &refs).await?;
     for (j, c) in contacts.iter().enumerate() {
-        if let Some(other) = owners.get(&(c.channel.clone(), c.address.clone()))
-            && Some(other.as_str()) != owner
+        if let Some(other) = owner_of(&owners, c)
+            && Some(other) != owner
         {
             return Err(StoreError::Conflict(format!(
                 "contacts[{j}]: this {} address is already registered to another subscriber of tenant `{tenant_id}`",
@@ -223,23 +236,24 @@ async fn check_addresses_free(
 
 // ---- writing ---------------------------------------------------------------
 
-struct SubscriberInsert<'a> {
-    id: String,
-    external_id: Option<&'a str>,
-    locale: Locale,
-    status: SubscriberStatus,
+pub(super) struct SubscriberInsert<'a> {
+    pub(super) id: String,
+    pub(super) external_id: Option<&'a str>,
+    pub(super) locale: Locale,
+    pub(super) status: SubscriberStatus,
+    pub(super) import_digest: Option<String>,
 }
 
-struct ContactInsert<'a> {
-    id: String,
-    subscriber_id: String,
-    position: i64,
-    channel: &'a str,
-    address: &'a str,
+pub(super) struct ContactInsert<'a> {
+    pub(super) id: String,
+    pub(super) subscriber_id: String,
+    pub(super) position: i64,
+    pub(super) channel: &'a str,
+    pub(super) address: &'a str,
 }
 
 impl ContactInsert<'_> {
-    fn contact(&self) -> Contact {
+    pub(super) fn contact(&self) -> Contact {
         Contact {
             id: self.id.clone(),
             channel: self.channel.to_string(),
@@ -249,13 +263,13 @@ impl ContactInsert<'_> {
     }
 }
 
-struct ChildInsert {
-    id: String,
-    subscriber_id: String,
-    position: i64,
-    due_date: Option<NaiveDate>,
-    birth_date: Option<NaiveDate>,
-    status: ChildStatus,
+pub(super) struct ChildInsert {
+    pub(super) id: String,
+    pub(super) subscriber_id: String,
+    pub(super) position: i64,
+    pub(super) due_date: Option<NaiveDate>,
+    pub(super) birth_date: Option<NaiveDate>,
+    pub(super) status: ChildStatus,
 }
 
 impl ChildInsert {
@@ -272,7 +286,7 @@ impl ChildInsert {
         })
     }
 
-    fn child(&self) -> Child {
+    pub(super) fn child(&self) -> Child {
         Child {
             id: self.id.clone(),
             due_date: self.due_date,
@@ -283,7 +297,11 @@ impl ChildInsert {
     }
 }
 
-fn new_children(subscriber_id: &str, first: i64, children: &[NewChild]) -> Vec<ChildInsert> {
+pub(super) fn new_children(
+    subscriber_id: &str,
+    first: i64,
+    children: &[NewChild],
+) -> Vec<ChildInsert> {
     children
         .iter()
         .zip(first..)
@@ -291,23 +309,26 @@ fn new_children(subscriber_id: &str, first: i64, children: &[NewChild]) -> Vec<C
         .collect()
 }
 
-async fn insert_subscribers(
+pub(super) async fn insert_subscribers<'a, R: Borrow<SubscriberInsert<'a>> + Sync>(
     conn: &mut Conn,
     tenant_id: &str,
     at: DateTime<Utc>,
-    rows: &[SubscriberInsert<'_>],
+    rows: &[R],
 ) -> StoreResult<()> {
     insert_chunked(
         conn,
-        "INSERT INTO subscribers (id, tenant_id, external_id, locale, status, created_at, updated_at) ",
-        7,
+        "INSERT INTO subscribers \
+         (id, tenant_id, external_id, locale, status, import_digest, created_at, updated_at) ",
+        8,
         rows,
         |mut b, r| {
+            let r = r.borrow();
             b.push_bind(r.id.as_str())
                 .push_bind(tenant_id)
                 .push_bind(r.external_id)
                 .push_bind(r.locale.as_str())
                 .push_bind(r.status.as_str())
+                .push_bind(r.import_digest.as_deref())
                 .push_bind(at)
                 .push_bind(at);
         },
@@ -316,11 +337,11 @@ async fn insert_subscribers(
     .await
 }
 
-async fn insert_contacts(
+pub(super) async fn insert_contacts<'a, R: Borrow<ContactInsert<'a>> + Sync>(
     conn: &mut Conn,
     tenant_id: &str,
     at: DateTime<Utc>,
-    rows: &[ContactInsert<'_>],
+    rows: &[R],
 ) -> StoreResult<()> {
     insert_chunked(
         conn,
@@ -329,6 +350,7 @@ async fn insert_contacts(
         9,
         rows,
         |mut b, r| {
+            let r = r.borrow();
             b.push_bind(r.id.as_str())
                 .push_bind(tenant_id)
                 .push_bind(r.subscriber_id.as_str())
@@ -348,11 +370,11 @@ async fn insert_contacts(
     .await
 }
 
-async fn insert_children(
+pub(super) async fn insert_children<R: Borrow<ChildInsert> + Sync>(
     conn: &mut Conn,
     tenant_id: &str,
     at: DateTime<Utc>,
-    rows: &[ChildInsert],
+    rows: &[R],
 ) -> StoreResult<()> {
     insert_chunked(
         conn,
@@ -361,6 +383,7 @@ async fn insert_children(
         9,
         rows,
         |mut b, r| {
+            let r = r.borrow();
             b.push_bind(r.id.as_str())
                 .push_bind(tenant_id)
                 .push_bind(r.subscriber_id.as_str())
@@ -379,14 +402,18 @@ async fn insert_children(
 /// How a subscriber's stored contacts become a new list: contacts whose
 /// channel and address stay keep their id and status (and move to their new
 /// position); the others are removed; new ones are added.
-struct ContactPlan<'a> {
+pub(super) struct ContactPlan<'a> {
     moves: Vec<(String, i64)>,
     removals: Vec<String>,
-    inserts: Vec<ContactInsert<'a>>,
+    pub(super) inserts: Vec<ContactInsert<'a>>,
 }
 
 impl<'a> ContactPlan<'a> {
-    fn new(subscriber_id: &str, stored: &[ContactRow], wanted: &'a [NewContact]) -> Self {
+    pub(super) fn new(
+        subscriber_id: &str,
+        stored: &[ContactRow],
+        wanted: &'a [NewContact],
+    ) -> Self {
         let mut stored_by_key: HashMap<(&str, &str), &ContactRow> = stored
             .iter()
             .map(|c| ((c.channel.as_str(), c.address.as_str()), c))
@@ -419,14 +446,14 @@ impl<'a> ContactPlan<'a> {
         plan
     }
 
-    fn changes_anything(&self) -> bool {
+    pub(super) fn changes_anything(&self) -> bool {
         !(self.moves.is_empty() && self.removals.is_empty() && self.inserts.is_empty())
     }
 }
 
 /// Applies a plan's moves and removals (its inserts are the caller's, so an
 /// import can batch them).
-async fn apply_moves_and_removals(
+pub(super) async fn apply_moves_and_removals(
     conn: &mut Conn,
     tenant_id: &str,
     at: DateTime<Utc>,
@@ -462,7 +489,7 @@ async fn apply_moves_and_removals(
     Ok(())
 }
 
-async fn set_subscriber_status(
+pub(super) async fn set_subscriber_status(
     conn: &mut Conn,
     tenant_id: &str,
     id: &str,
@@ -470,7 +497,8 @@ async fn set_subscriber_status(
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE subscribers SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        "UPDATE subscribers SET status = $3, updated_at = $4, import_digest = NULL \
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id)
     .bind(id)
@@ -482,19 +510,22 @@ async fn set_subscriber_status(
     Ok(())
 }
 
-async fn touch_subscriber(
+pub(super) async fn touch_subscriber(
     conn: &mut Conn,
     tenant_id: &str,
     id: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE subscribers SET updated_at = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id)
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await
-        .db()?;
+    sqlx::query(
+        "UPDATE subscribers SET updated_at = $3, import_digest = NULL \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(at)
+    .execute(conn)
+    .await
+    .db()?;
     Ok(())
 }
 
@@ -522,73 +553,6 @@ async fn stop_children(
     outbox_hooks::children_stopped(conn, tenant_id, ids).await
 }
 
-// ---- import ----------------------------------------------------------------
-
-/// What importing one row over an existing subscriber changes.
-struct RowUpdate<'a> {
-    subscriber_id: String,
-    locale: Option<Locale>,
-    reactivate: bool,
-    contacts: ContactPlan<'a>,
-    children: Vec<ChildUpdate>,
-    new_children: Vec<ChildInsert>,
-}
-
-struct ChildUpdate {
-    id: String,
-    due_date: Option<NaiveDate>,
-    birth_date: Option<NaiveDate>,
-    status: ChildStatus,
-    born_now: bool,
-}
-
-impl RowUpdate<'_> {
-    fn changes_anything(&self) -> bool {
-        self.locale.is_some()
-            || self.reactivate
-            || self.contacts.changes_anything()
-            || !self.children.is_empty()
-            || !self.new_children.is_empty()
-    }
-}
-
-/// The i-th child of the row updates the i-th stored child (see `ImportRow`).
-fn plan_children(
-    subscriber_id: &str,
-    stored: &[ChildRow],
-    wanted: &[NewChild],
-) -> StoreResult<(Vec<ChildUpdate>, Vec<ChildInsert>)> {
-    let mut updates = Vec::new();
-    for (have, want) in stored.iter().zip(wanted) {
-        let status = have.status()?;
-        if status == ChildStatus::Stopped {
-            continue;
-        }
-        let due_date = want.due_date.or(have.due_date);
-        let birth_date = want.birth_date.or(have.birth_date);
-        let born_now = status == ChildStatus::Expecting && birth_date.is_some();
-        if due_date != have.due_date || birth_date != have.birth_date {
-            updates.push(ChildUpdate {
-                id: have.id.clone(),
-                due_date,
-                birth_date,
-                status: if birth_date.is_some() {
-                    ChildStatus::Born
-                } else {
-                    status
-                },
-                born_now,
-            });
-        }
-    }
-    let next = stored.iter().map(|c| c.position + 1).max().unwrap_or(0);
-    let inserts = wanted
-        .get(stored.len()..)
-        .map(|extra| new_children(subscriber_id, next, extra))
-        .unwrap_or_default();
-    Ok((updates, inserts))
-}
-
 #[async_trait::async_trait]
 impl SubscriberStore for Engine {
     async fn create_subscriber(
@@ -598,53 +562,7 @@ impl SubscriberStore for Engine {
     ) -> StoreResult<Subscriber> {
         validate::contacts("", &new.contacts)?;
         validate::children("", &new.children)?;
-        let at = now();
-        let mut tx = self.begin_write().await?;
-        require_tenant(&mut tx, tenant_id).await?;
-        check_addresses_free(&mut tx, tenant_id, &new.contacts, None).await?;
-        let id = new_id();
-        let row = SubscriberInsert {
-            id: id.clone(),
-            external_id: new.external_id.as_deref(),
-            locale: new.locale,
-            status: SubscriberStatus::Active,
-        };
-        insert_subscribers(&mut tx, tenant_id, at, std::slice::from_ref(&row))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => StoreError::Conflict(format!(
-                    "a subscriber with external id `{}` already exists in tenant `{tenant_id}`",
-                    new.external_id.as_deref().unwrap_or_default()
-                )),
-                e => e,
-            })?;
-        let contacts: Vec<ContactInsert> = new
-            .contacts
-            .iter()
-            .zip(0i64..)
-            .map(|(c, position)| ContactInsert {
-                id: new_id(),
-                subscriber_id: id.clone(),
-                position,
-                channel: &c.channel,
-                address: &c.address,
-            })
-            .collect();
-        insert_contacts(&mut tx, tenant_id, at, &contacts).await?;
-        let children = new_children(&id, 0, &new.children);
-        insert_children(&mut tx, tenant_id, at, &children).await?;
-        tx.commit().await.db()?;
-        Ok(Subscriber {
-            id,
-            tenant_id: tenant_id.to_string(),
-            external_id: new.external_id.clone(),
-            locale: new.locale,
-            status: SubscriberStatus::Active,
-            contacts: contacts.iter().map(ContactInsert::contact).collect(),
-            children: children.iter().map(ChildInsert::child).collect(),
-            created_at: at,
-            updated_at: at,
-        })
+        self.registrar().create(tenant_id, new).await
     }
 
     async fn subscriber(&self, tenant_id: &str, id: &str) -> StoreResult<Subscriber> {
@@ -937,8 +855,8 @@ impl SubscriberStore for Engine {
         .await
         .db()?;
         sqlx::query(
-            "UPDATE subscribers SET external_id = NULL, status = 'erased', erased_at = $3, \
-             updated_at = $3 WHERE tenant_id = $1 AND id = $2",
+            "UPDATE subscribers SET external_id = NULL, import_digest = NULL, status = 'erased', \
+             erased_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant_id)
         .bind(id)
@@ -978,158 +896,7 @@ impl SubscriberStore for Engine {
         tenant_id: &str,
         rows: &[ImportRow],
     ) -> StoreResult<ImportSummary> {
-        let __t = std::time::Instant::now();
-        validate::import_rows(rows)?;
-        let at = now();
-        let mut tx = self.begin_write().await?;
-        require_tenant(&mut tx, tenant_id).await?;
-
-        eprintln!("phase 0 {:?}", __t.elapsed());
-        // Who exists already, by external id.
-        let external_ids: Vec<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
-        let existing: Vec<SubscriberRow> = fetch_in(
-            &mut tx,
-            SELECT_SUBSCRIBER,
-            &[("tenant_id", tenant_id)],
-            "external_id",
-            &external_ids,
-        )
-        .await?;
-        let mut by_external: HashMap<String, SubscriberRow> = existing
-            .into_iter()
-            .filter_map(|r| r.external_id.clone().map(|e| (e, r)))
-            .collect();
-
-        eprintln!("phase 1 {:?}", __t.elapsed());
-        // Every address must be free or already this row's subscriber's.
-        let all_contacts: Vec<&tayori_core::NewContact> =
-            rows.iter().flat_map(|r| r.contacts.iter()).collect();
-        let owners = address_owners(&mut tx, tenant_id, &all_contacts).await?;
-        for (i, row) in rows.iter().enumerate() {
-            let mine = by_external.get(&row.external_id).map(|s| s.id.as_str());
-            for (j, c) in row.contacts.iter().enumerate() {
-                if let Some(owner) = owners.get(&(c.channel.clone(), c.address.clone()))
-                    && Some(owner.as_str()) != mine
-                {
-                    return Err(invalid(
-                        format!("rows[{i}].contacts[{j}].address"),
-                        format!(
-                            "this {} address is already registered to another subscriber",
-                            c.channel
-                        ),
-                    ));
-                }
-            }
-        }
-
-        eprintln!("phase 2 {:?}", __t.elapsed());
-        // The stored contacts and children of the subscribers being updated.
-        let matched: Vec<&str> = by_external.values().map(|s| s.id.as_str()).collect();
-        let mut stored_contacts = group(contacts_of(&mut tx, tenant_id, &matched).await?, |c| {
-            &c.subscriber_id
-        });
-        let mut stored_children = group(children_of(&mut tx, tenant_id, &matched).await?, |c| {
-            &c.subscriber_id
-        });
-
-        eprintln!("phase 3 {:?}", __t.elapsed());
-        let mut summary = ImportSummary::default();
-        let mut new_subscribers = Vec::new();
-        let mut contact_inserts = Vec::new();
-        let mut child_inserts = Vec::new();
-        let mut updates = Vec::new();
-        for row in rows {
-            match by_external.remove(&row.external_id) {
-                None => {
-                    let id = new_id();
-                    contact_inserts.extend(row.contacts.iter().zip(0i64..).map(|(c, position)| {
-                        ContactInsert {
-                            id: new_id(),
-                            subscriber_id: id.clone(),
-                            position,
-                            channel: &c.channel,
-                            address: &c.address,
-                        }
-                    }));
-                    child_inserts.extend(new_children(&id, 0, &row.children));
-                    new_subscribers.push(SubscriberInsert {
-                        id,
-                        external_id: Some(&row.external_id),
-                        locale: row.locale,
-                        status: SubscriberStatus::Active,
-                    });
-                    summary.created += 1;
-                }
-                Some(stored) => {
-                    let contacts = stored_contacts.remove(&stored.id).unwrap_or_default();
-                    let children = stored_children.remove(&stored.id).unwrap_or_default();
-                    let (child_updates, new_kids) =
-                        plan_children(&stored.id, &children, &row.children)?;
-                    let update = RowUpdate {
-                        locale: (stored.locale()? != row.locale).then_some(row.locale),
-                        reactivate: stored.status()? == SubscriberStatus::Stopped
-                            && !new_kids.is_empty(),
-                        contacts: ContactPlan::new(&stored.id, &contacts, &row.contacts),
-                        children: child_updates,
-                        new_children: new_kids,
-                        subscriber_id: stored.id,
-                    };
-                    if update.changes_anything() {
-                        summary.updated += 1;
-                        updates.push(update);
-                    } else {
-                        summary.unchanged += 1;
-                    }
-                }
-            }
-        }
-
-        eprintln!("phase 4 {:?}", __t.elapsed());
-        for mut update in updates {
-            let id = update.subscriber_id.as_str();
-            if let Some(locale) = update.locale {
-                sqlx::query("UPDATE subscribers SET locale = $3 WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant_id)
-                    .bind(id)
-                    .bind(locale.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-            }
-            if update.reactivate {
-                set_subscriber_status(&mut tx, tenant_id, id, SubscriberStatus::Active, at).await?;
-            }
-            apply_moves_and_removals(&mut tx, tenant_id, at, &update.contacts).await?;
-            for c in &update.children {
-                sqlx::query(
-                    "UPDATE children SET due_date = $3, birth_date = $4, status = $5, updated_at = $6 \
-                     WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(tenant_id)
-                .bind(&c.id)
-                .bind(c.due_date)
-                .bind(c.birth_date)
-                .bind(c.status.as_str())
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .db()?;
-                if c.born_now {
-                    outbox_hooks::birth_reported(&mut tx, tenant_id, &c.id).await?;
-                }
-            }
-            touch_subscriber(&mut tx, tenant_id, id, at).await?;
-            contact_inserts.append(&mut update.contacts.inserts);
-            child_inserts.append(&mut update.new_children);
-        }
-
-        eprintln!("phase 5 {:?}", __t.elapsed());
-        insert_subscribers(&mut tx, tenant_id, at, &new_subscribers).await?;
-        insert_contacts(&mut tx, tenant_id, at, &contact_inserts).await?;
-        insert_children(&mut tx, tenant_id, at, &child_inserts).await?;
-        eprintln!("phase 6 {:?}", __t.elapsed());
-        tx.commit().await.db()?;
-        Ok(summary)
+        super::import::import(self, tenant_id, rows).await
     }
 
     async fn subscriber_counts(&self, tenant_id: &str) -> StoreResult<SubscriberCounts> {

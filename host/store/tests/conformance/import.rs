@@ -159,6 +159,54 @@ pub async fn a_reimport_updates_by_external_id(store: Arc<dyn Store>) {
     assert_eq!(second.children[2].status, ChildStatus::Expecting);
 }
 
+pub async fn a_reimport_restores_the_file_after_other_changes(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    let file = rows(3);
+    store.import_subscribers("minato", &file).await.unwrap();
+    let imported = store
+        .subscriber_by_contact("minato", "line", &file[2].contacts[0].address)
+        .await
+        .unwrap()
+        .unwrap();
+    // Changed through the API since the import...
+    store
+        .update_subscriber(
+            "minato",
+            &imported.id,
+            &tayori_core::SubscriberPatch {
+                locale: Some(Locale::En),
+                contacts: Some(vec![contact("email", "moved@example.jp")]),
+            },
+        )
+        .await
+        .unwrap();
+    // ...the same file puts the row's contacts and locale back.
+    assert_eq!(
+        store.import_subscribers("minato", &file).await.unwrap(),
+        ImportSummary {
+            created: 0,
+            updated: 1,
+            unchanged: 2
+        }
+    );
+    let restored = store.subscriber("minato", &imported.id).await.unwrap();
+    assert_eq!(restored.locale, file[2].locale);
+    let addresses: Vec<&str> = restored
+        .contacts
+        .iter()
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(addresses, [file[2].contacts[0].address.as_str()]);
+    assert_eq!(
+        store
+            .import_subscribers("minato", &file)
+            .await
+            .unwrap()
+            .unchanged,
+        3
+    );
+}
+
 pub async fn a_bad_row_leaves_nothing_behind(store: Arc<dyn Store>) {
     tenant(&store, "minato").await;
     let existing = store

@@ -151,6 +151,59 @@ pub async fn a_refused_create_writes_nothing(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+pub async fn concurrent_registrations_get_the_answers_of_sequential_ones(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    tenant(&store, "adachi").await;
+    // 60 registrations at once: 20 addresses each tried twice in minato,
+    // 10 in adachi, and 10 for a tenant that does not exist.
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        let (tenant_id, address) = match i {
+            0..40 => ("minato", format!("U{}", i % 20)),
+            40..50 => ("adachi", format!("U{}", i % 20)),
+            _ => ("nowhere", format!("U{i}")),
+        };
+        let mut new = household(&address, "2027-05-01");
+        new.external_id = Some(format!("X{}", i % 20));
+        tasks.push(tokio::spawn(async move {
+            (
+                tenant_id,
+                address.clone(),
+                store.create_subscriber(tenant_id, &new).await,
+            )
+        }));
+    }
+    let mut created = std::collections::HashMap::new();
+    for t in tasks {
+        let (tenant_id, address, result) = t.await.unwrap();
+        match (tenant_id, result) {
+            ("nowhere", Err(StoreError::NotFound(what))) => assert_eq!(what, "tenant `nowhere`"),
+            ("nowhere", other) => panic!("an unknown tenant must be NotFound, got {other:?}"),
+            (_, Ok(s)) => {
+                assert_eq!(s.contacts[0].address, address);
+                assert!(
+                    created.insert((tenant_id, address), s).is_none(),
+                    "one address registered twice"
+                );
+            }
+            (_, Err(StoreError::Conflict(_))) => {}
+            (_, Err(e)) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!(
+        created.len(),
+        30,
+        "each address registered exactly once per tenant"
+    );
+    for ((tenant_id, _), s) in &created {
+        assert_eq!(&store.subscriber(tenant_id, &s.id).await.unwrap(), s);
+    }
+    let minato = store.subscriber_counts("minato").await.unwrap();
+    assert_eq!(minato.active, 20, "refused registrations wrote nothing");
+    assert_eq!(store.subscriber_counts("adachi").await.unwrap().active, 10);
+}
+
 pub async fn birth_and_stop(store: Arc<dyn Store>) {
     tenant(&store, "minato").await;
     let s = store

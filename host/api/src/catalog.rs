@@ -1,0 +1,928 @@
+//! `/v1/catalog` and `/v1/tenants/{tenant}/catalog`: the message catalog as
+//! a file (import and export, docs/catalog.md), and what each tenant adds to
+//! it: local inserts per message or per stage, and its own extra messages.
+//!
+//! The catalog is the service's whole content, so an import is checked
+//! completely before the store replaces anything: ids, schedule rules in
+//! range, a `ja` text for every message, and every subject and body compiled
+//! as a minijinja template whose variables are the ones the renderer
+//! provides ([`TEMPLATE_VARIABLES`]). Errors name the message id and locale.
+
+use std::collections::{BTreeMap, HashSet};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tayori_core::{
+    CatalogMessage, InsertTarget, LocalInsert, Locale, MessageContent, Program, ProgramImport,
+    ScheduleRule, TenantMessage,
+};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody, Json422};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export_catalog))
+        .routes(routes!(list_programs))
+        .routes(routes!(get_program, delete_program))
+        .routes(routes!(list_inserts))
+        .routes(routes!(put_insert, delete_insert))
+        .routes(routes!(list_tenant_messages))
+        .routes(routes!(put_tenant_message, delete_tenant_message))
+}
+
+/// The import route, on its own for its body limit.
+pub(crate) fn import_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_catalog))
+}
+
+/// The largest catalog file: ten times the standard catalog in three locales.
+pub const MAX_CATALOG_BODY: usize = 16 << 20;
+
+/// The variables a message template may use, and what the renderer puts in
+/// them. A template naming any other variable is refused at import.
+pub const TEMPLATE_VARIABLES: &[(&str, &str)] = &[
+    ("tenant_name", "the tenant's display name, e.g. 小樽市"),
+    (
+        "age",
+        "the child's age in words in the message's locale: 妊娠12週3日 / 生後3か月 / 1歳2か月; 12 weeks 3 days pregnant / 3 months old",
+    ),
+    (
+        "pregnancy_week",
+        "completed weeks of pregnancy (0 after birth)",
+    ),
+    (
+        "pregnancy_day",
+        "gestational age in days (280 − days to the due date)",
+    ),
+    ("days_to_due", "days until the due date (negative past it)"),
+    ("child_day", "days since birth (0 on the birth date)"),
+    ("child_month", "completed months since birth"),
+    ("child_year", "completed years since birth"),
+    ("due_date", "the due date, YYYY-MM-DD, if known"),
+    ("birth_date", "the birth date, YYYY-MM-DD, once born"),
+    ("locale", "the message's locale: ja, ja-easy or en"),
+];
+
+/// The largest day or month counts a rule may name: 19 years, past the
+/// longest span (to age 18).
+const MAX_CHILD_DAY: u32 = 19 * 366;
+const MAX_CHILD_MONTH: u32 = 19 * 12;
+const MAX_CHILD_YEAR: u32 = 19;
+/// Pregnancy day 300 is 42 weeks 6 days.
+const MAX_PREGNANCY_DAY: u32 = 300;
+/// A school-entry offset within a year either side of 1 April.
+const MAX_SCHOOL_OFFSET: i32 = 366;
+
+// ---- the file format -------------------------------------------------------
+
+/// A catalog file: docs/catalog.md.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    /// The programs it replaces.
+    pub programs: Vec<ProgramFile>,
+}
+
+/// A program in a file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramFile {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub messages: Vec<MessageFile>,
+}
+
+/// A message in a file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFile {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// `{pregnancy_day: N}`, `{child_day: N}`, `{child_month: N}`,
+    /// `{child_year: N}` or `{school_entry: {offset_days: N}}`.
+    pub rule: Value,
+    /// Locale → subject and body.
+    pub content: BTreeMap<String, ContentFile>,
+}
+
+/// One locale's text.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContentFile {
+    /// The subject (a template); platforms without subjects ignore it.
+    #[serde(default)]
+    pub subject: String,
+    /// The body (a template).
+    pub body: String,
+}
+
+fn slug(field: &str, kind: &str, id: &str) -> ApiResult<()> {
+    if tayori_core::is_slug(id) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{kind} `{id}` must be lower-case letters, digits and `-`, at most 63"),
+        ))
+    }
+}
+
+fn message_id(field: &str, id: &str) -> ApiResult<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!(
+                "message id `{id}` must be lower-case letters, digits, `-`, `_` and `.`, at most 128"
+            ),
+        ))
+    }
+}
+
+/// A schedule rule from its written form, with its numbers in range.
+pub(crate) fn rule(field: &str, value: &Value) -> ApiResult<ScheduleRule> {
+    let rule: ScheduleRule = serde_json::from_value(value.clone()).map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!(
+                "`{value}` is not a rule; write one of {{pregnancy_day: N}}, {{child_day: N}}, {{child_month: N}}, {{child_year: N}}, {{school_entry: {{offset_days: N}}}}"
+            ),
+        )
+    })?;
+    let out_of_range = |what: &str, max: String| {
+        Err(ApiError::invalid(
+            field,
+            format!("{what} must be at most {max}"),
+        ))
+    };
+    match rule {
+        ScheduleRule::PregnancyDay(n) if n > MAX_PREGNANCY_DAY => out_of_range(
+            "pregnancy_day",
+            format!("{MAX_PREGNANCY_DAY} (42 weeks 6 days), not {n}"),
+        ),
+        ScheduleRule::ChildDay(n) if n > MAX_CHILD_DAY => {
+            out_of_range("child_day", format!("{MAX_CHILD_DAY}, not {n}"))
+        }
+        ScheduleRule::ChildMonth(n) if n > MAX_CHILD_MONTH => {
+            out_of_range("child_month", format!("{MAX_CHILD_MONTH}, not {n}"))
+        }
+        ScheduleRule::ChildYear(n) if n > MAX_CHILD_YEAR => {
+            out_of_range("child_year", format!("{MAX_CHILD_YEAR}, not {n}"))
+        }
+        ScheduleRule::SchoolEntry { offset_days } if offset_days.abs() > MAX_SCHOOL_OFFSET => {
+            out_of_range(
+                "school_entry offset_days",
+                format!("{MAX_SCHOOL_OFFSET} either side of 1 April, not {offset_days}"),
+            )
+        }
+        r => Ok(r),
+    }
+}
+
+/// Checks that `text` compiles as a template and names only known variables.
+pub(crate) fn template(what: &str, text: &str) -> ApiResult<()> {
+    let env = minijinja::Environment::new();
+    let compiled = env
+        .template_from_str(text)
+        .map_err(|e| ApiError::invalid(what, format!("template {e}")))?;
+    let known: HashSet<&str> = TEMPLATE_VARIABLES.iter().map(|(n, _)| *n).collect();
+    let mut unknown: Vec<String> = compiled
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !known.contains(v.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(first) = unknown.first() {
+        return Err(ApiError::invalid(
+            what,
+            format!(
+                "unknown template variable `{first}`; known: {}",
+                TEMPLATE_VARIABLES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Content per locale, every template checked; `ja` is required.
+fn content(
+    at: &str,
+    content: &BTreeMap<String, ContentFile>,
+) -> ApiResult<BTreeMap<Locale, MessageContent>> {
+    let mut out = BTreeMap::new();
+    for (locale, text) in content {
+        let parsed: Locale = locale
+            .parse()
+            .map_err(|e| ApiError::invalid(&format!("{at} content"), e))?;
+        template(&format!("{at} {locale} subject"), &text.subject)?;
+        template(&format!("{at} {locale} body"), &text.body)?;
+        if text.body.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("{at} {locale} body"),
+                "is empty",
+            ));
+        }
+        out.insert(
+            parsed,
+            MessageContent {
+                subject: text.subject.clone(),
+                body: text.body.clone(),
+            },
+        );
+    }
+    if !out.contains_key(&Locale::Ja) {
+        return Err(ApiError::invalid(
+            &format!("{at} content"),
+            "needs a `ja` text (the other locales fall back to it)",
+        ));
+    }
+    Ok(out)
+}
+
+/// A whole file, checked, as the store's imports.
+pub fn check_file(file: &CatalogFile) -> ApiResult<Vec<ProgramImport>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(file.programs.len());
+    for (i, p) in file.programs.iter().enumerate() {
+        slug(&format!("programs[{i}].id"), "program id", &p.id)?;
+        if p.name.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("program `{}` name", p.id),
+                "is empty",
+            ));
+        }
+        let mut messages = Vec::with_capacity(p.messages.len());
+        for (j, m) in p.messages.iter().enumerate() {
+            message_id(&format!("programs[{i}].messages[{j}].id"), &m.id)?;
+            let at = format!("message `{}`", m.id);
+            if !seen.insert(m.id.as_str()) {
+                return Err(ApiError::invalid(&at, "the id is used twice in the file"));
+            }
+            if let Some(stage) = &m.stage {
+                slug(&format!("{at} stage"), "stage", stage)?;
+            }
+            messages.push(CatalogMessage {
+                id: m.id.clone(),
+                program: p.id.clone(),
+                stage: m.stage.clone(),
+                rule: rule(&format!("{at} rule"), &m.rule)?,
+                content: content(&at, &m.content)?,
+            });
+        }
+        out.push(ProgramImport {
+            program: Program {
+                id: p.id.clone(),
+                name: p.name.trim().to_string(),
+                description: p.description.trim().to_string(),
+            },
+            messages,
+        });
+    }
+    Ok(out)
+}
+
+fn file_content(content: &BTreeMap<Locale, MessageContent>) -> BTreeMap<String, ContentFile> {
+    content
+        .iter()
+        .map(|(l, c)| {
+            (
+                l.to_string(),
+                ContentFile {
+                    subject: c.subject.clone(),
+                    body: c.body.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn rule_value(rule: &ScheduleRule) -> Value {
+    serde_json::to_value(rule).expect("a rule serializes")
+}
+
+// ---- the catalog -----------------------------------------------------------
+
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportedView {
+    /// Programs written.
+    pub programs: u64,
+    /// Messages written.
+    pub messages: u64,
+    /// Messages of those programs that the file no longer has.
+    pub removed: u64,
+}
+
+/// A program and how many messages it has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub messages: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramList {
+    pub programs: Vec<ProgramView>,
+}
+
+/// A catalog message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub program: String,
+    pub stage: Option<String>,
+    /// e.g. `{"pregnancy_day": 28}`.
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    /// Locale → subject and body templates.
+    pub content: BTreeMap<String, ContentFile>,
+}
+
+/// A program with its messages, in catalog order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramDetail {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub messages: Vec<MessageView>,
+}
+
+fn can_read_catalog(principal: &Principal) -> ApiResult<()> {
+    match principal {
+        Principal::Partner { .. } => Err(ApiError::forbidden(
+            "partner tokens do not read the catalog",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Import a catalog file (YAML or JSON, docs/catalog.md): each program in it
+/// replaces the stored program and all of its messages, all or nothing.
+#[utoipa::path(
+    post, path = "/v1/catalog/import", tag = "catalog",
+    request_body(content = String, content_type = "application/yaml", description = "A catalog file (docs/catalog.md); JSON of the same shape is accepted too"),
+    responses(
+        (status = 200, body = ImportedView),
+        (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "The file is invalid; the message names the message id, locale and field", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn import_catalog(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportedView>> {
+    principal.require_operator()?;
+    let mime = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if !matches!(
+        mime.as_str(),
+        "application/yaml"
+            | "application/x-yaml"
+            | "text/yaml"
+            | "text/x-yaml"
+            | "application/json"
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the catalog as `Content-Type: application/yaml` (or application/json)",
+        ));
+    }
+    let programs = tokio::task::spawn_blocking(move || {
+        let file: CatalogFile = serde_yaml::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("catalog file: {e}"),
+            )
+        })?;
+        check_file(&file)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let done = state.store.import_catalog(&programs).await?;
+    tracing::info!(
+        programs = done.programs,
+        messages = done.messages,
+        removed = done.removed,
+        "catalog imported"
+    );
+    Ok(Json(ImportedView {
+        programs: done.programs,
+        messages: done.messages,
+        removed: done.removed,
+    }))
+}
+
+/// Which program to export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// One program; absent: every program.
+    pub program: Option<String>,
+}
+
+/// Export the catalog (or one program) as a YAML file that imports back as it is.
+#[utoipa::path(
+    get, path = "/v1/catalog/export", tag = "catalog",
+    params(ExportQuery),
+    responses((status = 200, content_type = "application/yaml", body = String), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn export_catalog(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ExportQuery>,
+) -> ApiResult<impl IntoResponse> {
+    can_read_catalog(&principal)?;
+    let mut programs = state.store.programs().await?;
+    if let Some(id) = &query.program {
+        programs.retain(|p| &p.id == id);
+        if programs.is_empty() {
+            return Err(ApiError::not_found(format!("program `{id}`")));
+        }
+    }
+    let messages = state
+        .store
+        .catalog_messages(query.program.as_deref())
+        .await?;
+    let file = CatalogFile {
+        programs: programs
+            .into_iter()
+            .map(|p| ProgramFile {
+                messages: messages
+                    .iter()
+                    .filter(|m| m.program == p.id)
+                    .map(|m| MessageFile {
+                        id: m.id.clone(),
+                        stage: m.stage.clone(),
+                        rule: rule_value(&m.rule),
+                        content: file_content(&m.content),
+                    })
+                    .collect(),
+                id: p.id,
+                name: p.name,
+                description: p.description,
+            })
+            .collect(),
+    };
+    let text = serde_yaml::to_string(&file).map_err(ApiError::internal)?;
+    Ok((
+        [(
+            http::header::CONTENT_TYPE,
+            "application/yaml; charset=utf-8",
+        )],
+        text,
+    ))
+}
+
+/// The catalog's programs.
+#[utoipa::path(
+    get, path = "/v1/catalog/programs", tag = "catalog",
+    responses((status = 200, body = ProgramList)),
+    security(("bearer" = []))
+)]
+async fn list_programs(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<ProgramList>> {
+    can_read_catalog(&principal)?;
+    let programs = state.store.programs().await?;
+    let messages = state.store.catalog_messages(None).await?;
+    Ok(Json(ProgramList {
+        programs: programs
+            .into_iter()
+            .map(|p| ProgramView {
+                messages: messages.iter().filter(|m| m.program == p.id).count() as u64,
+                id: p.id,
+                name: p.name,
+                description: p.description,
+            })
+            .collect(),
+    }))
+}
+
+/// A program with its messages.
+#[utoipa::path(
+    get, path = "/v1/catalog/programs/{program}", tag = "catalog",
+    params(("program" = String, Path)),
+    responses((status = 200, body = ProgramDetail), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn get_program(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(program): Path<String>,
+) -> ApiResult<Json<ProgramDetail>> {
+    can_read_catalog(&principal)?;
+    let p = state
+        .store
+        .programs()
+        .await?
+        .into_iter()
+        .find(|p| p.id == program)
+        .ok_or_else(|| ApiError::not_found(format!("program `{program}`")))?;
+    let messages = state.store.catalog_messages(Some(&program)).await?;
+    Ok(Json(ProgramDetail {
+        id: p.id,
+        name: p.name,
+        description: p.description,
+        messages: messages
+            .into_iter()
+            .map(|m| MessageView {
+                rule: rule_value(&m.rule),
+                content: file_content(&m.content),
+                id: m.id,
+                program: m.program,
+                stage: m.stage,
+            })
+            .collect(),
+    }))
+}
+
+/// Delete a program and its messages (operators).
+#[utoipa::path(
+    delete, path = "/v1/catalog/programs/{program}", tag = "catalog",
+    params(("program" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn delete_program(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(program): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require_operator()?;
+    state.store.delete_program(&program).await?;
+    tracing::info!(%program, "catalog program deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- a tenant's additions ---------------------------------------------------
+
+/// A local insert: the tenant's text appended to a message or to every
+/// message of a stage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsertView {
+    /// `message` or `stage`.
+    pub kind: String,
+    /// The message id or stage name.
+    pub key: String,
+    /// Locale → text (a template).
+    pub content: BTreeMap<String, String>,
+}
+
+impl From<LocalInsert> for InsertView {
+    fn from(i: LocalInsert) -> Self {
+        Self {
+            kind: i.target.kind().to_string(),
+            key: i.target.key().to_string(),
+            content: i
+                .content
+                .into_iter()
+                .map(|(l, t)| (l.to_string(), t))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsertList {
+    pub inserts: Vec<InsertView>,
+}
+
+/// A local insert's text per locale.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InsertBody {
+    /// Locale → text, e.g. `{"ja": "4か月児健診は区役所で..."}`.
+    pub content: BTreeMap<String, String>,
+}
+
+/// A tenant's extra message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantMessageView {
+    pub id: String,
+    pub stage: Option<String>,
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    pub content: BTreeMap<String, ContentFile>,
+}
+
+impl From<TenantMessage> for TenantMessageView {
+    fn from(m: TenantMessage) -> Self {
+        Self {
+            rule: rule_value(&m.rule),
+            content: file_content(&m.content),
+            id: m.id,
+            stage: m.stage,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantMessageList {
+    pub messages: Vec<TenantMessageView>,
+}
+
+/// A tenant's extra message to create or replace.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantMessageBody {
+    pub stage: Option<String>,
+    /// e.g. `{"child_month": 4}`.
+    #[schema(value_type = Object)]
+    pub rule: Value,
+    pub content: BTreeMap<String, ContentFile>,
+}
+
+fn target(kind: &str, key: &str) -> ApiResult<InsertTarget> {
+    match kind {
+        "message" => Ok(InsertTarget::Message(key.to_string())),
+        "stage" => Ok(InsertTarget::Stage(key.to_string())),
+        other => Err(ApiError::not_found(format!(
+            "insert kind `{other}` (use `message` or `stage`)"
+        ))),
+    }
+}
+
+/// A tenant's local inserts.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenant}/catalog/inserts", tag = "catalog",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = InsertList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn list_inserts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<InsertList>> {
+    crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
+    let inserts = state.store.local_inserts(&tenant).await?;
+    Ok(Json(InsertList {
+        inserts: inserts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Create or replace a local insert for one catalog message
+/// (`kind` = `message`) or every message of a stage (`kind` = `stage`).
+#[utoipa::path(
+    put, path = "/v1/tenants/{tenant}/catalog/inserts/{kind}/{key}", tag = "catalog",
+    params(("tenant" = String, Path), ("kind" = String, Path, description = "`message` or `stage`"), ("key" = String, Path, description = "The message id or stage")),
+    request_body = InsertBody,
+    responses((status = 200, body = InsertView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn put_insert(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, kind, key)): Path<(String, String, String)>,
+    Json422(body): Json422<InsertBody>,
+) -> ApiResult<Json<InsertView>> {
+    crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
+    let target = target(&kind, &key)?;
+    let catalog = state.store.catalog_messages(None).await?;
+    let exists = match &target {
+        InsertTarget::Message(id) => catalog.iter().any(|m| &m.id == id),
+        InsertTarget::Stage(stage) => {
+            catalog.iter().any(|m| m.stage.as_ref() == Some(stage))
+                || state
+                    .store
+                    .tenant_messages(&tenant)
+                    .await?
+                    .iter()
+                    .any(|m| m.stage.as_ref() == Some(stage))
+        }
+    };
+    if !exists {
+        return Err(ApiError::invalid(
+            kind.as_str(),
+            format!("no catalog {kind} `{key}`"),
+        ));
+    }
+    let mut content = BTreeMap::new();
+    for (locale, text) in &body.content {
+        let parsed: Locale = locale
+            .parse()
+            .map_err(|e| ApiError::invalid("content", e))?;
+        template(&format!("content.{locale}"), text)?;
+        content.insert(parsed, text.clone());
+    }
+    if content.is_empty() {
+        return Err(ApiError::invalid(
+            "content",
+            "give the text in at least one locale",
+        ));
+    }
+    let insert = LocalInsert { target, content };
+    state.store.put_local_insert(&tenant, &insert).await?;
+    Ok(Json(insert.into()))
+}
+
+/// Delete a local insert.
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenant}/catalog/inserts/{kind}/{key}", tag = "catalog",
+    params(("tenant" = String, Path), ("kind" = String, Path), ("key" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn delete_insert(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, kind, key)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    principal.require_tenant(&tenant)?;
+    let target = target(&kind, &key)?;
+    state.store.delete_local_insert(&tenant, &target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A tenant's extra messages.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenant}/catalog/messages", tag = "catalog",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = TenantMessageList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn list_tenant_messages(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<TenantMessageList>> {
+    crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
+    let messages = state.store.tenant_messages(&tenant).await?;
+    Ok(Json(TenantMessageList {
+        messages: messages.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Create or replace one of the tenant's own messages, on the catalog's
+/// schedule rules (e.g. a school-entry message of its own).
+#[utoipa::path(
+    put, path = "/v1/tenants/{tenant}/catalog/messages/{id}", tag = "catalog",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body = TenantMessageBody,
+    responses((status = 200, body = TenantMessageView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The id is a catalog message's", body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn put_tenant_message(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Json422(body): Json422<TenantMessageBody>,
+) -> ApiResult<Json<TenantMessageView>> {
+    crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
+    message_id("id", &id)?;
+    if let Some(stage) = &body.stage {
+        slug("stage", "stage", stage)?;
+    }
+    let message = TenantMessage {
+        rule: rule("rule", &body.rule)?,
+        content: content("content", &body.content).map_err(|mut e| {
+            e.message = e.message.replacen("content content", "content", 1);
+            e
+        })?,
+        id,
+        stage: body.stage,
+    };
+    state.store.put_tenant_message(&tenant, &message).await?;
+    Ok(Json(message.into()))
+}
+
+/// Delete one of the tenant's own messages.
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenant}/catalog/messages/{id}", tag = "catalog",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn delete_tenant_message(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    principal.require_tenant(&tenant)?;
+    state.store.delete_tenant_message(&tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(yaml: &str) -> ApiResult<Vec<ProgramImport>> {
+        let file: CatalogFile = serde_yaml::from_str(yaml).expect("yaml");
+        check_file(&file)
+    }
+
+    #[test]
+    fn a_file_imports_with_rules_and_locales() {
+        let programs = file(
+            r#"
+programs:
+  - id: standard
+    name: Standard
+    messages:
+      - id: p028
+        stage: pregnancy
+        rule: {pregnancy_day: 28}
+        content:
+          ja: {subject: "妊娠4週", body: "{{ tenant_name }}からのお知らせ: {{ age }}"}
+          en: {subject: "Week 4", body: "From {{ tenant_name }}"}
+      - id: school
+        rule: {school_entry: {offset_days: -7}}
+        content:
+          ja: {body: "就学"}
+"#,
+        )
+        .unwrap();
+        assert_eq!(programs[0].messages.len(), 2);
+        assert_eq!(programs[0].messages[0].rule, ScheduleRule::PregnancyDay(28));
+        assert_eq!(
+            programs[0].messages[1].rule,
+            ScheduleRule::SchoolEntry { offset_days: -7 }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_message_and_locale() {
+        let cases = [
+            (
+                "{ja: {body: \"{% if %}\"}}",
+                "{pregnancy_day: 28}",
+                "message `m1` ja body: template syntax error",
+            ),
+            (
+                "{ja: {body: ok}, en: {body: \"{{ tenat_name }}\"}}",
+                "{pregnancy_day: 28}",
+                "message `m1` en body: unknown template variable `tenat_name`",
+            ),
+            (
+                "{en: {body: ok}}",
+                "{pregnancy_day: 28}",
+                "message `m1` content: needs a `ja` text",
+            ),
+            (
+                "{ja: {body: ok}, fr: {body: ok}}",
+                "{pregnancy_day: 28}",
+                "message `m1` content: unknown locale `fr`",
+            ),
+            (
+                "{ja: {body: ok}}",
+                "{pregnancy_week: 4}",
+                "message `m1` rule: ",
+            ),
+            (
+                "{ja: {body: ok}}",
+                "{pregnancy_day: 400}",
+                "message `m1` rule: pregnancy_day must be at most 300",
+            ),
+        ];
+        for (content, rule, expected) in cases {
+            let yaml = format!(
+                "programs: [{{id: standard, name: S, messages: [{{id: m1, rule: {rule}, content: {content}}}]}}]"
+            );
+            let err = file(&yaml).unwrap_err();
+            assert!(err.message.starts_with(expected), "{yaml}\n{}", err.message);
+        }
+    }
+}

@@ -1,0 +1,761 @@
+//! `/v1/tenants/{tenant}/subscribers`: registrations (households), their
+//! contacts and children; birth reports, stops and erasure.
+//!
+//! Parents' data must be right before it is stored, because every message
+//! date follows from it: dates are real calendar dates, a due date is within
+//! the pregnancy that could be (not more than 10 months ahead, not long
+//! past), a birth date is not in the future, contacts name the tenant's
+//! channels. "Today" is the tenant's today, in its time zone. The CSV import
+//! ([`crate::import`]) applies the very same rules through [`Rules`].
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tayori_core::{
+    Child, Contact, Locale, NewChild, NewContact, NewSubscriber, Subscriber, SubscriberCounts,
+    SubscriberPatch, Tenant,
+};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody, Json422};
+use crate::pagination::{PageQuery, Paged};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_subscriber, list_subscribers))
+        .routes(routes!(subscriber_counts))
+        .routes(routes!(get_subscriber, update_subscriber, erase_subscriber))
+        .routes(routes!(stop_subscriber))
+        .routes(routes!(add_child))
+        .routes(routes!(report_birth))
+        .routes(routes!(stop_child))
+}
+
+/// How far ahead a due date may be: a pregnancy lasts about 9⅓ months.
+pub const DUE_DATE_MAX_AHEAD_MONTHS: u32 = 10;
+/// How long past a due date a child may still be registered as expecting;
+/// later, the family reports the birth date instead.
+pub const DUE_DATE_MAX_PAST_DAYS: u64 = 14;
+/// The oldest birth date accepted: the longest delivery span is to age 18.
+pub const BIRTH_DATE_MAX_YEARS: u32 = 18;
+/// The longest address (an email address is at most 254; LINE ids are 33).
+pub const MAX_ADDRESS_LEN: usize = 320;
+/// The longest external id.
+pub const MAX_EXTERNAL_ID_LEN: usize = 128;
+
+/// Why a child is stopped. Kept coarse on purpose: the reason is personal
+/// data (and erased with the subscriber), and reports count by it.
+pub const STOP_REASONS: &[&str] = &[
+    "pregnancy_loss",
+    "child_loss",
+    "unsubscribed",
+    "moved_away",
+    "duplicate",
+    "other",
+];
+
+/// A contact: an address on one of the tenant's channels.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    /// The tenant's channel name.
+    #[schema(example = "line")]
+    pub channel: String,
+    /// The address on that platform (a LINE user id, an email address).
+    #[schema(example = "U4af4980629d3b2f1c0e5a7b8c9d0e1f2")]
+    pub address: String,
+}
+
+/// A child: a due date (expecting), a birth date (born), or both.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildBody {
+    /// `YYYY-MM-DD`; at most 10 months ahead, at most 14 days past.
+    #[schema(example = "2027-05-01")]
+    pub due_date: Option<String>,
+    /// `YYYY-MM-DD`; not in the future.
+    pub birth_date: Option<String>,
+}
+
+/// A registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscriber {
+    /// The tenant's own id for the household (unique in the tenant).
+    pub external_id: Option<String>,
+    /// `ja` (default), `ja-easy` (やさしい日本語) or `en`.
+    #[schema(example = "ja")]
+    pub locale: Option<String>,
+    /// At least one.
+    pub contacts: Vec<ContactBody>,
+    /// At least one.
+    pub children: Vec<ChildBody>,
+}
+
+/// A change: absent fields stay. `contacts` replaces the list (contacts that
+/// stay keep their id and status).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSubscriber {
+    pub locale: Option<String>,
+    pub contacts: Option<Vec<ContactBody>>,
+}
+
+/// A birth report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BirthBody {
+    /// `YYYY-MM-DD`, not in the future.
+    #[schema(example = "2027-04-28")]
+    pub birth_date: String,
+}
+
+/// A stop.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopBody {
+    /// `pregnancy_loss`, `child_loss`, `unsubscribed`, `moved_away`,
+    /// `duplicate` or `other`.
+    #[schema(example = "unsubscribed")]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: String,
+    pub channel: String,
+    pub address: String,
+    /// `valid` or `invalid` (the platform said the recipient is gone).
+    pub status: String,
+}
+
+impl From<Contact> for ContactView {
+    fn from(c: Contact) -> Self {
+        Self {
+            id: c.id,
+            channel: c.channel,
+            address: c.address,
+            status: c.status.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildView {
+    pub id: String,
+    pub due_date: Option<NaiveDate>,
+    pub birth_date: Option<NaiveDate>,
+    /// `expecting`, `born` or `stopped`.
+    pub status: String,
+    pub stopped_reason: Option<String>,
+}
+
+impl From<Child> for ChildView {
+    fn from(c: Child) -> Self {
+        Self {
+            id: c.id,
+            due_date: c.due_date,
+            birth_date: c.birth_date,
+            status: c.status.to_string(),
+            stopped_reason: c.stopped_reason,
+        }
+    }
+}
+
+/// A subscriber. Once erased, only its id, status and times remain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberView {
+    pub id: String,
+    pub tenant: String,
+    pub external_id: Option<String>,
+    pub locale: String,
+    /// `active`, `stopped` or `erased`.
+    pub status: String,
+    pub contacts: Vec<ContactView>,
+    pub children: Vec<ChildView>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl From<Subscriber> for SubscriberView {
+    fn from(s: Subscriber) -> Self {
+        Self {
+            id: s.id,
+            tenant: s.tenant_id,
+            external_id: s.external_id,
+            locale: s.locale.to_string(),
+            status: s.status.to_string(),
+            contacts: s.contacts.into_iter().map(Into::into).collect(),
+            children: s.children.into_iter().map(Into::into).collect(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// A tenant's subscribers by status; erased ones stay counted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountsView {
+    pub active: u64,
+    pub stopped: u64,
+    pub erased: u64,
+}
+
+impl From<SubscriberCounts> for CountsView {
+    fn from(c: SubscriberCounts) -> Self {
+        Self {
+            active: c.active,
+            stopped: c.stopped,
+            erased: c.erased,
+        }
+    }
+}
+
+/// A refused value: the field's path and what is wrong.
+pub(crate) type Refusal = (String, String);
+
+fn refuse(field: impl Into<String>, message: impl Into<String>) -> Refusal {
+    (field.into(), message.into())
+}
+
+/// The checks on a tenant's subscriber data, as of the tenant's today.
+pub(crate) struct Rules {
+    today: NaiveDate,
+    channels: HashSet<String>,
+    channel_list: String,
+}
+
+impl Rules {
+    /// The rules for `tenant` with its channels' names.
+    pub(crate) fn new(tenant: &Tenant, channels: impl IntoIterator<Item = String>) -> Self {
+        let tz = tenant.tz().unwrap_or(chrono_tz::Asia::Tokyo);
+        let today = Utc::now().with_timezone(&tz).date_naive();
+        Self::on(today, channels)
+    }
+
+    /// The rules as of `today`.
+    pub(crate) fn on(today: NaiveDate, channels: impl IntoIterator<Item = String>) -> Self {
+        let channels: HashSet<String> = channels.into_iter().collect();
+        let mut names: Vec<&str> = channels.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        let channel_list = if names.is_empty() {
+            "it has none yet (PUT /v1/tenants/{tenant}/channels/{channel})".to_string()
+        } else {
+            format!("its channels: {}", names.join(", "))
+        };
+        Self {
+            today,
+            channels,
+            channel_list,
+        }
+    }
+
+    /// A calendar date written `YYYY-MM-DD` (or `YYYY/MM/DD`, as Japanese
+    /// spreadsheets write it).
+    pub(crate) fn date(field: &str, s: &str) -> Result<NaiveDate, Refusal> {
+        let s = s.trim();
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(s, "%Y/%m/%d"))
+            .map_err(|_| refuse(field, format!("`{s}` is not a date (YYYY-MM-DD)")))
+    }
+
+    pub(crate) fn locale(field: &str, s: Option<&str>) -> Result<Locale, Refusal> {
+        match s.map(str::trim) {
+            None | Some("") => Ok(Locale::Ja),
+            Some(s) => s.parse().map_err(|e| refuse(field, format!("{e}"))),
+        }
+    }
+
+    pub(crate) fn external_id(field: &str, s: &str) -> Result<String, Refusal> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(refuse(field, "is empty"));
+        }
+        if s.chars().count() > MAX_EXTERNAL_ID_LEN || s.chars().any(char::is_control) {
+            return Err(refuse(
+                field,
+                format!(
+                    "must be at most {MAX_EXTERNAL_ID_LEN} characters, without control characters"
+                ),
+            ));
+        }
+        Ok(s.to_string())
+    }
+
+    /// A child from its dates.
+    pub(crate) fn child(
+        &self,
+        prefix: &str,
+        due: Option<&str>,
+        birth: Option<&str>,
+    ) -> Result<NewChild, Refusal> {
+        let due_field = format!("{prefix}due_date");
+        let birth_field = format!("{prefix}birth_date");
+        let due = due
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| Self::date(&due_field, s))
+            .transpose()?;
+        let birth = birth
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| Self::date(&birth_field, s))
+            .transpose()?;
+        match (due, birth) {
+            (None, None) => Err(refuse(
+                prefix.trim_end_matches('.'),
+                "a child needs a due_date or a birth_date",
+            )),
+            (_, Some(b)) => {
+                if b > self.today {
+                    return Err(refuse(
+                        birth_field,
+                        format!("{b} is in the future (today is {})", self.today),
+                    ));
+                }
+                let oldest = self
+                    .today
+                    .checked_sub_months(Months::new(12 * BIRTH_DATE_MAX_YEARS))
+                    .unwrap_or(NaiveDate::MIN);
+                if b < oldest {
+                    return Err(refuse(
+                        birth_field,
+                        format!("{b} is more than {BIRTH_DATE_MAX_YEARS} years ago"),
+                    ));
+                }
+                Ok(NewChild {
+                    due_date: due,
+                    birth_date: Some(b),
+                })
+            }
+            (Some(d), None) => {
+                let latest = self
+                    .today
+                    .checked_add_months(Months::new(DUE_DATE_MAX_AHEAD_MONTHS))
+                    .unwrap_or(NaiveDate::MAX);
+                if d > latest {
+                    return Err(refuse(
+                        due_field,
+                        format!(
+                            "{d} is more than {DUE_DATE_MAX_AHEAD_MONTHS} months ahead (the latest is {latest}); check the year"
+                        ),
+                    ));
+                }
+                let earliest = self.today - chrono::Days::new(DUE_DATE_MAX_PAST_DAYS);
+                if d < earliest {
+                    return Err(refuse(
+                        due_field,
+                        format!(
+                            "{d} is more than {DUE_DATE_MAX_PAST_DAYS} days past (the earliest is {earliest}); report the birth_date instead"
+                        ),
+                    ));
+                }
+                Ok(NewChild::due(d))
+            }
+        }
+    }
+
+    /// A contact on one of the tenant's channels.
+    pub(crate) fn contact(
+        &self,
+        prefix: &str,
+        channel: &str,
+        address: &str,
+    ) -> Result<NewContact, Refusal> {
+        let channel = channel.trim();
+        let address = address.trim();
+        if channel.is_empty() {
+            return Err(refuse(format!("{prefix}channel"), "is empty"));
+        }
+        if !self.channels.contains(channel) {
+            return Err(refuse(
+                format!("{prefix}channel"),
+                format!(
+                    "the tenant has no channel `{channel}`; {}",
+                    self.channel_list
+                ),
+            ));
+        }
+        if address.is_empty() {
+            return Err(refuse(format!("{prefix}address"), "is empty"));
+        }
+        if address.chars().count() > MAX_ADDRESS_LEN || address.chars().any(char::is_control) {
+            return Err(refuse(
+                format!("{prefix}address"),
+                format!("must be at most {MAX_ADDRESS_LEN} characters, without control characters"),
+            ));
+        }
+        Ok(NewContact {
+            channel: channel.to_string(),
+            address: address.to_string(),
+        })
+    }
+
+    fn contacts(&self, list: &[ContactBody]) -> Result<Vec<NewContact>, Refusal> {
+        if list.is_empty() {
+            return Err(refuse(
+                "contacts",
+                "at least one contact (channel and address) is needed",
+            ));
+        }
+        let mut out: Vec<NewContact> = Vec::with_capacity(list.len());
+        for (j, c) in list.iter().enumerate() {
+            let contact = self.contact(&format!("contacts[{j}]."), &c.channel, &c.address)?;
+            if let Some(first) = out.iter().position(|o| *o == contact) {
+                return Err(refuse(
+                    format!("contacts[{j}]"),
+                    format!("the same channel and address as contacts[{first}]"),
+                ));
+            }
+            out.push(contact);
+        }
+        Ok(out)
+    }
+}
+
+fn invalid((field, message): Refusal) -> ApiError {
+    ApiError::invalid(&field, message)
+}
+
+fn stop_reason(reason: &str) -> ApiResult<&str> {
+    let reason = reason.trim();
+    if STOP_REASONS.contains(&reason) {
+        Ok(reason)
+    } else {
+        Err(ApiError::invalid(
+            "reason",
+            format!(
+                "unknown reason `{reason}`; expected one of: {}",
+                STOP_REASONS.join(", ")
+            ),
+        ))
+    }
+}
+
+/// The tenant (checked visible) and the rules for its data.
+async fn tenant_rules(state: &AppState, principal: &Principal, tenant: &str) -> ApiResult<Rules> {
+    let tenant = crate::tenants::visible_tenant(state, principal, tenant).await?;
+    let channels = state.store.channels(&tenant.id).await?;
+    Ok(Rules::new(&tenant, channels.into_iter().map(|c| c.name)))
+}
+
+/// Register a household with its contacts and children.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/subscribers", tag = "subscribers",
+    params(("tenant" = String, Path)),
+    request_body = CreateSubscriber,
+    responses(
+        (status = 201, body = SubscriberView),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The external id or a contact is already registered", body = ErrorBody),
+        (status = 422, description = "A field is invalid; the message names it", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn create_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    Json422(body): Json422<CreateSubscriber>,
+) -> ApiResult<(StatusCode, Json<SubscriberView>)> {
+    let rules = tenant_rules(&state, &principal, &tenant).await?;
+    let external_id = body
+        .external_id
+        .as_deref()
+        .map(|e| Rules::external_id("external_id", e))
+        .transpose()
+        .map_err(invalid)?;
+    let locale = Rules::locale("locale", body.locale.as_deref()).map_err(invalid)?;
+    let contacts = rules.contacts(&body.contacts).map_err(invalid)?;
+    if body.children.is_empty() {
+        return Err(ApiError::invalid(
+            "children",
+            "at least one child (a due_date or a birth_date) is needed",
+        ));
+    }
+    let children = body
+        .children
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rules.child(
+                &format!("children[{i}]."),
+                c.due_date.as_deref(),
+                c.birth_date.as_deref(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let subscriber = state
+        .store
+        .create_subscriber(
+            &tenant,
+            &NewSubscriber {
+                external_id,
+                locale,
+                contacts,
+                children,
+            },
+        )
+        .await?;
+    tracing::debug!(%tenant, id = %subscriber.id, "subscriber created");
+    Ok((StatusCode::CREATED, Json(subscriber.into())))
+}
+
+/// A page of the tenant's subscribers, in creation order.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenant}/subscribers", tag = "subscribers",
+    params(("tenant" = String, Path), PageQuery),
+    responses((status = 200, body = Paged<SubscriberView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn list_subscribers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Paged<SubscriberView>>> {
+    principal.require_tenant(&tenant)?;
+    let request = page.request()?;
+    let page = state.store.subscribers(&tenant, &request).await?;
+    Ok(Json(Paged::from_page(page, Into::into)))
+}
+
+/// The tenant's subscribers counted by status (erased ones included).
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenant}/subscribers/counts", tag = "subscribers",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = CountsView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn subscriber_counts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<CountsView>> {
+    principal.require_tenant(&tenant)?;
+    state.store.tenant(&tenant).await?;
+    Ok(Json(state.store.subscriber_counts(&tenant).await?.into()))
+}
+
+/// Read a subscriber.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenant}/subscribers/{id}", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = SubscriberView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn get_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Json<SubscriberView>> {
+    principal.require_tenant(&tenant)?;
+    Ok(Json(state.store.subscriber(&tenant, &id).await?.into()))
+}
+
+/// Change a subscriber's locale or contacts.
+#[utoipa::path(
+    patch, path = "/v1/tenants/{tenant}/subscribers/{id}", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body = UpdateSubscriber,
+    responses((status = 200, body = SubscriberView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn update_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Json422(body): Json422<UpdateSubscriber>,
+) -> ApiResult<Json<SubscriberView>> {
+    let rules = tenant_rules(&state, &principal, &tenant).await?;
+    let patch = SubscriberPatch {
+        locale: body
+            .locale
+            .as_deref()
+            .map(|l| Rules::locale("locale", Some(l)))
+            .transpose()
+            .map_err(invalid)?,
+        contacts: body
+            .contacts
+            .as_deref()
+            .map(|c| rules.contacts(c))
+            .transpose()
+            .map_err(invalid)?,
+    };
+    let subscriber = state.store.update_subscriber(&tenant, &id, &patch).await?;
+    Ok(Json(subscriber.into()))
+}
+
+/// Erase a subscriber: its addresses, dates, stop reasons and external id
+/// are removed and every pending delivery is cancelled; an anonymous row
+/// stays so that counts survive.
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenant}/subscribers/{id}", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn erase_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    principal.require_tenant(&tenant)?;
+    state.store.erase_subscriber(&tenant, &id).await?;
+    tracing::info!(%tenant, %id, "subscriber erased");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop every child of a subscriber at once ("stop when asked").
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/subscribers/{id}/stop", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body = StopBody,
+    responses((status = 200, body = SubscriberView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn stop_subscriber(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Json422(body): Json422<StopBody>,
+) -> ApiResult<Json<SubscriberView>> {
+    principal.require_tenant(&tenant)?;
+    let reason = stop_reason(&body.reason)?;
+    let subscriber = state.store.stop_subscriber(&tenant, &id, reason).await?;
+    tracing::info!(%tenant, %id, "subscriber stopped");
+    Ok(Json(subscriber.into()))
+}
+
+/// Add a child (a new pregnancy or a sibling); a stopped subscriber becomes
+/// active again.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/subscribers/{id}/children", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body = ChildBody,
+    responses((status = 201, body = ChildView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn add_child(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Json422(body): Json422<ChildBody>,
+) -> ApiResult<(StatusCode, Json<ChildView>)> {
+    let rules = tenant_rules(&state, &principal, &tenant).await?;
+    let child = rules
+        .child("", body.due_date.as_deref(), body.birth_date.as_deref())
+        .map_err(|(field, message)| {
+            let field = if field.is_empty() {
+                "body".into()
+            } else {
+                field
+            };
+            ApiError::invalid(&field, message)
+        })?;
+    let child = state.store.add_child(&tenant, &id, &child).await?;
+    Ok((StatusCode::CREATED, Json(child.into())))
+}
+
+/// Report a birth: the birth date becomes the child's anchor, so pregnancy
+/// messages end and child messages begin. Reporting again corrects the date.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/subscribers/{id}/children/{child}/birth", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path), ("child" = String, Path)),
+    request_body = BirthBody,
+    responses((status = 200, body = ChildView), (status = 404, body = ErrorBody), (status = 409, description = "The child is stopped", body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn report_birth(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id, child)): Path<(String, String, String)>,
+    Json422(body): Json422<BirthBody>,
+) -> ApiResult<Json<ChildView>> {
+    let rules = tenant_rules(&state, &principal, &tenant).await?;
+    let checked = rules
+        .child("", None, Some(&body.birth_date))
+        .map_err(invalid)?;
+    let birth = checked.birth_date.expect("a birth date was given");
+    let child = state
+        .store
+        .report_birth(&tenant, &id, &child, birth)
+        .await?;
+    tracing::info!(%tenant, subscriber = %id, child = %child.id, "birth reported");
+    Ok(Json(child.into()))
+}
+
+/// Stop a child (including pregnancy loss): every pending delivery for it is
+/// cancelled at once.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/subscribers/{id}/children/{child}/stop", tag = "subscribers",
+    params(("tenant" = String, Path), ("id" = String, Path), ("child" = String, Path)),
+    request_body = StopBody,
+    responses((status = 200, body = ChildView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn stop_child(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, id, child)): Path<(String, String, String)>,
+    Json422(body): Json422<StopBody>,
+) -> ApiResult<Json<ChildView>> {
+    principal.require_tenant(&tenant)?;
+    let reason = stop_reason(&body.reason)?;
+    let child = state.store.stop_child(&tenant, &id, &child, reason).await?;
+    tracing::info!(%tenant, subscriber = %id, child = %child.id, "child stopped");
+    Ok(Json(child.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules::on("2026-06-15".parse().unwrap(), ["line".to_string()])
+    }
+
+    #[test]
+    fn dates_follow_the_rules() {
+        let r = rules();
+        assert!(r.child("c.", Some("2027-04-15"), None).is_ok());
+        let (f, m) = r.child("c.", Some("2027-02-30"), None).unwrap_err();
+        assert_eq!(
+            (f.as_str(), m.as_str()),
+            ("c.due_date", "`2027-02-30` is not a date (YYYY-MM-DD)")
+        );
+        let (f, m) = r.child("c.", Some("2027-04-16"), None).unwrap_err();
+        assert_eq!(f, "c.due_date");
+        assert!(m.contains("more than 10 months ahead"), "{m}");
+        assert!(r.child("c.", Some("2026-06-01"), None).is_ok());
+        let (_, m) = r.child("c.", Some("2026-05-31"), None).unwrap_err();
+        assert!(m.contains("more than 14 days past"), "{m}");
+        let (f, m) = r.child("c.", None, Some("2026-06-16")).unwrap_err();
+        assert_eq!(f, "c.birth_date");
+        assert!(m.contains("in the future"), "{m}");
+        assert!(
+            r.child("c.", Some("2025-01-01"), Some("2024/12/24"))
+                .is_ok()
+        );
+        let (f, _) = r.child("children[0].", None, None).unwrap_err();
+        assert_eq!(f, "children[0]");
+    }
+
+    #[test]
+    fn contacts_name_the_tenants_channels() {
+        let r = rules();
+        assert!(r.contact("", "line", "U1").is_ok());
+        let (f, m) = r.contact("contacts[0].", "lin", "U1").unwrap_err();
+        assert_eq!(f, "contacts[0].channel");
+        assert!(m.contains("its channels: line"), "{m}");
+        let (f, _) = r.contact("", "line", " ").unwrap_err();
+        assert_eq!(f, "address");
+    }
+}

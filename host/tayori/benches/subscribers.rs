@@ -1,0 +1,226 @@
+//! Subscriber budgets of issue 3, through the real server on 127.0.0.1:0 and
+//! a fresh SQLite database, driven over HTTP with reqwest:
+//!
+//! - CSV import of 100,000 subscribers (`POST .../subscribers/import`) ≤ 10 s,
+//!   then the same file again (idempotent: nothing changes);
+//! - subscriber create (`POST .../subscribers`) p99 ≤ 10 ms with 50
+//!   concurrent clients: measured closed-loop (each client sends its next
+//!   request as soon as the last one is answered: the host's saturation,
+//!   where latency is 50 ÷ throughput) and paced (each client sends one
+//!   request every 100 ms, the clients' start spread over that interval:
+//!   500 creates/s in all).
+//!
+//! Run: `cargo bench -p tayori --bench subscribers`. Prints one JSON line per
+//! scenario.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, Utc};
+use serde_json::json;
+use tayori::{ServeConfig, launch};
+use tayori_runtime::RuntimeConfig;
+
+const TOKEN: &str = "bench-operator-token";
+const IMPORT_SUBSCRIBERS: usize = 100_000;
+const CLIENTS: usize = 50;
+const CREATES_PER_CLIENT: usize = 100;
+const WARMUP_PER_CLIENT: usize = 10;
+/// The paced run: each client's interval between requests.
+const PACE: Duration = Duration::from_millis(100);
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+fn csv(due_base: chrono::NaiveDate, born_base: chrono::NaiveDate) -> String {
+    let mut out = String::with_capacity(IMPORT_SUBSCRIBERS * 64);
+    out.push_str("external_id,locale,channel,address,due_date,birth_date\n");
+    for i in 0..IMPORT_SUBSCRIBERS {
+        let locale = if i % 7 == 0 { "ja-easy" } else { "ja" };
+        if i % 2 == 0 {
+            let due = due_base + Days::new((i % 250) as u64);
+            out.push_str(&format!("K{i:07},{locale},line,U{i:032x},{due},\n"));
+        } else {
+            let born = born_base - Days::new((i % 900) as u64);
+            out.push_str(&format!("K{i:07},{locale},line,U{i:032x},,{born}\n"));
+        }
+        if i % 4 == 0 {
+            out.push_str(&format!("K{i:07},,email,parent{i}@example.jp,,\n"));
+        }
+    }
+    out
+}
+
+async fn run() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = ServeConfig {
+        database_url: format!("sqlite://{}", dir.path().join("tayori.db").display()),
+        admin_token: Some(TOKEN.into()),
+        runtime: RuntimeConfig::default(),
+        load_bundled: false,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let launched = launch(config, listener, async move {
+        let _ = rx.await;
+    })
+    .await?;
+    let base = format!("http://{}", launched.addr);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()?;
+    let post = |path: &str| http.post(format!("{base}{path}")).bearer_auth(TOKEN);
+
+    let echo = std::fs::read(tayori_plugin_artifacts::ECHO)?;
+    post("/v1/plugins")
+        .header("content-type", "application/wasm")
+        .body(echo)
+        .send()
+        .await?
+        .error_for_status()?;
+    for tenant in ["import", "create"] {
+        post("/v1/tenants")
+            .json(&json!({"id": tenant, "name": tenant}))
+            .send()
+            .await?
+            .error_for_status()?;
+        for channel in ["line", "email"] {
+            http.put(format!("{base}/v1/tenants/{tenant}/channels/{channel}"))
+                .bearer_auth(TOKEN)
+                .json(&json!({"plugin": "echo", "config": {"endpoint": "http://127.0.0.1:9/"}}))
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+    }
+
+    // CSV import.
+    let today = (Utc::now() + chrono::Duration::hours(9)).date_naive();
+    let body = csv(today + Days::new(10), today - Days::new(1));
+    let bytes = body.len();
+    for run in ["first", "again"] {
+        let started = Instant::now();
+        let resp = post("/v1/tenants/import/subscribers/import")
+            .header("content-type", "text/csv")
+            .body(body.clone())
+            .send()
+            .await?;
+        let status = resp.status();
+        let answer: serde_json::Value = resp.json().await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(status.is_success(), "import failed: {answer}");
+        println!(
+            "{}",
+            json!({
+                "scenario": format!("csv_import_100k_sqlite_{run}"),
+                "subscribers": IMPORT_SUBSCRIBERS,
+                "bytes": bytes,
+                "seconds": elapsed.as_secs_f64(),
+                "budget_seconds": 10,
+                "within_budget": elapsed <= Duration::from_secs(10),
+                "answer": answer,
+            })
+        );
+    }
+
+    // Subscriber create, 50 concurrent clients.
+    let due = (today + Days::new(100)).to_string();
+    let http = Arc::new(http);
+    let url = Arc::new(format!("{base}/v1/tenants/create/subscribers"));
+    let drive = |per_client: usize, offset: usize, pace: Option<Duration>| {
+        let tasks: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let http = http.clone();
+                let url = url.clone();
+                let due = due.clone();
+                tokio::spawn(async move {
+                    let mut samples = Vec::with_capacity(per_client);
+                    // Clients start spread over one interval, as independent
+                    // callers would, not in lockstep bursts.
+                    let mut ticks = pace.map(|p| {
+                        let start = tokio::time::Instant::now() + p * c as u32 / CLIENTS as u32;
+                        let mut t = tokio::time::interval_at(start, p);
+                        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        t
+                    });
+                    for i in 0..per_client {
+                        if let Some(t) = ticks.as_mut() {
+                            t.tick().await;
+                        }
+                        let n = offset + c * per_client + i;
+                        let body = json!({
+                            "locale": "ja",
+                            "contacts": [{"channel": "line", "address": format!("U{n:032x}")}],
+                            "children": [{"due_date": due}],
+                        });
+                        let started = Instant::now();
+                        let resp = http
+                            .post(url.as_str())
+                            .bearer_auth(TOKEN)
+                            .json(&body)
+                            .send()
+                            .await?;
+                        let status = resp.status();
+                        let _ = resp.bytes().await?;
+                        samples.push(started.elapsed());
+                        anyhow::ensure!(
+                            status == reqwest::StatusCode::CREATED,
+                            "create answered {status}"
+                        );
+                    }
+                    anyhow::Ok(samples)
+                })
+            })
+            .collect();
+        async move {
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await??);
+            }
+            anyhow::Ok(all)
+        }
+    };
+    drive(WARMUP_PER_CLIENT, 0, None).await?;
+    let mut offset = CLIENTS * WARMUP_PER_CLIENT;
+    for (scenario, pace) in [
+        ("subscriber_create_50_clients_closed_loop_sqlite", None),
+        (
+            "subscriber_create_50_clients_paced_500_per_second_sqlite",
+            Some(PACE),
+        ),
+    ] {
+        let started = Instant::now();
+        let mut samples = drive(CREATES_PER_CLIENT, offset, pace).await?;
+        offset += CLIENTS * CREATES_PER_CLIENT;
+        let wall = started.elapsed();
+        samples.sort_unstable();
+        let pct = |p: f64| {
+            let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
+            samples[i].as_secs_f64() * 1000.0
+        };
+        let p99 = pct(0.99);
+        println!(
+            "{}",
+            json!({
+                "scenario": scenario,
+                "requests": samples.len(),
+                "clients": CLIENTS,
+                "p50_ms": pct(0.50),
+                "p99_ms": p99,
+                "max_ms": samples.last().map(|d| d.as_secs_f64() * 1000.0),
+                "per_second": samples.len() as f64 / wall.as_secs_f64(),
+                "budget_p99_ms": 10,
+                "within_budget": p99 <= 10.0,
+            })
+        );
+    }
+
+    let _ = tx.send(());
+    let _ = launched.task.await;
+    Ok(())
+}

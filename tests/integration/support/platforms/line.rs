@@ -1,0 +1,581 @@
+//! A fake LINE Messaging API: push and multicast, checked against LINE's own
+//! OpenAPI, with retry keys, and LINE's webhooks, shaped per `webhook.yml`
+//! and signed with the channel secret.
+//!
+//! What it checks on every request, answering as LINE does when a check
+//! fails: the bearer token (401), the `X-Line-Retry-Key` header against the
+//! OpenAPI parameter (a UUID; 400), the JSON body against the OpenAPI request
+//! schema of the path (`PushMessageRequest`, `MulticastRequest`: required
+//! fields, 1..5 messages, 1..500 `to`) and each message against the schema
+//! its `type` maps to (`TextMessage`), then LINE's documented rules the YAML
+//! does not state: a user id is `U` and 32 hex digits, a text is 1..5,000
+//! characters as LINE counts them (UTF-16 units). A retry key is accepted
+//! once: a later request with it gets 409 with LINE's body (and, for a push,
+//! the first request's `sentMessages`) and the `x-line-accepted-request-id`
+//! header. Every answer carries `x-line-request-id`.
+//!
+//! Like LINE, a user who blocked the account is answered 200 and gets
+//! nothing; an unknown user id gets 400 `Failed to send messages` (also for a
+//! multicast that names one). Faults ([`LineFault`]) make the next requests
+//! fail the ways LINE fails.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::openapi::{OpenApi, Violation};
+use super::{Attempt, Faults, serve};
+
+/// The channel access token the fake accepts.
+pub const ACCESS_TOKEN: &str = "fake-line-channel-access-token-7Qm2";
+/// The channel secret the fake signs webhooks with.
+pub const CHANNEL_SECRET: &str = "3b8f0c5e2a9d4f7c1e6b8a0d2c4f6e8a";
+/// The bot's user id (`destination` of webhooks).
+pub const BOT_USER_ID: &str = "U0123456789abcdef0123456789abcdef";
+
+/// LINE's text limit, in UTF-16 code units (LINE's documented count).
+const MAX_TEXT_UNITS: usize = 5_000;
+
+const PUSH: &str = "/v2/bot/message/push";
+const MULTICAST: &str = "/v2/bot/message/multicast";
+
+fn messaging_api() -> &'static OpenApi {
+    static DOC: OnceLock<OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        OpenApi::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference/line-openapi/messaging-api.yml"
+        )))
+    })
+}
+
+fn webhook_api() -> &'static OpenApi {
+    static DOC: OnceLock<OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        OpenApi::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/reference/line-openapi/webhook.yml"
+        )))
+    })
+}
+
+/// How the next request fails.
+#[derive(Debug, Clone)]
+pub enum LineFault {
+    /// 429: the per-second rate limit (LINE sends no `Retry-After`).
+    RateLimited,
+    /// 429: the month's message quota is spent.
+    MonthlyLimit,
+    /// This status with LINE's body for it (401, 403, 500, 502, 503...).
+    Status(u16),
+    /// Accept the request (deliver, take the retry key), then answer only
+    /// after this long: a client that gives up first has lost the answer of
+    /// a request that went through.
+    Slow(Duration),
+}
+
+/// Which API a request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Push,
+    Multicast,
+}
+
+/// A request LINE accepted (200).
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub api: Api,
+    pub request_id: String,
+    pub retry_key: Option<String>,
+    pub to: Vec<String>,
+    pub texts: Vec<String>,
+    /// The `sentMessages` ids (push only; a multicast answers `{}`).
+    pub message_ids: Vec<String>,
+}
+
+/// One message delivered to one user's LINE app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub user: String,
+    pub texts: Vec<String>,
+    pub request_id: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    faults: Faults<LineFault>,
+    attempts: Mutex<Vec<Attempt>>,
+    accepted: Mutex<Vec<Accepted>>,
+    /// Retry key → (request id, message ids) of the request that took it.
+    keys: Mutex<HashMap<String, (String, Vec<String>)>>,
+    unknown: Mutex<HashSet<String>>,
+    blocked: Mutex<HashSet<String>>,
+    counter: AtomicU64,
+}
+
+/// The running fake.
+#[derive(Clone)]
+pub struct FakeLine {
+    pub addr: std::net::SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl FakeLine {
+    /// Starts the fake on 127.0.0.1:0.
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new()
+            .route(PUSH, post(message))
+            .route(MULTICAST, post(message))
+            .with_state(inner.clone());
+        Self {
+            addr: serve(app).await,
+            inner,
+        }
+    }
+
+    /// The channel's `api_base`.
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Fail the next `n` requests with `fault`.
+    pub fn fail_next(&self, n: usize, fault: LineFault) {
+        self.inner.faults.push(n, fault);
+    }
+
+    /// LINE does not know this user id (another provider's, or deleted).
+    pub fn unknown_user(&self, user: &str) {
+        self.inner.unknown.lock().unwrap().insert(user.to_owned());
+    }
+
+    /// This user blocked the account: accepted, never delivered.
+    pub fn block(&self, user: &str) {
+        self.inner.blocked.lock().unwrap().insert(user.to_owned());
+    }
+
+    /// Every raw request received, whatever the answer.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.inner.attempts.lock().unwrap().clone()
+    }
+
+    /// Every request LINE accepted.
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.inner.accepted.lock().unwrap().clone()
+    }
+
+    /// Every message that reached a user, in order.
+    pub fn deliveries(&self) -> Vec<Delivered> {
+        let blocked = self.inner.blocked.lock().unwrap().clone();
+        self.accepted()
+            .into_iter()
+            .flat_map(|a| {
+                a.to.iter()
+                    .filter(|u| !blocked.contains(*u))
+                    .map(|u| Delivered {
+                        user: u.clone(),
+                        texts: a.texts.clone(),
+                        request_id: a.request_id.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    // ---- webhooks -------------------------------------------------------
+
+    /// A `follow` event (`unblocked`: the user unblocked the account).
+    pub fn follow(&self, user: &str, unblocked: bool) -> Value {
+        self.event(
+            "follow",
+            user,
+            json!({
+                "replyToken": self.reply_token(),
+                "follow": { "isUnblocked": unblocked }
+            }),
+        )
+    }
+
+    /// An `unfollow` event (the user blocked the account).
+    pub fn unfollow(&self, user: &str) -> Value {
+        self.event("unfollow", user, json!({}))
+    }
+
+    /// A text `message` event.
+    pub fn text(&self, user: &str, text: &str) -> Value {
+        let id = self.next_number().to_string();
+        self.event("message", user, json!({
+            "replyToken": self.reply_token(),
+            "message": { "type": "text", "id": id, "quoteToken": format!("q{id}"), "text": text }
+        }))
+    }
+
+    /// A `postback` event.
+    pub fn postback(&self, user: &str, data: &str) -> Value {
+        self.event(
+            "postback",
+            user,
+            json!({
+                "replyToken": self.reply_token(),
+                "postback": { "data": data }
+            }),
+        )
+    }
+
+    /// The same event as LINE redelivers it: same `webhookEventId`,
+    /// `deliveryContext.isRedelivery` true.
+    pub fn redelivered(event: &Value) -> Value {
+        let mut event = event.clone();
+        event["deliveryContext"]["isRedelivery"] = Value::Bool(true);
+        event
+    }
+
+    /// A webhook body with these events, checked against `webhook.yml`'s
+    /// `CallbackRequest` (the fake never sends what LINE would not).
+    pub fn callback(&self, events: Vec<Value>) -> Vec<u8> {
+        let body = json!({ "destination": BOT_USER_ID, "events": events });
+        let violations = webhook_api().check("CallbackRequest", &body);
+        assert!(
+            violations.is_empty(),
+            "the fake built a webhook LINE would not send: {violations:?}"
+        );
+        serde_json::to_vec(&body).expect("JSON")
+    }
+
+    /// `x-line-signature` for `body`: base64 of HMAC-SHA256 keyed by the
+    /// channel secret.
+    pub fn signature(body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(CHANNEL_SECRET.as_bytes()).expect("any key");
+        mac.update(body);
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The headers LINE sends a webhook with (signed).
+    pub fn webhook_headers(body: &[u8]) -> Vec<(String, String)> {
+        vec![
+            (
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            ),
+            ("user-agent".into(), "LineBotWebhook/2.0".into()),
+            ("x-line-signature".into(), Self::signature(body)),
+        ]
+    }
+
+    /// POSTs a signed webhook to `url` (the host's `/hooks/{tenant}/{channel}`).
+    #[allow(
+        dead_code,
+        reason = "for the end-to-end tests through /hooks, which come with the pipeline"
+    )]
+    pub async fn post_webhook(url: &str, body: Vec<u8>) -> reqwest::Response {
+        let mut request = reqwest::Client::new().post(url);
+        for (name, value) in Self::webhook_headers(&body) {
+            request = request.header(name, value);
+        }
+        request
+            .body(body)
+            .send()
+            .await
+            .expect("the webhook is sent")
+    }
+
+    fn event(&self, kind: &str, user: &str, extra: Value) -> Value {
+        let mut event = json!({
+            "type": kind,
+            "mode": "active",
+            "timestamp": now_ms(),
+            "source": { "type": "user", "userId": user },
+            "webhookEventId": self.ulid(),
+            "deliveryContext": { "isRedelivery": false }
+        });
+        event
+            .as_object_mut()
+            .expect("an object")
+            .extend(extra.as_object().expect("an object").clone());
+        event
+    }
+
+    fn next_number(&self) -> u64 {
+        500_000_000_000_000_000 + self.inner.counter.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn reply_token(&self) -> String {
+        format!("{:032x}", u128::from(self.next_number()) * 7_919)
+    }
+
+    /// A ULID: 48 bits of milliseconds, 80 bits of (here counted) randomness,
+    /// in Crockford's base32.
+    fn ulid(&self) -> String {
+        let value = (u128::from(now_ms()) << 80) | u128::from(self.next_number());
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        (0..26)
+            .rev()
+            .map(|i| ALPHABET[((value >> (i * 5)) & 31) as usize] as char)
+            .collect()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+async fn message(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = inner.faults.next();
+    let api = if uri.path() == PUSH {
+        Api::Push
+    } else {
+        Api::Multicast
+    };
+    let (status, extra, answer) = match &fault {
+        Some(LineFault::RateLimited) => error(
+            429,
+            "The API rate limit has been exceeded. Try again later.",
+        ),
+        Some(LineFault::MonthlyLimit) => error(429, "You have reached your monthly limit."),
+        Some(LineFault::Status(code)) => error(*code, status_message(*code)),
+        Some(LineFault::Slow(_)) | None => answer(&inner, api, uri.path(), &headers, &body),
+    };
+    let request_id = format!(
+        "{:032x}",
+        u128::from(inner.counter.fetch_add(1, Ordering::SeqCst)) + 0xa1
+    );
+    inner.attempts.lock().unwrap().push(Attempt {
+        method,
+        path: uri.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+        status,
+    });
+    if let Some(LineFault::Slow(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    }
+    let mut response = (
+        StatusCode::from_u16(status).expect("a status"),
+        [("content-type", "application/json")],
+        answer.to_string(),
+    )
+        .into_response();
+    let response_headers = response.headers_mut();
+    // Every answer has a request id; an accepted request's is the one it
+    // was recorded under (in `extra`, which overrides this one).
+    response_headers.insert(
+        "x-line-request-id",
+        HeaderValue::from_str(&request_id).expect("hex"),
+    );
+    for (name, value) in extra {
+        response_headers.insert(name, HeaderValue::from_str(&value).expect("header"));
+    }
+    response
+}
+
+type Answer = (u16, Vec<(&'static str, String)>, Value);
+
+fn error(status: u16, message: &str) -> Answer {
+    (status, Vec::new(), json!({ "message": message }))
+}
+
+fn status_message(status: u16) -> &'static str {
+    match status {
+        401 => {
+            "Authentication failed. Confirm that the access token in the authorization header is valid."
+        }
+        403 => "Access to this API is not available for your account",
+        500 => "Internal server error",
+        _ => "An error occurred",
+    }
+}
+
+fn is_uuid(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn is_user_id(text: &str) -> bool {
+    text.len() == 33
+        && text.starts_with('U')
+        && text[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Everything LINE checks, then acceptance.
+fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("authorization") != Some(&format!("Bearer {ACCESS_TOKEN}")) {
+        return error(401, status_message(401));
+    }
+    let content_type = header("content-type").unwrap_or("");
+    if !content_type.starts_with("application/json") {
+        return error(
+            415,
+            &format!("The content type, '{content_type}', is not supported"),
+        );
+    }
+    let openapi = messaging_api();
+    let retry_key = header("x-line-retry-key").map(str::to_owned);
+    if let Some(key) = &retry_key {
+        let schema = openapi.header_schema(path, "X-Line-Retry-Key");
+        assert_eq!(
+            schema["format"], "uuid",
+            "LINE's OpenAPI says the retry key is a UUID"
+        );
+        if !is_uuid(key) {
+            return error(
+                400,
+                "The value for the 'X-Line-Retry-Key' header is invalid",
+            );
+        }
+        if let Some((request_id, ids)) = inner.keys.lock().unwrap().get(key) {
+            let mut body = json!({ "message": "The retry key is already accepted" });
+            if api == Api::Push {
+                body["sentMessages"] = ids.iter().map(|id| json!({ "id": id })).collect();
+            }
+            return (
+                409,
+                vec![("x-line-accepted-request-id", request_id.clone())],
+                body,
+            );
+        }
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return error(
+            400,
+            "The request body could not be parsed as JSON (line: 1, column: 1)",
+        );
+    };
+    let mut violations = openapi.check(&openapi.request_schema_name(path), &request);
+    violations.extend(documented_rules(api, &request));
+    if !violations.is_empty() {
+        let details: Vec<Value> = violations
+            .iter()
+            .map(|v| json!({ "message": v.message, "property": v.property }))
+            .collect();
+        return (
+            400,
+            Vec::new(),
+            json!({ "message": format!("The request body has {} error(s)", violations.len()), "details": details }),
+        );
+    }
+    let to: Vec<String> = match &request["to"] {
+        Value::String(user) => vec![user.clone()],
+        Value::Array(users) => users
+            .iter()
+            .filter_map(|u| u.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let unknown = inner.unknown.lock().unwrap().clone();
+    if to.iter().any(|u| unknown.contains(u)) {
+        return error(400, "Failed to send messages");
+    }
+    let texts: Vec<String> = request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let n = inner.counter.fetch_add(1, Ordering::SeqCst);
+    let request_id = format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        n,
+        n & 0xffff,
+        n & 0xfff,
+        n & 0xfff,
+        n
+    );
+    let message_ids: Vec<String> = match api {
+        Api::Push => texts
+            .iter()
+            .map(|_| {
+                (500_000_000_000_000_000 + inner.counter.fetch_add(1, Ordering::SeqCst)).to_string()
+            })
+            .collect(),
+        Api::Multicast => Vec::new(),
+    };
+    if let Some(key) = &retry_key {
+        inner
+            .keys
+            .lock()
+            .unwrap()
+            .insert(key.clone(), (request_id.clone(), message_ids.clone()));
+    }
+    inner.accepted.lock().unwrap().push(Accepted {
+        api,
+        request_id: request_id.clone(),
+        retry_key,
+        to,
+        texts,
+        message_ids: message_ids.clone(),
+    });
+    let body = match api {
+        Api::Push => json!({
+            "sentMessages": message_ids.iter().map(|id| json!({ "id": id, "quoteToken": format!("qt-{id}") })).collect::<Vec<_>>()
+        }),
+        Api::Multicast => json!({}),
+    };
+    (200, vec![("x-line-request-id", request_id)], body)
+}
+
+/// LINE's documented rules that `messaging-api.yml` does not spell out.
+fn documented_rules(api: Api, request: &Value) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let bad_user = |property: String| Violation {
+        property,
+        message: "Invalid user ID (U followed by 32 hex digits)".into(),
+    };
+    match (api, &request["to"]) {
+        (Api::Push, Value::String(user)) if !is_user_id(user) => {
+            violations.push(bad_user("to".into()))
+        }
+        (Api::Multicast, Value::Array(users)) => {
+            for (i, user) in users.iter().enumerate() {
+                if !user.as_str().is_some_and(is_user_id) {
+                    violations.push(bad_user(format!("to[{i}]")));
+                }
+            }
+        }
+        _ => {}
+    }
+    for (i, message) in request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(text) = message["text"].as_str() {
+            let units = text.encode_utf16().count();
+            if units == 0 || units > MAX_TEXT_UNITS {
+                violations.push(Violation {
+                    property: format!("messages[{i}].text"),
+                    message: format!("Length must be between 1 and {MAX_TEXT_UNITS}"),
+                });
+            }
+        }
+    }
+    violations
+}
