@@ -96,6 +96,11 @@ async fn run() -> anyhow::Result<()> {
         json!({ "scenario": "deliver_1_recipient_no_http_2_cores", "calls": total, "seconds": elapsed.as_secs_f64(), "calls_per_second": total as f64 / elapsed.as_secs_f64() })
     );
 
+    // `cargo bench -p tayori --bench plugins -- deliver` stops here (for profiling).
+    if std::env::args().any(|a| a == "deliver") {
+        return Ok(());
+    }
+
     // Upload → active (check, compile, store, publish) of the real plugin,
     // into a fresh SQLite database.
     let dir = tempfile::tempdir()?;
