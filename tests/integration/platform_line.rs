@@ -179,7 +179,7 @@ async fn a_push_whose_answer_was_lost_is_not_delivered_twice() {
     };
     let (rt, line) = bundled_with("line", runtime).await;
     // LINE takes the message, but its answer comes too late.
-    fake.fail_next(1, LineFault::Slow(Duration::from_secs(10)));
+    fake.fail_next(1, LineFault::Hang);
     let b = batch(&[&user(7)], None, "4か月健診のお知らせ");
     let first = rt
         .deliver(&line, &ctx("line"), &config(&fake), &b)

@@ -211,7 +211,7 @@ async fn a_lost_answer_is_retried_and_the_app_drops_the_redelivery() {
         ..tayori_runtime::RuntimeConfig::default()
     };
     let (rt, app) = crate::support::platforms::bundled_with("muni-app", runtime).await;
-    fake.fail_next(1, AppFault::Slow(std::time::Duration::from_secs(10)));
+    fake.fail_next(1, AppFault::Hang);
     let b = batch(&["app-user-1"], None, "こんにちは");
     let first = rt
         .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), &b)

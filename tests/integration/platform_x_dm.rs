@@ -212,7 +212,7 @@ async fn a_lost_answer_is_transient_and_not_retried_within_the_call() {
         ..tayori_runtime::RuntimeConfig::default()
     };
     let (rt, xdm) = crate::support::platforms::bundled_with("x-dm", runtime).await;
-    fake.fail_next(1, XFault::Slow(std::time::Duration::from_secs(10)));
+    fake.fail_next(1, XFault::Hang);
     let b = batch(&["2244994945"], None, "こんにちは");
     let outcomes = rt
         .deliver(&xdm, &ctx("x"), &config(&fake), &b)

@@ -155,6 +155,10 @@ async fn well_behaved_plugin_delivers_through_approved_loopback_server() {
     }
     let received = env.fake.received();
     assert_eq!(received.len(), 3);
+    assert!(
+        received.iter().all(|r| r.path == "/ok"),
+        "the plugin posts to the configured endpoint"
+    );
     let keys: Vec<String> = received
         .iter()
         .map(|r| r.headers["x-retry-key"].to_str().unwrap().to_string())

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -34,9 +33,6 @@ pub struct Fake {
     inner: Arc<Inner>,
 }
 
-/// How long `/slow` waits before answering: longer than any test's request
-/// timeout, so the host's timeout is what ends the request.
-pub const SLOW: Duration = Duration::from_secs(30);
 /// Size of the `/large` answer.
 pub const LARGE: usize = 4 << 20;
 
@@ -88,9 +84,10 @@ async fn ok(
     axum::Json(serde_json::json!({ "id": format!("m-{n}") }))
 }
 
+/// Never answers: the client's own timeout is what ends the request.
 async fn slow() -> &'static str {
-    tokio::time::sleep(SLOW).await;
-    "late"
+    std::future::pending::<()>().await;
+    unreachable!("a pending future never completes")
 }
 
 async fn large() -> Vec<u8> {

@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -81,10 +81,9 @@ pub enum LineFault {
     MonthlyLimit,
     /// This status with LINE's body for it (401, 403, 500, 502, 503...).
     Status(u16),
-    /// Accept the request (deliver, take the retry key), then answer only
-    /// after this long: a client that gives up first has lost the answer of
+    /// Accept the request (deliver, take the retry key), then never answer: a client that gives up first has lost the answer of
     /// a request that went through.
-    Slow(Duration),
+    Hang,
 }
 
 /// Which API a request used.
@@ -354,7 +353,7 @@ async fn message(
         ),
         Some(LineFault::MonthlyLimit) => error(429, "You have reached your monthly limit."),
         Some(LineFault::Status(code)) => error(*code, status_message(*code)),
-        Some(LineFault::Slow(_)) | None => answer(&inner, api, uri.path(), &headers, &body),
+        Some(LineFault::Hang) | None => answer(&inner, api, uri.path(), &headers, &body),
     };
     let request_id = format!(
         "{:032x}",
@@ -367,8 +366,9 @@ async fn message(
         body: body.to_vec(),
         status,
     });
-    if let Some(LineFault::Slow(delay)) = fault {
-        tokio::time::sleep(delay).await;
+    if let Some(LineFault::Hang) = fault {
+        // Hold the connection until the client gives up.
+        std::future::pending::<()>().await;
     }
     let mut response = (
         StatusCode::from_u16(status).expect("a status"),

@@ -12,7 +12,6 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -38,8 +37,8 @@ pub enum AppFault {
     Status(u16),
     /// 429, with `Retry-After` when given.
     RateLimited { retry_after: Option<u32> },
-    /// Take the notification, then answer only after this long.
-    Slow(Duration),
+    /// Take the notification, then never answer.
+    Hang,
 }
 
 /// A notification the app took.
@@ -149,7 +148,7 @@ async fn receive(
             retry_after = *seconds;
             (429, json!({ "error": "slow down" }))
         }
-        Some(AppFault::Slow(_)) | None => take(&inner, &headers, &body),
+        Some(AppFault::Hang) | None => take(&inner, &headers, &body),
     };
     inner.attempts.lock().unwrap().push(Attempt {
         method,
@@ -158,8 +157,9 @@ async fn receive(
         body: body.to_vec(),
         status,
     });
-    if let Some(AppFault::Slow(delay)) = fault {
-        tokio::time::sleep(delay).await;
+    if let Some(AppFault::Hang) = fault {
+        // Hold the connection until the client gives up.
+        std::future::pending::<()>().await;
     }
     let mut response = (
         StatusCode::from_u16(status).expect("a status"),

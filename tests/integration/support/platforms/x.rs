@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -54,8 +54,8 @@ pub enum XFault {
     RateLimited { reset_in: u64 },
     /// This status with X's problem body for it (401, 403, 500, 503...).
     Status(u16),
-    /// Create the DM, then answer only after this long.
-    Slow(Duration),
+    /// Create the DM, then never answer.
+    Hang,
 }
 
 /// A DM X created.
@@ -200,8 +200,9 @@ async fn send(
         body: body.to_vec(),
         status,
     });
-    if let Some(XFault::Slow(delay)) = fault {
-        tokio::time::sleep(delay).await;
+    if let Some(XFault::Hang) = fault {
+        // Hold the connection until the client gives up.
+        std::future::pending::<()>().await;
     }
     let mut response = (
         StatusCode::from_u16(status).expect("a status"),
@@ -258,17 +259,17 @@ fn decide(
             (429, too_many)
         }
         Some(XFault::Status(code)) => (*code, status_problem(*code)),
-        Some(XFault::Slow(_)) | None if in_day >= per_day => {
+        Some(XFault::Hang) | None if in_day >= per_day => {
             extra.push(("x-user-limit-24hour-limit", per_day.to_string()));
             extra.push(("x-user-limit-24hour-remaining", "0".into()));
             extra.push(("x-user-limit-24hour-reset", day_reset.to_string()));
             (429, too_many)
         }
-        Some(XFault::Slow(_)) | None if in_window >= per_window => {
+        Some(XFault::Hang) | None if in_window >= per_window => {
             extra.push(("x-rate-limit-remaining", "0".into()));
             (429, too_many)
         }
-        Some(XFault::Slow(_)) | None => check(inner, participant_id, path, headers, body),
+        Some(XFault::Hang) | None => check(inner, participant_id, path, headers, body),
     };
     if status == 201 {
         sent.push(now);
