@@ -327,6 +327,7 @@ async fn a_host_with_the_wrong_key_refuses_to_start() {
         admin_token: Some(ADMIN_TOKEN.into()),
         runtime: tayori_runtime::RuntimeConfig::default(),
         load_bundled: false,
+        ..tayori::ServeConfig::default()
     };
     let listener = || async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() };
 

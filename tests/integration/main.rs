@@ -11,6 +11,8 @@ mod api_isolation;
 mod api_openapi;
 mod api_subscribers;
 mod api_tenants;
+mod partner_kit;
+mod pipeline;
 mod platform_bundled;
 mod platform_email;
 mod platform_kanameto;

@@ -403,3 +403,65 @@ async fn outcomes_that_do_not_match_the_batch_break_the_contract() {
         );
     }
 }
+
+/// What a `tracing` subscriber wrote, for the test below.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// A plugin that logs its channel's secret (a `writeOnly` config field): the
+/// lines forwarded to `tracing`, and kept in the call's report, carry `***`
+/// instead, even where the line is cut. (A current-thread runtime, so that
+/// the thread's subscriber sees the call.)
+#[tokio::test(flavor = "current_thread")]
+async fn secrets_in_plugin_log_lines_are_masked() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let env = env().await;
+    let token = "tok-7f3a9c21-do-not-log";
+    let config = json!({ "behaviour": "log-secret", "token": token }).to_string();
+    let called = env
+        .rt
+        .deliver(&env.hostile, &ctx(&[]), &config, &batch(1))
+        .await;
+    assert!(called.result.is_ok(), "{:?}", called.result);
+
+    let logs: Vec<&str> = called.report.logs.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    assert_eq!(logs[0], "calling with token ***");
+    assert_eq!(logs[1], r#"{"authorization":"Bearer ***"}"#);
+    assert_eq!(logs[2], format!("{}***", "x".repeat(2040)));
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("calling with token ***") && text.contains("plugin=hostile"),
+        "the lines reach tracing with who logged them: {text}"
+    );
+    for seen in logs.iter().copied().chain([text.as_str()]) {
+        assert!(
+            !seen.contains(&token[..8]),
+            "a secret (or part of it) was logged: {seen}"
+        );
+    }
+}

@@ -439,6 +439,7 @@ async fn import_catalog(
     .await
     .map_err(ApiError::internal)??;
     let done = state.store.import_catalog(&programs).await?;
+    state.scheduler.changed_all();
     tracing::info!(
         programs = done.programs,
         messages = done.messages,
@@ -755,6 +756,7 @@ async fn put_insert(
     }
     let insert = LocalInsert { target, content };
     state.store.put_local_insert(&tenant, &insert).await?;
+    state.scheduler.changed(Some(&tenant));
     Ok(Json(insert.into()))
 }
 
@@ -773,6 +775,7 @@ async fn delete_insert(
     principal.require_tenant(&tenant)?;
     let target = target(&kind, &key)?;
     state.store.delete_local_insert(&tenant, &target).await?;
+    state.scheduler.changed(Some(&tenant));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -825,6 +828,7 @@ async fn put_tenant_message(
         stage: body.stage,
     };
     state.store.put_tenant_message(&tenant, &message).await?;
+    state.scheduler.changed(Some(&tenant));
     Ok(Json(message.into()))
 }
 
@@ -842,6 +846,7 @@ async fn delete_tenant_message(
 ) -> ApiResult<StatusCode> {
     principal.require_tenant(&tenant)?;
     state.store.delete_tenant_message(&tenant, &id).await?;
+    state.scheduler.changed(Some(&tenant));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -388,14 +388,21 @@ async fn import_subscribers(
         ));
     }
     let channels = state.store.channels(&tenant).await?;
-    let rules = Rules::new(&tenant_row, channels.into_iter().map(|c| c.name));
+    let rules = Rules::new(
+        &tenant_row,
+        state.scheduler.clock().now(),
+        channels.into_iter().map(|c| c.name),
+    );
     // Parsing 100,000 lines takes a while: off the async workers.
     let parsed = tokio::task::spawn_blocking(move || parse(&body, &rules))
         .await
         .map_err(ApiError::internal)??;
     let rows = parsed.rows();
     let summary: ImportSummary = match state.store.import_subscribers(&tenant, &rows).await {
-        Ok(s) => s,
+        Ok(s) => {
+            state.scheduler.changed(None);
+            s
+        }
         Err(StoreError::Invalid { field, message }) => {
             return Err(match parsed.locate(&field) {
                 Some((line, column)) => ApiError::new(

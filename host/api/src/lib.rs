@@ -6,6 +6,7 @@
 pub mod auth;
 mod catalog;
 mod channels;
+mod deliveries;
 pub mod error;
 mod import;
 pub mod pagination;
@@ -43,6 +44,9 @@ pub struct Inner {
     pub admin_token_digest: Option<String>,
     /// Seals and opens channel secrets.
     pub secrets: SecretKey,
+    /// The delivery pipeline of this node (broadcasts, previews, cache
+    /// invalidation when settings change).
+    pub scheduler: Arc<tayori_scheduler::Scheduler>,
 }
 
 /// Cheap to clone handle on [`Inner`].
@@ -87,6 +91,7 @@ impl AppState {
         (name = "channels", description = "A tenant's delivery channels: plugin, config (secrets encrypted), approved hosts"),
         (name = "subscribers", description = "Households, contacts and children; birth reports, stops, erasure, CSV import"),
         (name = "catalog", description = "The message catalog, and tenants' local inserts and extra messages"),
+        (name = "deliveries", description = "Broadcasts, the delivery outbox, subscribers' histories and schedule previews"),
         (name = "tokens", description = "API tokens"),
     )
 )]
@@ -117,6 +122,7 @@ fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(catalog::router())
         .merge(catalog::import_router().layer(DefaultBodyLimit::max(catalog::MAX_CATALOG_BODY)))
         .merge(tokens::router())
+        .merge(deliveries::router())
 }
 
 /// This document (OpenAPI 3.1).

@@ -235,9 +235,13 @@ pub(crate) struct Rules {
 
 impl Rules {
     /// The rules for `tenant` with its channels' names.
-    pub(crate) fn new(tenant: &Tenant, channels: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn new(
+        tenant: &Tenant,
+        now: chrono::DateTime<Utc>,
+        channels: impl IntoIterator<Item = String>,
+    ) -> Self {
         let tz = tenant.tz().unwrap_or(chrono_tz::Asia::Tokyo);
-        let today = Utc::now().with_timezone(&tz).date_naive();
+        let today = now.with_timezone(&tz).date_naive();
         Self::on(today, channels)
     }
 
@@ -442,7 +446,11 @@ fn stop_reason(reason: &str) -> ApiResult<&str> {
 async fn tenant_rules(state: &AppState, principal: &Principal, tenant: &str) -> ApiResult<Rules> {
     let tenant = crate::tenants::visible_tenant(state, principal, tenant).await?;
     let channels = state.store.channels(&tenant.id).await?;
-    Ok(Rules::new(&tenant, channels.into_iter().map(|c| c.name)))
+    Ok(Rules::new(
+        &tenant,
+        state.scheduler.clock().now(),
+        channels.into_iter().map(|c| c.name),
+    ))
 }
 
 /// Register a household with its contacts and children.
@@ -505,6 +513,7 @@ async fn create_subscriber(
         )
         .await?;
     tracing::debug!(%tenant, id = %subscriber.id, "subscriber created");
+    state.scheduler.changed(None);
     Ok((StatusCode::CREATED, Json(subscriber.into())))
 }
 
@@ -590,6 +599,7 @@ async fn update_subscriber(
             .map_err(invalid)?,
     };
     let subscriber = state.store.update_subscriber(&tenant, &id, &patch).await?;
+    state.scheduler.changed(None);
     Ok(Json(subscriber.into()))
 }
 
@@ -661,6 +671,7 @@ async fn add_child(
             ApiError::invalid(&field, message)
         })?;
     let child = state.store.add_child(&tenant, &id, &child).await?;
+    state.scheduler.changed(None);
     Ok((StatusCode::CREATED, Json(child.into())))
 }
 
@@ -689,6 +700,7 @@ async fn report_birth(
         .report_birth(&tenant, &id, &child, birth)
         .await?;
     tracing::info!(%tenant, subscriber = %id, child = %child.id, "birth reported");
+    state.scheduler.changed(None);
     Ok(Json(child.into()))
 }
 

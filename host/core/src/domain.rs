@@ -14,12 +14,14 @@
 
 pub mod catalog;
 pub mod channel;
+pub mod delivery;
 pub mod subscriber;
 pub mod tenant;
 pub mod token;
 
 pub use catalog::*;
 pub use channel::*;
+pub use delivery::*;
 pub use subscriber::*;
 pub use tenant::*;
 pub use token::*;

@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiToken, CatalogImported, CatalogMessage, Channel, ChannelSpec, Child, Contact, ContactStatus,
-    ImportRow, ImportSummary, InsertTarget, LocalInsert, NewApiToken, NewChild, NewSubscriber,
-    NewTenant, Page, PageRequest, Program, ProgramImport, PutChannel, Subscriber, SubscriberCounts,
-    SubscriberPatch, Tenant, TenantMessage, TenantPatch,
+    ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel, ChannelSpec,
+    Child, ClaimedDelivery, Complete, Contact, ContactStatus, Delivery, DeliveryFilter, ImportRow,
+    ImportSummary, InsertTarget, LocalInsert, NewApiToken, NewChild, NewDelivery, NewSubscriber,
+    NewTenant, OutboxStats, Page, PageRequest, PlanSource, PlanState, Program, ProgramImport,
+    PutChannel, Subscriber, SubscriberCounts, SubscriberPatch, Tenant, TenantMessage, TenantPatch,
 };
 use crate::plugin::Manifest;
 
@@ -296,13 +297,122 @@ pub trait TokenStore: Send + Sync {
     async fn tokens(&self, tenant_id: Option<&str>) -> StoreResult<Vec<ApiToken>>;
 }
 
+/// How many deliveries a plan or a broadcast wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planned {
+    /// New rows (pending or held).
+    pub inserted: u64,
+    /// New rows recorded as expired (a day caught up too late).
+    pub expired: u64,
+    /// Rows that were already there (planning again adds nothing).
+    pub existing: u64,
+}
+
+/// What a dispatcher's claim took.
+#[derive(Debug, Clone, Default)]
+pub struct Claim {
+    /// Rows now in flight under the claim's lease.
+    pub deliveries: Vec<ClaimedDelivery>,
+}
+
+/// The delivery outbox: planning writes it, dispatchers claim and complete
+/// it, the API reads it.
+#[async_trait::async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Where the planner stands for a tenant, if it ever planned it.
+    async fn plan_state(&self, tenant_id: &str) -> StoreResult<Option<PlanState>>;
+    /// The tenant's living children with each valid contact of their active
+    /// subscribers; only subscribers changed at or after `changed_since` when
+    /// given. Ordered by subscriber.
+    async fn plan_sources(
+        &self,
+        tenant_id: &str,
+        changed_since: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<PlanSource>>;
+    /// Writes a day's planned deliveries (rows already there are left as
+    /// they are) and, in the same transaction, the planner's new state.
+    async fn write_plan(
+        &self,
+        tenant_id: &str,
+        rows: &[NewDelivery],
+        state: &PlanState,
+    ) -> StoreResult<Planned>;
+    /// The valid contacts of the tenant's active subscribers, with their
+    /// living children (for a broadcast's audience).
+    async fn audience(&self, tenant_id: &str) -> StoreResult<Vec<AudienceMember>>;
+    /// Stores a broadcast and its deliveries, atomically.
+    async fn create_broadcast(
+        &self,
+        broadcast: &Broadcast,
+        rows: &[NewDelivery],
+    ) -> StoreResult<Planned>;
+    /// A broadcast of the tenant.
+    async fn broadcast(&self, tenant_id: &str, id: &str) -> StoreResult<Broadcast>;
+    /// Claims up to `limit` pending deliveries due at `now`, oldest first,
+    /// putting them in flight until `lease_until` with a new fencing token
+    /// each; the other pending members of a claimed row's kept batch come
+    /// with it.
+    async fn claim(&self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Claim>;
+    /// Records the batches the claimed deliveries are about to be sent in
+    /// (`(id, fence, batch)`), so that a crash before their completion sends
+    /// the same batches again. Rows whose fence moved on are skipped.
+    async fn assign_batches(&self, rows: &[(i64, i64, String)]) -> StoreResult<()>;
+    /// Records completions. A row whose claim was superseded (another
+    /// dispatcher re-claimed it after its lease ran out) is left alone and
+    /// counted in the answer's second number: (applied, stale).
+    async fn complete(&self, completions: &[Complete], now: i64) -> StoreResult<(u64, u64)>;
+    /// Puts in-flight deliveries whose lease ran out before `now` back to
+    /// pending (their dispatcher died); answers how many.
+    async fn rescue_expired_leases(&self, now: i64) -> StoreResult<u64>;
+    /// The earliest `next_attempt_at` of a pending delivery, if any.
+    async fn next_due(&self) -> StoreResult<Option<i64>>;
+    /// A tenant's deliveries, newest first.
+    async fn deliveries(
+        &self,
+        tenant_id: &str,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Delivery>>;
+    /// Reserves up to `n` sends on a channel within each of its counting
+    /// windows (`(window_seconds, max)`; windows start at multiples of their
+    /// length from `align` ms, e.g. the tenant's local midnight for a daily
+    /// quota); answers how many were granted and, when fewer than `n`, when
+    /// the exhausted window ends (ms).
+    async fn reserve_sends(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        windows: &[(u32, u32)],
+        align: i64,
+        n: u32,
+        now: i64,
+    ) -> StoreResult<(u32, Option<i64>)>;
+    /// When a channel's exhausted window ends, if one is exhausted now.
+    async fn quota_exhausted_until(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        windows: &[(u32, u32)],
+        align: i64,
+        now: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// The outbox at a glance.
+    async fn outbox_stats(&self, now: i64) -> StoreResult<OutboxStats>;
+}
+
 /// Everything Tayori stores, behind one object: `Arc<dyn Store>`.
 pub trait Store:
-    PluginStore + TenantStore + ChannelStore + SubscriberStore + CatalogStore + TokenStore
+    PluginStore + TenantStore + ChannelStore + SubscriberStore + CatalogStore + TokenStore + OutboxStore
 {
 }
 
 impl<T> Store for T where
-    T: PluginStore + TenantStore + ChannelStore + SubscriberStore + CatalogStore + TokenStore
+    T: PluginStore
+        + TenantStore
+        + ChannelStore
+        + SubscriberStore
+        + CatalogStore
+        + TokenStore
+        + OutboxStore
 {
 }

@@ -230,10 +230,12 @@ impl Runtime {
             .iter()
             .filter_map(|h| HostRule::parse(h).ok())
             .collect();
+        let secret_fields = record.manifest.secret_fields().into();
         Ok(Arc::new(LoadedPlugin {
             record,
             pre,
             hosts: Arc::new(hosts),
+            secret_fields,
         }))
     }
 }

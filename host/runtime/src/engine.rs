@@ -8,7 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::v0_1_0;
-use crate::outbound::{self, HostPolicy};
+use crate::outbound::{self, HostPolicy, Transport};
 use crate::state::PluginState;
 
 /// How often the engine's epoch advances. A CPU-bound guest holds its tokio
@@ -40,6 +40,11 @@ pub struct RuntimeConfig {
     /// Who may be reached besides what a channel approves (tests and the
     /// partner kit use loopback servers).
     pub policy: HostPolicy,
+    /// Where permitted requests go instead of the network: `None` in
+    /// production; the partner kit's fake platform in `tayori plugin test`.
+    /// Every check before the network (manifest, approval, request cap,
+    /// sizes, timeout) still applies.
+    pub transport: Option<Arc<dyn Transport>>,
 }
 
 impl Default for RuntimeConfig {
@@ -51,10 +56,13 @@ impl Default for RuntimeConfig {
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 1 << 20,
             max_request_bytes: 1 << 20,
-            max_component_bytes: 10 << 20,
+            // A JavaScript plugin carries its engine: componentize-js
+            // (StarlingMonkey) components start at about 12.5 MiB.
+            max_component_bytes: 16 << 20,
             max_log_lines_per_call: 100,
             max_instances: 256,
             policy: HostPolicy::default(),
+            transport: None,
         }
     }
 }

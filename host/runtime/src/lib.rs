@@ -22,5 +22,5 @@ pub use checks::{ALLOWED_IMPORTS, Prepared, UploadError};
 pub use engine::{Runtime, RuntimeConfig};
 pub use error::{CallError, CallErrorKind};
 pub use lifecycle::{LifecycleError, LoadStats, PluginListing, Plugins, Uploader};
-pub use outbound::HostPolicy;
+pub use outbound::{HostPolicy, Transport, TransportFuture};
 pub use plugin::{CallContext, CallReport, Called, LoadedPlugin, RequestRecord};

@@ -140,6 +140,7 @@ impl Plugins {
                     record: record.clone(),
                     pre: p.pre.clone(),
                     hosts: p.hosts.clone(),
+                    secret_fields: p.secret_fields.clone(),
                 }),
                 _ => self.load(&record).await?,
             };

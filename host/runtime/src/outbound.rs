@@ -168,6 +168,22 @@ impl CallPolicy {
     }
 }
 
+/// `GET`, `POST`... as on the wire.
+fn method_name(method: &wt::Method) -> String {
+    match method {
+        wt::Method::Get => "GET".into(),
+        wt::Method::Head => "HEAD".into(),
+        wt::Method::Post => "POST".into(),
+        wt::Method::Put => "PUT".into(),
+        wt::Method::Delete => "DELETE".into(),
+        wt::Method::Connect => "CONNECT".into(),
+        wt::Method::Options => "OPTIONS".into(),
+        wt::Method::Trace => "TRACE".into(),
+        wt::Method::Patch => "PATCH".into(),
+        wt::Method::Other(m) => m.clone(),
+    }
+}
+
 /// Splits a request's scheme and authority into a lower-case host and a port.
 fn host_and_port(authority: &str, https: bool) -> Option<(String, u16)> {
     let auth: http::uri::Authority = authority.parse().ok()?;
@@ -178,6 +194,24 @@ fn host_and_port(authority: &str, https: bool) -> Option<(String, u16)> {
         .to_ascii_lowercase();
     let port = auth.port_u16().unwrap_or(if https { 443 } else { 80 });
     Some((host, port))
+}
+
+/// What a [`Transport`] answers: the whole response, or why there is none
+/// (the guest sees a refused connection).
+pub type TransportFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<http::Response<Bytes>, String>> + Send>>;
+
+/// Where a call's permitted requests go instead of the network.
+///
+/// Production has none. The partner kit (`tayori plugin test`) answers from
+/// a scripted file or forwards to an upstream of the partner's choosing, so
+/// a plugin runs against a fake platform with the URLs it really uses: the
+/// manifest and approval checks, the request cap, the body limits and the
+/// request timeout all apply before and around it, as in production. Only
+/// name resolution and the connection are replaced.
+pub trait Transport: std::fmt::Debug + Send + Sync + 'static {
+    /// Answers one request (absolute URI, whole body).
+    fn send(&self, request: http::Request<Bytes>) -> TransportFuture;
 }
 
 /// The per-call hooks handed to wasmtime-wasi-http.
@@ -191,6 +225,7 @@ pub(crate) struct OutboundHooks {
     pub max_requests: u32,
     pub requests_made: u32,
     pub capture: bool,
+    pub transport: Option<Arc<dyn Transport>>,
     pub log: Arc<Mutex<CallLog>>,
 }
 
@@ -248,7 +283,7 @@ impl PluginState {
             authority,
             req.path_with_query.as_deref().unwrap_or("/")
         );
-        let method = format!("{:?}", req.method).to_uppercase();
+        let method = method_name(&req.method);
         let hooks = &mut self.hooks;
         hooks.requests_made += 1;
         if hooks.requests_made > hooks.max_requests {
@@ -299,6 +334,7 @@ impl WasiHttpHooks for OutboundHooks {
         let max_response = self.max_response_bytes;
         let max_request = self.max_request_bytes;
         let capture = self.capture;
+        let transport = self.transport.clone();
         let log = self.log.clone();
         Box::new(async move {
             let started = Instant::now();
@@ -330,6 +366,7 @@ impl WasiHttpHooks for OutboundHooks {
             };
             let result = send(
                 &client,
+                transport.as_deref(),
                 &policy,
                 &host_policy,
                 parts,
@@ -381,6 +418,7 @@ fn fail(code: HttpError, why: impl Into<String>) -> SendError {
 #[allow(clippy::too_many_arguments)]
 async fn send(
     client: &reqwest::Client,
+    transport: Option<&dyn Transport>,
     policy: &CallPolicy,
     host_policy: &HostPolicy,
     parts: http::request::Parts,
@@ -403,7 +441,7 @@ async fn send(
         return Err(fail(HttpError::HttpRequestDenied, why));
     }
     // A name must not lead to a private address the channel did not approve.
-    if host.parse::<IpAddr>().is_err() {
+    if transport.is_none() && host.parse::<IpAddr>().is_err() {
         let addrs: Vec<SocketAddr> =
             tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
                 .await
@@ -453,6 +491,9 @@ async fn send(
         cap.extend_from_slice(&body[..body.len().min(MAX_CAPTURED_BODY)]);
     }
     let request = http::Request::from_parts(parts, body);
+    if let Some(transport) = transport {
+        return send_through(transport, request, timeout, max_response).await;
+    }
     let mut request = reqwest::Request::try_from(request)
         .map_err(|e| fail(HttpError::HttpRequestUriInvalid, e.to_string()))?;
     *request.timeout_mut() = Some(timeout);
@@ -514,6 +555,36 @@ async fn send(
     builder
         .body(Bytes::from(buf))
         .map_err(|e| fail(HttpError::InternalError(Some(e.to_string())), e.to_string()))
+}
+
+/// A permitted request answered by a [`Transport`], under the same request
+/// timeout and response cap as a real one.
+async fn send_through(
+    transport: &dyn Transport,
+    request: http::Request<Bytes>,
+    timeout: Duration,
+    max_response: usize,
+) -> Result<http::Response<Bytes>, SendError> {
+    let mut response = tokio::time::timeout(timeout, transport.send(request))
+        .await
+        .map_err(|_| {
+            fail(
+                HttpError::HttpResponseTimeout,
+                format!("no complete answer within {timeout:?}"),
+            )
+        })?
+        .map_err(|why| fail(HttpError::ConnectionRefused, format!("connecting: {why}")))?;
+    let len = response.body().len();
+    if len > max_response {
+        return Err(fail(
+            HttpError::HttpResponseBodySize(Some(len as u64)),
+            format!("response of {len} bytes exceeds the cap of {max_response} bytes"),
+        ));
+    }
+    response
+        .headers_mut()
+        .remove(http::header::TRANSFER_ENCODING);
+    Ok(response)
 }
 
 /// The host's pooled client. Its resolver drops non-public addresses that no

@@ -10,14 +10,13 @@ use tayori_core::{
 };
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::v0_1_0;
 use crate::engine::Runtime;
 use crate::error::{CallError, CallErrorKind};
 use crate::outbound::{CallPolicy, HostRule, OutboundHooks};
-use crate::state::{CallLog, Limits, PluginState, Who};
+use crate::state::{CallLog, Limits, PluginState, Secrets, Who};
 
 /// A compiled, pre-instantiated plugin version. Cheap to share; calls in
 /// flight keep the version they started with alive.
@@ -25,6 +24,9 @@ pub struct LoadedPlugin {
     pub record: PluginVersionRecord,
     pub(crate) pre: v0_1_0::DeliveryPluginPre<PluginState>,
     pub(crate) hosts: Arc<Vec<HostRule>>,
+    /// The config properties the manifest's schema marks `writeOnly`: their
+    /// values are masked in the plugin's log lines.
+    pub(crate) secret_fields: Arc<[String]>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -92,9 +94,13 @@ pub struct CallReport {
 }
 
 /// A call's result and its report (there is a report even when it failed).
+///
+/// The error is boxed: a [`CallError`] names the plugin, version, tenant and
+/// channel, and would otherwise make every `Result` on the success path as
+/// large as itself.
 #[derive(Debug)]
 pub struct Called<T> {
-    pub result: Result<T, CallError>,
+    pub result: Result<T, Box<CallError>>,
     pub report: CallReport,
 }
 
@@ -103,17 +109,14 @@ impl Runtime {
         &self,
         plugin: &LoadedPlugin,
         ctx: &CallContext,
+        config: Option<Arc<str>>,
         deadline: Instant,
     ) -> Store<PluginState> {
         let log = Arc::new(Mutex::new(CallLog::default()));
         let state = PluginState {
-            // Nothing granted: no directories, environment, arguments, stdio
-            // or sockets.
-            wasi: WasiCtxBuilder::new()
-                .allow_tcp(false)
-                .allow_udp(false)
-                .allow_ip_name_lookup(false)
-                .build(),
+            // Built on the guest's first WASI call (see `state.rs`): a call
+            // that makes none never pays for it.
+            wasi: None,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: OutboundHooks {
@@ -130,6 +133,7 @@ impl Runtime {
                 max_requests: self.config.max_requests_per_call,
                 requests_made: 0,
                 capture: ctx.capture,
+                transport: self.config.transport.clone(),
                 log: log.clone(),
             },
             limits: Limits {
@@ -146,6 +150,7 @@ impl Runtime {
             logs: Vec::new(),
             logs_dropped: 0,
             max_logs: self.config.max_log_lines_per_call,
+            secrets: Secrets::new(plugin.secret_fields.clone(), config),
             calls: log,
         };
         let mut store = Store::new(&self.engine, state);
@@ -162,7 +167,15 @@ impl Runtime {
     }
 
     /// Runs `f` on a fresh instance of `plugin` under the call's deadline.
-    async fn call<T, F>(&self, plugin: &LoadedPlugin, ctx: &CallContext, f: F) -> Called<T>
+    /// `config` is the channel config the call is given (its secret values
+    /// are masked in the plugin's log lines).
+    async fn call<T, F>(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: Option<Arc<str>>,
+        f: F,
+    ) -> Called<T>
     where
         F: for<'a> FnOnce(
             &'a v0_1_0::DeliveryPlugin,
@@ -173,8 +186,9 @@ impl Runtime {
     {
         let timeout = self.config.call_timeout;
         let started = Instant::now();
-        let mut store = self.new_store(plugin, ctx, started + timeout);
-        let outcome = tokio::time::timeout(timeout, async {
+        let deadline = started + timeout;
+        let mut store = self.new_store(plugin, ctx, config, deadline);
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = plugin
                 .pre
                 .instantiate_async(&mut store)
@@ -205,14 +219,14 @@ impl Runtime {
             }
         };
         Called {
-            result: Err(CallError::new(&state.who, kind)),
+            result: Err(Box::new(CallError::new(&state.who, kind))),
             report,
         }
     }
 
     /// Asks a plugin version for its manifest (used at upload).
     pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<v0_1_0::RawManifest> {
-        self.call(plugin, &CallContext::default(), |p, s| {
+        self.call(plugin, &CallContext::default(), None, |p, s| {
             Box::pin(p.call_manifest(s))
         })
         .await
@@ -225,10 +239,11 @@ impl Runtime {
         ctx: &CallContext,
         config: &str,
     ) -> Called<Result<(), ConfigError>> {
-        let config = config.to_string();
+        let config: Arc<str> = config.into();
+        let text = config.clone();
         let called = self
-            .call(plugin, ctx, move |p, s| {
-                Box::pin(async move { p.call_validate_config(s, &config).await })
+            .call(plugin, ctx, Some(config), move |p, s| {
+                Box::pin(async move { p.call_validate_config(s, &text).await })
             })
             .await;
         Called {
@@ -246,16 +261,17 @@ impl Runtime {
         batch: &Batch,
     ) -> Called<Vec<Outcome>> {
         let wbatch = v0_1_0::tayori::plugin::types::Batch::from(batch);
-        let config = config.to_string();
+        let config: Arc<str> = config.into();
+        let text = config.clone();
         let called = self
-            .call(plugin, ctx, move |p, s| {
-                Box::pin(async move { p.call_deliver(s, &config, &wbatch).await })
+            .call(plugin, ctx, Some(config), move |p, s| {
+                Box::pin(async move { p.call_deliver(s, &text, &wbatch).await })
             })
             .await;
         let result = called.result.and_then(|outcomes| {
             let outcomes: Vec<Outcome> = outcomes.into_iter().map(Into::into).collect();
             check_outcomes(batch, &outcomes).map_err(|why| {
-                CallError::new(
+                Box::new(CallError::new(
                     &Who {
                         plugin: plugin.record.plugin_id.clone(),
                         version: plugin.record.version.to_string(),
@@ -263,7 +279,7 @@ impl Runtime {
                         channel: ctx.channel.clone(),
                     },
                     CallErrorKind::Contract(why),
-                )
+                ))
             })?;
             Ok(outcomes)
         });
@@ -282,10 +298,11 @@ impl Runtime {
         request: &WebhookRequest,
     ) -> Called<WebhookResult> {
         let wreq = v0_1_0::tayori::plugin::types::HttpRequest::from(request);
-        let config = config.to_string();
+        let config: Arc<str> = config.into();
+        let text = config.clone();
         let called = self
-            .call(plugin, ctx, move |p, s| {
-                Box::pin(async move { p.call_handle_webhook(s, &config, &wreq).await })
+            .call(plugin, ctx, Some(config), move |p, s| {
+                Box::pin(async move { p.call_handle_webhook(s, &text, &wreq).await })
             })
             .await;
         Called {

@@ -1,13 +1,16 @@
 //! What one plugin call's `Store` holds: an empty WASI context, the HTTP
 //! context with the call's outbound policy, the memory limiter, and the
 //! call's log lines and counters.
+//!
+//! Log lines are forwarded to `tracing` (target `tayori::plugin`) with the
+//! channel's secret values masked.
 
 use std::sync::{Arc, Mutex};
 
 use tayori_core::LogLevel;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_1_0::log;
@@ -20,6 +23,8 @@ const MAX_LOG_LINE: usize = 2048;
 /// Table elements an instance may grow to (function tables of Rust programs
 /// are small; this only stops a table bomb).
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// What a secret value is replaced by in a plugin's log lines.
+pub(crate) const MASK: &str = "***";
 
 /// Who a call is for, carried into log lines and errors.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +42,10 @@ pub(crate) struct CallLog {
 }
 
 pub(crate) struct PluginState {
-    pub wasi: WasiCtx,
+    /// Built on the guest's first WASI call (HTTP, clocks, streams): most
+    /// calls without HTTP make none, and building one seeds two random
+    /// number generators. It grants nothing either way.
+    pub wasi: Option<WasiCtx>,
     pub http: WasiHttpCtx,
     pub table: ResourceTable,
     pub hooks: OutboundHooks,
@@ -46,7 +54,77 @@ pub(crate) struct PluginState {
     pub logs: Vec<(LogLevel, String)>,
     pub logs_dropped: u32,
     pub max_logs: u32,
+    pub secrets: Secrets,
     pub calls: Arc<Mutex<CallLog>>,
+}
+
+/// A context that grants nothing: no directories, environment, arguments,
+/// stdio or sockets.
+fn empty_wasi() -> WasiCtx {
+    WasiCtxBuilder::new()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+/// The channel's secret values, to mask in the plugin's log lines: the
+/// values, in the call's config, of the properties the plugin's schema marks
+/// `writeOnly` (the same fields the API stores encrypted and never shows).
+///
+/// Found on the first log line, so a call that logs nothing never parses
+/// its config a second time.
+pub(crate) struct Secrets {
+    fields: Arc<[String]>,
+    config: Option<Arc<str>>,
+    values: Option<Vec<String>>,
+}
+
+impl Secrets {
+    pub fn new(fields: Arc<[String]>, config: Option<Arc<str>>) -> Self {
+        Self {
+            fields,
+            config,
+            values: None,
+        }
+    }
+
+    /// `text` with every secret value replaced by [`MASK`].
+    pub fn mask(&mut self, text: String) -> String {
+        let values = self
+            .values
+            .get_or_insert_with(|| secret_values(&self.fields, self.config.as_deref()));
+        let mut text = text;
+        for value in values.iter() {
+            if text.contains(value.as_str()) {
+                text = text.replace(value.as_str(), MASK);
+            }
+        }
+        text
+    }
+}
+
+/// The non-empty values of `fields` in the JSON `config` (strings as they
+/// are, other values as JSON text), longest first so that a secret that
+/// contains another is masked whole.
+fn secret_values(fields: &[String], config: Option<&str>) -> Vec<String> {
+    let (false, Some(config)) = (fields.is_empty(), config) else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Object(config)) = serde_json::from_str(config) else {
+        return Vec::new();
+    };
+    let mut values: Vec<String> = fields
+        .iter()
+        .filter_map(|field| match config.get(field)? {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
 }
 
 impl PluginState {
@@ -62,7 +140,7 @@ impl PluginState {
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(empty_wasi),
             table: &mut self.table,
         }
     }
@@ -80,7 +158,9 @@ impl log::Host for PluginState {
             self.logs_dropped += 1;
             return Ok(());
         }
-        let mut message = message;
+        // Masked before it is cut, so that a cut cannot leave part of a
+        // secret unmasked.
+        let mut message = self.secrets.mask(message);
         if message.len() > MAX_LOG_LINE {
             let mut cut = MAX_LOG_LINE;
             while !message.is_char_boundary(cut) {
@@ -151,5 +231,44 @@ impl ResourceLimiter for Limits {
             );
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(fields: &[&str], config: &str) -> Secrets {
+        let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        Secrets::new(fields.into(), Some(config.into()))
+    }
+
+    #[test]
+    fn write_only_values_are_masked_and_nothing_else() {
+        let mut s = secrets(
+            &["token", "pin", "unset", "empty"],
+            r#"{"endpoint":"https://x.test","token":"tok-123","pin":4321,"unset":null,"empty":""}"#,
+        );
+        assert_eq!(
+            s.mask("POST https://x.test with Bearer tok-123 (pin 4321)".into()),
+            "POST https://x.test with Bearer *** (pin ***)"
+        );
+        assert_eq!(s.mask("nothing secret here".into()), "nothing secret here");
+    }
+
+    #[test]
+    fn a_secret_containing_another_is_masked_whole() {
+        let mut s = secrets(&["a", "b"], r#"{"a":"abc","b":"abcdef"}"#);
+        assert_eq!(s.mask("x abcdef y abc".into()), "x *** y ***");
+    }
+
+    #[test]
+    fn no_config_or_no_secret_fields_masks_nothing() {
+        let mut s = Secrets::new(Vec::new().into(), Some(r#"{"token":"t"}"#.into()));
+        assert_eq!(s.mask("t".into()), "t");
+        let mut s = Secrets::new(vec!["token".to_string()].into(), None);
+        assert_eq!(s.mask("t".into()), "t");
+        let mut s = secrets(&["token"], "not json");
+        assert_eq!(s.mask("not json".into()), "not json");
     }
 }

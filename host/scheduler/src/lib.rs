@@ -1,1 +1,250 @@
-//! placeholder
+//! Tayori's delivery pipeline (DESIGN.md, "Delivery pipeline"): the planner
+//! materialises each tenant's due deliveries into the outbox, the dispatcher
+//! claims and sends them through the plugins, broadcasts join the same
+//! outbox, and previews show what a schedule would send.
+//!
+//! [`Scheduler`] runs both loops inside `tayori serve`; tests drive the same
+//! parts by hand with a [`clock::ManualClock`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tayori_core::{Broadcast, Planned, Store, StoreError};
+
+pub mod broadcast;
+pub mod clock;
+pub mod dispatch;
+pub mod keys;
+pub mod plan;
+pub mod preview;
+pub mod render;
+pub mod senders;
+
+pub use broadcast::{Audience, MonthRange};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use dispatch::{
+    DispatchConfig, Dispatched, Dispatcher, SendError, SendLimits, Sender, Senders,
+};
+pub use plan::Planner;
+pub use senders::{ConfigDecryptor, PluginSenders};
+
+/// The scheduler's settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// How often the planner looks at every tenant.
+    pub plan_every: Duration,
+    /// How often the outbox gauges are refreshed.
+    pub stats_every: Duration,
+    pub dispatch: DispatchConfig,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            plan_every: Duration::from_secs(30),
+            stats_every: Duration::from_secs(10),
+            dispatch: DispatchConfig::default(),
+        }
+    }
+}
+
+/// A broadcast request, validated.
+#[derive(Debug, Clone)]
+pub struct NewBroadcast {
+    pub subject: Option<String>,
+    pub body: String,
+    pub audience: Audience,
+    /// The audience as given, kept with the broadcast.
+    pub audience_json: serde_json::Value,
+    /// `None`: now.
+    pub send_at: Option<DateTime<Utc>>,
+}
+
+/// The planner and the dispatcher of one node.
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    planner: Planner,
+    dispatcher: Arc<Dispatcher>,
+    config: SchedulerConfig,
+    plan_wake: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the scheduler's loops when dropped or asked.
+#[derive(Debug)]
+pub struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the loops and waits for them (in-flight batches finish first).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Arc<dyn Store>,
+        senders: Arc<dyn Senders>,
+        clock: Arc<dyn Clock>,
+        config: SchedulerConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            planner: Planner::new(store.clone(), clock.clone()),
+            dispatcher: Arc::new(Dispatcher::new(
+                store.clone(),
+                senders,
+                clock.clone(),
+                config.dispatch.clone(),
+            )),
+            store,
+            clock,
+            config,
+            plan_wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn planner(&self) -> &Planner {
+        &self.planner
+    }
+
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Something a plan depends on changed (a tenant, subscribers, the
+    /// catalog): plan soon, and forget the tenant's cached settings.
+    pub fn changed(&self, tenant_id: Option<&str>) {
+        if let Some(t) = tenant_id {
+            self.dispatcher.invalidate(t);
+        }
+        self.plan_wake.notify_one();
+    }
+
+    /// The catalog changed: every tenant's cached messages are stale.
+    pub fn changed_all(&self) {
+        self.dispatcher.invalidate_all();
+        self.plan_wake.notify_one();
+    }
+
+    /// Starts the planner, the dispatcher and the outbox gauges.
+    pub fn start(self: &Arc<Self>) -> Running {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        let me = self.clone();
+        let mut stop_plan = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match me.planner.run_once().await {
+                    Ok(p) if p.inserted > 0 => me.dispatcher.wake(),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "planning pass failed"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(me.config.plan_every) => {}
+                    () = me.plan_wake.notified() => {}
+                    _ = stop_plan.changed() => break,
+                }
+                if *stop_plan.borrow() {
+                    break;
+                }
+            }
+        }));
+        tasks.push(tokio::spawn(self.dispatcher.clone().run(rx.clone())));
+        let me = self.clone();
+        let mut stop_stats = rx;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let now = me.clock.now_ms();
+                if let Ok(s) = me.store.outbox_stats(now).await {
+                    metrics::gauge!("tayori_outbox_pending").set(s.pending as f64);
+                    metrics::gauge!("tayori_outbox_in_flight").set(s.in_flight as f64);
+                    metrics::gauge!("tayori_outbox_due").set(s.due as f64);
+                    metrics::gauge!("tayori_outbox_oldest_due_age_seconds").set(
+                        s.oldest_due_at
+                            .map_or(0.0, |at| ((now - at).max(0) as f64) / 1000.0),
+                    );
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(me.config.stats_every) => {}
+                    _ = stop_stats.changed() => break,
+                }
+                if *stop_stats.borrow() {
+                    break;
+                }
+            }
+        }));
+        Running { stop, tasks }
+    }
+
+    /// Creates a broadcast and its deliveries, and wakes the dispatcher.
+    pub async fn broadcast(
+        &self,
+        tenant_id: &str,
+        request: NewBroadcast,
+    ) -> Result<(Broadcast, Planned), StoreError> {
+        let tenant = self.store.tenant(tenant_id).await?;
+        let now = self.clock.now();
+        let send_at = request.send_at.unwrap_or(now).max(now);
+        let b = Broadcast {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.id.clone(),
+            subject: request.subject,
+            body: request.body,
+            audience: request.audience_json,
+            send_at,
+            deliveries: 0,
+            created_at: now,
+        };
+        let members = self.store.audience(&tenant.id).await?;
+        let rows = broadcast::deliveries(
+            &tenant,
+            &b,
+            &request.audience,
+            &members,
+            broadcast::send_day(&tenant, send_at),
+        );
+        let planned = self.store.create_broadcast(&b, &rows).await?;
+        let b = Broadcast {
+            deliveries: planned.inserted,
+            ..b
+        };
+        self.dispatcher.wake();
+        Ok((b, planned))
+    }
+
+    /// What the schedule would send (see [`preview`]).
+    pub async fn preview(
+        &self,
+        tenant_id: &str,
+        subscriber_id: Option<&str>,
+        from: NaiveDate,
+        days: u32,
+    ) -> Result<Vec<preview::PreviewItem>, StoreError> {
+        preview::preview(&*self.store, tenant_id, subscriber_id, from, days).await
+    }
+}

@@ -46,6 +46,10 @@ const PERSIST_BULK_STATEMENTS: bool = false;
 /// (`'tayo'` in ASCII). Other subsystems must use other first keys.
 const PLUGIN_LOCK_CLASS: i32 = 0x7461_796f;
 
+/// How a claim locks the rows it picks: rows another node is claiming are
+/// skipped, not waited for, so nodes claim disjoint rows side by side.
+const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
 /// Tayori's store on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {

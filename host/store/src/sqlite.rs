@@ -51,6 +51,10 @@ const MAX_BIND_PARAMS: usize = 32_766;
 /// keeping a bulk statement prepared only saves work.
 const PERSIST_BULK_STATEMENTS: bool = true;
 
+/// How a claim locks the rows it picks: SQLite's single writer already
+/// excludes every other claim.
+const CLAIM_LOCK: &str = "";
+
 /// Tayori's store on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

@@ -18,6 +18,7 @@ mod conformance {
     pub mod harness;
     pub mod import;
     pub mod isolation;
+    pub mod outbox;
     pub mod plugins;
     pub mod subscribers;
     pub mod tenants;
@@ -50,6 +51,18 @@ macro_rules! conformance {
 }
 
 conformance! {
+    outbox::planning_the_same_rows_again_adds_nothing,
+    outbox::claims_are_leased_and_fenced,
+    outbox::concurrent_claims_take_disjoint_rows,
+    outbox::completions_retry_fail_and_defer,
+    outbox::recipient_gone_invalidates_the_contact,
+    outbox::unauthorized_pauses_the_channel_until_its_config_changes,
+    outbox::a_failure_under_an_old_config_does_not_pause_the_new_one,
+    outbox::the_lifecycle_cancels_pending_deliveries,
+    outbox::kept_batches_are_claimed_whole,
+    outbox::broadcasts_store_their_deliveries,
+    outbox::send_counters_hold_windows,
+    outbox::deliveries_are_paged_newest_first,
     plugins::versions_are_inserted_once,
     plugins::concurrent_uploads_of_one_version_insert_it_once,
     plugins::versions_must_match_their_bytes,

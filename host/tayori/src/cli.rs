@@ -25,7 +25,8 @@ struct Cli {
 enum Command {
     /// Run the service.
     Serve(ServeArgs),
-    /// Delivery plugins on a running host: upload, list, activate, roll back.
+    /// Delivery plugins: upload, list, activate, roll back on a running host;
+    /// new, check and test locally (the partner kit).
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// Tenants (municipalities) and their settings.
@@ -43,6 +44,73 @@ enum Command {
     /// API tokens: create (shown once), list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// What a tenant's schedule would send.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// A tenant's deliveries and broadcasts.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// What would be sent, when, to which channel, with message ids (nothing is written).
+    Preview {
+        #[arg(long)]
+        tenant: String,
+        /// Only this subscriber.
+        #[arg(long)]
+        subscriber: Option<String>,
+        /// The first day, YYYY-MM-DD (in the tenant's zone).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// How many days.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// pending, held, in_flight, sent, failed, expired, cancelled or dead.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        /// Due at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Send a message to an audience now (or at --send-at).
+    Broadcast {
+        #[arg(long)]
+        tenant: String,
+        /// The text.
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        subject: Option<String>,
+        /// The audience as JSON (default `{}`: everyone), e.g. '{"pregnant": true}'.
+        #[arg(long, default_value = "{}")]
+        audience: String,
+        /// RFC 3339; default now.
+        #[arg(long)]
+        send_at: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Args)]
@@ -60,6 +128,16 @@ struct ServeArgs {
     /// Do not publish the plugins bundled in this binary.
     #[arg(long)]
     no_bundled_plugins: bool,
+    /// How long a dispatcher holds the deliveries it claimed before another
+    /// (or a restarted) node may take them over, in seconds.
+    #[arg(long, env = "TAYORI_LEASE_SECONDS", default_value_t = 300)]
+    lease_seconds: u64,
+    /// The first retry's delay in seconds (doubling up to an hour, with jitter).
+    #[arg(long, env = "TAYORI_RETRY_BASE_SECONDS", default_value_t = 30)]
+    retry_base_seconds: u64,
+    /// Plan and send nothing: serve the API only (another node delivers).
+    #[arg(long)]
+    no_scheduler: bool,
 }
 
 /// Where the host is and who is calling.
@@ -110,6 +188,16 @@ enum PluginCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Partner kit: create a plugin crate from the template.
+    New(crate::kit::NewArgs),
+    /// Partner kit: run a component in the production sandbox against a fake
+    /// platform; exits non-zero on any violation.
+    Test(crate::kit::TestArgs),
+    /// Partner kit: the upload checks, offline.
+    Check(crate::kit::CheckArgs),
+    /// Partner kit: serve a scripted fake platform on loopback, for a channel
+    /// of a running host to deliver to.
+    Fake(crate::kit::FakeArgs),
 }
 
 /// Tenant settings shared by `create` and `update`; absent ones stay (or
@@ -392,7 +480,10 @@ fn config_arg(arg: &str) -> anyhow::Result<serde_json::Value> {
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(matches!(
+        &cli.command,
+        Command::Plugin(PluginCommand::Test(_) | PluginCommand::Check(_))
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -412,10 +503,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// `kit`: the partner kit prints a plugin's log lines in its report, with
+/// the tested config's secrets masked; they must not reach stderr unmasked.
+fn init_tracing(kit: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env("TAYORI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    if kit {
+        filter = filter.add_directive("tayori::plugin=off".parse().expect("a valid directive"));
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -425,6 +521,8 @@ fn init_tracing() {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Schedule(cmd) => schedule(cmd).await,
+        Command::Deliveries(cmd) => deliveries(cmd).await,
         Command::Plugin(cmd) => plugin(cmd).await,
         Command::Tenant(cmd) => tenant(cmd).await,
         Command::Channel(cmd) => channel(cmd).await,
@@ -655,6 +753,81 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Percent-encodes a query value.
+fn query_value(v: &str) -> String {
+    let mut url = reqwest::Url::parse("http://query/").expect("a valid base");
+    url.query_pairs_mut().append_pair("v", v);
+    url.query().unwrap_or("v=")[2..].to_string()
+}
+
+async fn schedule(cmd: ScheduleCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ScheduleCommand::Preview {
+            tenant,
+            subscriber,
+            from,
+            days,
+            remote,
+        } => {
+            let mut path = format!("/v1/tenants/{tenant}/schedule/preview?from={from}&days={days}");
+            if let Some(s) = subscriber {
+                path.push_str(&format!("&subscriber={}", query_value(&s)));
+            }
+            Client::new(&remote)?.json("GET", &path, None).await
+        }
+    }
+}
+
+async fn deliveries(cmd: DeliveriesCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DeliveriesCommand::List {
+            tenant,
+            status,
+            channel,
+            since,
+            limit,
+            cursor,
+            remote,
+        } => {
+            let mut path = format!("/v1/tenants/{tenant}/deliveries?limit={limit}");
+            for (k, v) in [
+                ("status", status),
+                ("channel", channel),
+                ("since", since),
+                ("cursor", cursor),
+            ] {
+                if let Some(v) = v {
+                    path.push_str(&format!("&{k}={}", query_value(&v)));
+                }
+            }
+            Client::new(&remote)?.json("GET", &path, None).await
+        }
+        DeliveriesCommand::Broadcast {
+            tenant,
+            body,
+            subject,
+            audience,
+            send_at,
+            remote,
+        } => {
+            let audience: serde_json::Value = serde_json::from_str(&audience)
+                .map_err(|e| anyhow::anyhow!("--audience is not JSON: {e}"))?;
+            let request = serde_json::json!({
+                "content": {"subject": subject, "body": body},
+                "audience": audience,
+                "send_at": send_at,
+            });
+            Client::new(&remote)?
+                .json(
+                    "POST",
+                    &format!("/v1/tenants/{tenant}/broadcasts"),
+                    Some(request),
+                )
+                .await
+        }
+    }
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServeConfig {
         database_url: args.database_url,
@@ -662,6 +835,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .filter(|t| !t.is_empty()),
         load_bundled: !args.no_bundled_plugins,
+        run_scheduler: !args.no_scheduler,
+        scheduler: tayori_scheduler::SchedulerConfig {
+            dispatch: tayori_scheduler::DispatchConfig {
+                lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
+                backoff_base: std::time::Duration::from_secs(args.retry_base_seconds),
+                ..tayori_scheduler::DispatchConfig::default()
+            },
+            ..tayori_scheduler::SchedulerConfig::default()
+        },
         ..ServeConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -691,6 +873,10 @@ async fn shutdown_signal() {
 
 async fn plugin(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        PluginCommand::New(args) => crate::kit::new_plugin(args),
+        PluginCommand::Test(args) => crate::kit::test_plugin(args).await,
+        PluginCommand::Check(args) => crate::kit::check_plugin(args).await,
+        PluginCommand::Fake(args) => crate::kit::serve_fake(args).await,
         PluginCommand::Upload { file, remote } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;

@@ -6,6 +6,7 @@
 
 pub mod cli;
 mod client;
+mod kit;
 mod server;
 
 pub use server::{Launched, ServeConfig, launch, launch_with_key};

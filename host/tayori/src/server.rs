@@ -21,6 +21,13 @@ pub struct ServeConfig {
     pub runtime: RuntimeConfig,
     /// Upload the plugins bundled in this binary on start.
     pub load_bundled: bool,
+    /// Planner and dispatcher settings.
+    pub scheduler: tayori_scheduler::SchedulerConfig,
+    /// Run the planner and the dispatcher (off: the API alone, for tests
+    /// that drive the pipeline by hand).
+    pub run_scheduler: bool,
+    /// Where "now" comes from (the system clock but in tests).
+    pub clock: Arc<dyn tayori_scheduler::Clock>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -33,6 +40,8 @@ impl std::fmt::Debug for ServeConfig {
             )
             .field("runtime", &self.runtime)
             .field("load_bundled", &self.load_bundled)
+            .field("scheduler", &self.scheduler)
+            .field("run_scheduler", &self.run_scheduler)
             .finish()
     }
 }
@@ -58,6 +67,9 @@ impl Default for ServeConfig {
             admin_token: None,
             runtime: RuntimeConfig::default(),
             load_bundled: true,
+            scheduler: tayori_scheduler::SchedulerConfig::default(),
+            run_scheduler: true,
+            clock: Arc::new(tayori_scheduler::SystemClock),
         }
     }
 }
@@ -120,19 +132,40 @@ pub async fn launch_with_key(
     if config.admin_token.is_none() {
         first_start_token(store.as_ref()).await?;
     }
+    let decrypt_key = secrets.clone();
+    let senders = tayori_scheduler::PluginSenders::new(
+        plugins.clone(),
+        Arc::new(move |channel| {
+            decrypt_key
+                .channel_config(channel)
+                .map_err(|e| format!("cannot open the channel's secrets: {e}"))
+        }),
+    );
+    let scheduler = tayori_scheduler::Scheduler::new(
+        store.clone(),
+        Arc::new(senders),
+        config.clock.clone(),
+        config.scheduler.clone(),
+    );
+    let running = config.run_scheduler.then(|| scheduler.start());
     let state = AppState(Arc::new(Inner {
         store,
         plugins,
         admin_token_digest: config.admin_token.as_deref().map(tayori_api::token_digest),
         secrets,
+        scheduler,
     }));
     let app = tayori_api::router(state.clone());
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        if let Some(running) = running {
+            running.shutdown().await;
+        }
+        served
     });
     tracing::info!(%addr, "tayori listening");
     Ok(Launched { addr, state, task })

@@ -45,6 +45,7 @@ impl Api {
             admin_token: Some(ADMIN_TOKEN.into()),
             runtime: RuntimeConfig::default(),
             load_bundled: false,
+            ..ServeConfig::default()
         };
         // SQLite finds (creates) its key file as `tayori serve` does;
         // PostgreSQL would use the working directory, so it gets a key.

@@ -33,6 +33,16 @@ impl TestServer {
     }
 
     pub async fn start_with(db: Db, runtime: RuntimeConfig, load_bundled: bool) -> Self {
+        Self::start_configured(db, |c| {
+            c.runtime = runtime;
+            c.load_bundled = load_bundled;
+        })
+        .await
+    }
+
+    /// A server whose settings `configure` adjusts (the clock, whether the
+    /// scheduler runs, its timings).
+    pub async fn start_configured(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> Self {
         let (dir, database_url) = match db {
             Db::FreshSqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -41,12 +51,12 @@ impl TestServer {
             }
             Db::Url(url) => (None, url),
         };
-        let config = ServeConfig {
+        let mut config = ServeConfig {
             database_url: database_url.clone(),
             admin_token: Some(ADMIN_TOKEN.into()),
-            runtime,
-            load_bundled,
+            ..ServeConfig::default()
         };
+        configure(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

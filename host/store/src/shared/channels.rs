@@ -3,6 +3,7 @@
 use sqlx::types::Json;
 use tayori_core::{Channel, ChannelSpec, ChannelStore, PutChannel, StoreError, StoreResult};
 
+use super::outbox::{cancel_open, hold_channel};
 use super::{Conn, Engine, require_tenant};
 use crate::error::{DbResultExt, now};
 use crate::rows::ChannelRow;
@@ -66,6 +67,8 @@ impl ChannelStore for Engine {
         .execute(&mut *tx)
         .await
         .db()?;
+        // A new config resumes a paused channel and what it held.
+        hold_channel(&mut tx, tenant_id, &spec.name, false).await?;
         let channel = load(&mut tx, tenant_id, &spec.name).await?;
         tx.commit().await.db()?;
         Ok(PutChannel {
@@ -112,6 +115,15 @@ impl ChannelStore for Engine {
         if deleted == 0 {
             return Err(not_found(tenant_id, name));
         }
+        cancel_open(
+            &mut tx,
+            tenant_id,
+            "channel",
+            &[name.to_string()],
+            "",
+            "the channel was deleted",
+        )
+        .await?;
         tx.commit().await.db()
     }
 
@@ -144,6 +156,8 @@ impl ChannelStore for Engine {
         if query.execute(&mut *tx).await.db()?.rows_affected() == 0 {
             return Err(not_found(tenant_id, name));
         }
+        // A paused channel's deliveries wait, held, until it resumes.
+        hold_channel(&mut tx, tenant_id, name, reason.is_some()).await?;
         let channel = load(&mut tx, tenant_id, name).await?;
         tx.commit().await.db()?;
         Ok(channel)

@@ -1,46 +1,70 @@
-//! Where the delivery outbox (issue 4) joins the subscriber lifecycle.
+//! Where the delivery outbox joins the subscriber lifecycle.
 //!
 //! Each function here is called inside the transaction that causes it, after
 //! the subscriber rows have been changed and before the commit, so that the
 //! outbox and the subscriber can never disagree ("enqueue in the same
-//! transaction as the state that causes it", CONVENTIONS.md). The outbox
-//! tables do not exist yet, so there is nothing to change today; when they
-//! do, these bodies become the `UPDATE deliveries SET status = 'cancelled'
-//! WHERE tenant_id = $1 AND ... AND status = 'pending'` statements, and every
-//! caller (stop, erase, contact removal or invalidation, birth report, import)
-//! is already in place.
+//! transaction as the state that causes it", CONVENTIONS.md). Deliveries
+//! already in flight are left to their dispatcher, which checks the child,
+//! contact and subscriber again when it completes its claim's rendering.
 
 use tayori_core::StoreResult;
 
 use super::Conn;
+use super::outbox::cancel_open;
 
-/// Children were stopped (or erased): their pending deliveries must be
-/// cancelled.
+/// Children were stopped (or erased): their pending deliveries are cancelled.
 pub(super) async fn children_stopped(
-    _conn: &mut Conn,
-    _tenant_id: &str,
-    _child_ids: &[String],
+    conn: &mut Conn,
+    tenant_id: &str,
+    child_ids: &[String],
 ) -> StoreResult<()> {
+    cancel_open(
+        conn,
+        tenant_id,
+        "child_id",
+        child_ids,
+        "",
+        "the child was stopped",
+    )
+    .await?;
     Ok(())
 }
 
-/// Contacts were removed, erased or marked invalid: their pending deliveries
-/// must be cancelled.
+/// Contacts were removed, erased or marked invalid: their pending
+/// deliveries are cancelled.
 pub(super) async fn contacts_removed(
-    _conn: &mut Conn,
-    _tenant_id: &str,
-    _contact_ids: &[String],
+    conn: &mut Conn,
+    tenant_id: &str,
+    contact_ids: &[String],
 ) -> StoreResult<()> {
+    cancel_open(
+        conn,
+        tenant_id,
+        "contact_id",
+        contact_ids,
+        "",
+        "the contact was removed or marked invalid",
+    )
+    .await?;
     Ok(())
 }
 
-/// A child's anchor moved from its due date to its birth date: pending
-/// pregnancy-track deliveries must be cancelled so the child track takes over
-/// with no duplicate.
+/// A child's anchor moved from its due date to its birth date: its pending
+/// pregnancy-track deliveries are cancelled, and the planner plans the child
+/// track from the day of the report (the subscriber was touched).
 pub(super) async fn birth_reported(
-    _conn: &mut Conn,
-    _tenant_id: &str,
-    _child_id: &str,
+    conn: &mut Conn,
+    tenant_id: &str,
+    child_id: &str,
 ) -> StoreResult<()> {
+    cancel_open(
+        conn,
+        tenant_id,
+        "child_id",
+        &[child_id.to_string()],
+        " AND pregnancy = TRUE",
+        "the birth was reported",
+    )
+    .await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use serde::Deserialize;
 use serde_json::json;
 use tayori_plugin_sdk::{
-    Batch, Manifest, Outcome, Plugin, WebhookRequest, WebhookResult, export_plugin, http,
+    Batch, Manifest, Outcome, Plugin, WebhookRequest, WebhookResult, export_plugin, http, log,
 };
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,9 @@ enum Behaviour {
     TooFewOutcomes,
     /// Outcomes keyed by made-up idempotency keys.
     UnknownKeys,
+    /// Log the config's secret `token` (the host must mask it), then accept
+    /// everyone.
+    LogSecret,
     /// Accept everyone, no HTTP.
     Ok,
 }
@@ -44,6 +47,8 @@ struct Config {
     url: String,
     #[serde(default = "one")]
     count: u32,
+    #[serde(default)]
+    token: String,
 }
 
 fn one() -> u32 {
@@ -66,9 +71,10 @@ impl Plugin for Hostile {
                 "properties": {
                     "behaviour": { "enum": [
                         "loop", "memory-bomb", "recursion", "trap", "panic", "request",
-                        "many-requests", "too-few-outcomes", "unknown-keys", "ok"
+                        "many-requests", "too-few-outcomes", "unknown-keys", "log-secret", "ok"
                     ] },
                     "url": { "type": "string" },
+                    "token": { "type": "string", "writeOnly": true },
                     "count": { "type": "integer", "minimum": 0 }
                 }
             }))
@@ -104,6 +110,14 @@ impl Plugin for Hostile {
                 .skip(1)
                 .map(|r| r.accepted(None))
                 .collect(),
+            Behaviour::LogSecret => {
+                let token = &config.token;
+                log::warn(format!("calling with token {token}"));
+                log::info(format!(r#"{{"authorization":"Bearer {token}"}}"#));
+                // Across the host's 2 KiB cut of a log line.
+                log::error(format!("{}{token}", "x".repeat(2040)));
+                recipients.iter().map(|r| r.accepted(None)).collect()
+            }
             Behaviour::UnknownKeys => (0..recipients.len())
                 .map(|i| Outcome::accepted(format!("unknown-{i}"), None))
                 .collect(),

@@ -1,0 +1,383 @@
+//! The planner: each tenant's day, in its time zone, materialised as
+//! outbox rows (one per contact × child × message due that day) at the
+//! tenant's send time.
+//!
+//! - Idempotent: a row's key is derived from its identity, and planning a
+//!   day again adds nothing.
+//! - After downtime it plans the missed days (up to [`MAX_CATCH_UP_DAYS`]):
+//!   those still within the lateness window go out late; the rest are
+//!   recorded as expired, never sent.
+//! - During the day it plans, for the day, only the subscribers changed
+//!   since its last pass (a child registered mid-span starts from today; a
+//!   birth report switches tracks): the store cancels the old track's
+//!   pending rows in the transaction of the report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use tayori_core::{
+    Anchor, CatalogMessage, DeliverySource, Locale, MessageContent, NewDelivery, OutboxStatus,
+    PlanSource, PlanState, Planned, ScheduleRule, Store, StoreResult, Tenant, TenantMessage,
+    schedule::{DayKeys, span_end},
+};
+
+use crate::clock::Clock;
+use crate::keys;
+
+/// The most missed days planned after downtime.
+pub const MAX_CATCH_UP_DAYS: i64 = 31;
+/// How far before a pass's start the next incremental pass looks for
+/// changes, for transactions that committed after the pass read.
+const WATERMARK_MARGIN_SECONDS: i64 = 60;
+
+/// A message a tenant sends: a catalog message of one of its programs, or
+/// one of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedMessage {
+    pub id: String,
+    pub stage: Option<String>,
+    pub rule: ScheduleRule,
+    pub content: BTreeMap<Locale, MessageContent>,
+}
+
+impl PlannedMessage {
+    /// Whether the message is of the pregnancy track.
+    pub fn pregnancy(&self) -> bool {
+        matches!(self.rule, ScheduleRule::PregnancyDay(_))
+    }
+}
+
+impl From<&CatalogMessage> for PlannedMessage {
+    fn from(m: &CatalogMessage) -> Self {
+        Self {
+            id: m.id.clone(),
+            stage: m.stage.clone(),
+            rule: m.rule,
+            content: m.content.clone(),
+        }
+    }
+}
+
+impl From<&TenantMessage> for PlannedMessage {
+    fn from(m: &TenantMessage) -> Self {
+        Self {
+            id: m.id.clone(),
+            stage: m.stage.clone(),
+            rule: m.rule,
+            content: m.content.clone(),
+        }
+    }
+}
+
+/// A tenant's messages indexed by the day keys their rules fall on, so a
+/// child's day costs a few hash lookups whatever the catalog's size.
+#[derive(Debug, Default, Clone)]
+pub struct MessageIndex {
+    messages: Vec<Arc<PlannedMessage>>,
+    pregnancy_day: HashMap<i64, Vec<usize>>,
+    child_day: HashMap<i64, Vec<usize>>,
+    child_month: HashMap<u32, Vec<usize>>,
+    school_entry: HashMap<i64, Vec<usize>>,
+}
+
+impl MessageIndex {
+    /// Indexes `messages`.
+    pub fn new(messages: Vec<Arc<PlannedMessage>>) -> Self {
+        let mut index = Self {
+            messages,
+            ..Self::default()
+        };
+        for (i, m) in index.messages.iter().enumerate() {
+            match m.rule {
+                ScheduleRule::PregnancyDay(n) => {
+                    index.pregnancy_day.entry(n.into()).or_default().push(i)
+                }
+                ScheduleRule::ChildDay(n) => index.child_day.entry(n.into()).or_default().push(i),
+                ScheduleRule::ChildMonth(n) => index.child_month.entry(n).or_default().push(i),
+                ScheduleRule::ChildYear(n) => {
+                    if let Some(months) = n.checked_mul(12) {
+                        index.child_month.entry(months).or_default().push(i)
+                    }
+                }
+                ScheduleRule::SchoolEntry { offset_days } => index
+                    .school_entry
+                    .entry(offset_days.into())
+                    .or_default()
+                    .push(i),
+            }
+        }
+        index
+    }
+
+    /// The messages due on a day with these keys.
+    pub fn due(&self, keys: &DayKeys) -> impl Iterator<Item = &Arc<PlannedMessage>> {
+        let lists = [
+            keys.pregnancy_day.and_then(|k| self.pregnancy_day.get(&k)),
+            keys.child_day.and_then(|k| self.child_day.get(&k)),
+            keys.child_month.and_then(|k| self.child_month.get(&k)),
+            keys.school_entry_offset
+                .and_then(|k| self.school_entry.get(&k)),
+        ];
+        lists
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|&i| &self.messages[i])
+    }
+
+    /// A message by id.
+    pub fn get(&self, id: &str) -> Option<&Arc<PlannedMessage>> {
+        self.messages.iter().find(|m| m.id == id)
+    }
+
+    /// All messages.
+    pub fn messages(&self) -> &[Arc<PlannedMessage>] {
+        &self.messages
+    }
+}
+
+/// The messages a tenant sends: its programs' catalog messages and its own.
+pub fn tenant_messages(
+    tenant: &Tenant,
+    catalog: &[CatalogMessage],
+    own: &[TenantMessage],
+) -> Vec<Arc<PlannedMessage>> {
+    catalog
+        .iter()
+        .filter(|m| tenant.programs.contains(&m.program))
+        .map(|m| Arc::new(PlannedMessage::from(m)))
+        .chain(own.iter().map(|m| Arc::new(PlannedMessage::from(m))))
+        .collect()
+}
+
+/// The child's anchor: the birth date once born, else the due date.
+pub fn anchor_of(due_date: Option<NaiveDate>, birth_date: Option<NaiveDate>) -> Option<Anchor> {
+    birth_date
+        .map(Anchor::Birth)
+        .or_else(|| due_date.map(Anchor::Due))
+}
+
+/// The instant a local day's send time falls on in `tz`, moved to the end
+/// of the tenant's quiet hours if it falls in them (a time skipped by a
+/// daylight-saving change moves forward by the gap).
+pub fn send_instant(tenant: &Tenant, tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let mut time: NaiveTime = tenant.send_time;
+    if let Some(q) = tenant.quiet_hours
+        && q.contains(time)
+    {
+        time = q.end;
+    }
+    let local = day.and_time(time);
+    for shift in 0..=3 {
+        if let Some(t) = tz
+            .from_local_datetime(&(local + Duration::hours(shift)))
+            .earliest()
+        {
+            return t.with_timezone(&Utc);
+        }
+    }
+    Utc.from_utc_datetime(&local)
+}
+
+/// One source's deliveries due on `day`.
+#[allow(clippy::too_many_arguments)]
+fn plan_source(
+    tenant: &Tenant,
+    index: &MessageIndex,
+    source: &PlanSource,
+    day: NaiveDate,
+    due_at: i64,
+    expires_at: i64,
+    status: OutboxStatus,
+    out: &mut Vec<NewDelivery>,
+) {
+    let Some(anchor) = anchor_of(source.due_date, source.birth_date) else {
+        return;
+    };
+    if let Anchor::Birth(b) = anchor
+        && (day < b || day > span_end(b, tenant.span))
+    {
+        return;
+    }
+    let keys = DayKeys::of(anchor, day);
+    for m in index.due(&keys) {
+        out.push(NewDelivery {
+            key: keys::scheduled(&tenant.id, &source.contact_id, &source.child_id, &m.id, day),
+            tenant_id: tenant.id.clone(),
+            subscriber_id: source.subscriber_id.clone(),
+            contact_id: source.contact_id.clone(),
+            channel: source.channel.clone(),
+            source: DeliverySource::Scheduled {
+                child_id: source.child_id.clone(),
+                message_id: m.id.clone(),
+                occurs_on: day,
+                pregnancy: m.pregnancy(),
+            },
+            due_at,
+            expires_at,
+            status,
+        });
+    }
+}
+
+/// The deliveries of `sources` due on `day`. Rows already too late at
+/// `now` are `Expired` when `record_late` (catching up a missed day), else
+/// left out (a change planned into a day that has gone by).
+pub fn plan_day(
+    tenant: &Tenant,
+    tz: Tz,
+    index: &MessageIndex,
+    sources: &[PlanSource],
+    day: NaiveDate,
+    now_ms: i64,
+    record_late: bool,
+) -> Vec<NewDelivery> {
+    let due_at = send_instant(tenant, tz, day).timestamp_millis();
+    let expires_at = due_at + i64::from(tenant.lateness_window_minutes) * 60_000;
+    let late = now_ms > expires_at;
+    if late && !record_late {
+        return Vec::new();
+    }
+    let status = if late {
+        OutboxStatus::Expired
+    } else {
+        OutboxStatus::Pending
+    };
+    let mut out = Vec::new();
+    for source in sources {
+        plan_source(
+            tenant, index, source, day, due_at, expires_at, status, &mut out,
+        );
+    }
+    out
+}
+
+/// What one pass planned for a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantPlan {
+    pub days: Vec<NaiveDate>,
+    pub planned: Planned,
+}
+
+/// Plans tenants' days into the outbox.
+#[derive(Clone)]
+pub struct Planner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Planner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planner")
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl Planner {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// One pass over every tenant. A tenant that fails is logged and the
+    /// others go on.
+    pub async fn run_once(&self) -> StoreResult<Planned> {
+        let catalog = self.store.catalog_messages(None).await?;
+        let mut total = Planned::default();
+        for tenant in self.store.tenants().await? {
+            match self.plan_tenant(&tenant, &catalog).await {
+                Ok(plan) => {
+                    total.inserted += plan.planned.inserted;
+                    total.expired += plan.planned.expired;
+                    total.existing += plan.planned.existing;
+                }
+                Err(e) => tracing::error!(tenant = %tenant.id, error = %e, "planning failed"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Plans one tenant up to its today.
+    pub async fn plan_tenant(
+        &self,
+        tenant: &Tenant,
+        catalog: &[CatalogMessage],
+    ) -> StoreResult<TenantPlan> {
+        let Some(tz) = tenant.tz() else {
+            return Err(tayori_core::StoreError::Invalid {
+                field: "time_zone".into(),
+                message: format!("tenant `{}` has an unknown zone", tenant.id),
+            });
+        };
+        let now = self.clock.now();
+        let now_ms = now.timestamp_millis();
+        let today = now.with_timezone(&tz).date_naive();
+        // The store stamps subscriber changes with the system's time, so the
+        // watermark is on that clock too (even when days are simulated).
+        let watermark = Utc::now() - Duration::seconds(WATERMARK_MARGIN_SECONDS);
+        let own = self.store.tenant_messages(&tenant.id).await?;
+        let index = MessageIndex::new(tenant_messages(tenant, catalog, &own));
+        let state = self.store.plan_state(&tenant.id).await?;
+        let mut plan = TenantPlan::default();
+        let first_full_day = match &state {
+            // A tenant starts from its first day.
+            None => today,
+            Some(s) if s.day >= today => {
+                // Today is planned: only what changed since.
+                let sources = self
+                    .store
+                    .plan_sources(&tenant.id, Some(s.watermark))
+                    .await?;
+                if sources.is_empty() && watermark - s.watermark < Duration::minutes(10) {
+                    return Ok(plan);
+                }
+                let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
+                let state = PlanState {
+                    day: s.day,
+                    watermark,
+                };
+                plan.planned = self.store.write_plan(&tenant.id, &rows, &state).await?;
+                plan.days.push(s.day);
+                return Ok(plan);
+            }
+            Some(s) => {
+                // Finish the last planned day's changes, then the missed days.
+                let sources = self
+                    .store
+                    .plan_sources(&tenant.id, Some(s.watermark))
+                    .await?;
+                if !sources.is_empty() {
+                    let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
+                    add(
+                        &mut plan.planned,
+                        self.store.write_plan(&tenant.id, &rows, s).await?,
+                    );
+                }
+                (s.day + Duration::days(1)).max(today - Duration::days(MAX_CATCH_UP_DAYS - 1))
+            }
+        };
+        if first_full_day <= today {
+            let sources = self.store.plan_sources(&tenant.id, None).await?;
+            let mut day = first_full_day;
+            while day <= today {
+                let rows = plan_day(tenant, tz, &index, &sources, day, now_ms, true);
+                let state = PlanState { day, watermark };
+                add(
+                    &mut plan.planned,
+                    self.store.write_plan(&tenant.id, &rows, &state).await?,
+                );
+                plan.days.push(day);
+                day += Duration::days(1);
+            }
+        }
+        Ok(plan)
+    }
+}
+
+fn add(total: &mut Planned, p: Planned) {
+    total.inserted += p.inserted;
+    total.expired += p.expired;
+    total.existing += p.existing;
+}
