@@ -472,6 +472,26 @@ async fn unauthorized_pauses_the_channel_until_its_config_changes() {
     dispatcher.drain().await.unwrap();
     assert_eq!(deliveries(&server, "&status=sent").await.len(), 3);
     assert_eq!(fake.accepted().len(), 3);
+    // Prometheus sees deliveries by tenant, channel and status, and plugin calls.
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"tayori_deliveries_total{tenant="otaru",channel="line",status="sent"}"#,
+        r#"tayori_deliveries_total{tenant="otaru",channel="line",status="held"}"#,
+        r#"tayori_plugin_call_seconds_count{plugin="line"}"#,
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from /metrics:\n{metrics}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

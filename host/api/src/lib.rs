@@ -32,6 +32,7 @@ pub use catalog::{CatalogFile, TEMPLATE_VARIABLES, check_file as check_catalog_f
 pub use channels::channel_call_config;
 pub use error::{ApiError, ApiResult};
 pub use secrets::SecretKey;
+pub use system::prometheus;
 
 /// Largest JSON body accepted (a subscriber, a channel, a broadcast).
 pub const MAX_JSON_BODY: usize = 1 << 20;

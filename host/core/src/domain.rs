@@ -15,6 +15,7 @@
 pub mod catalog;
 pub mod channel;
 pub mod delivery;
+pub mod inbound;
 pub mod subscriber;
 pub mod tenant;
 pub mod token;
@@ -22,6 +23,7 @@ pub mod token;
 pub use catalog::*;
 pub use channel::*;
 pub use delivery::*;
+pub use inbound::*;
 pub use subscriber::*;
 pub use tenant::*;
 pub use token::*;

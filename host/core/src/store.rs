@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel, ChannelSpec,
     Child, ClaimedDelivery, Complete, Contact, ContactStatus, Delivery, DeliveryFilter, ImportRow,
-    ImportSummary, InsertTarget, LocalInsert, NewApiToken, NewChild, NewDelivery, NewSubscriber,
-    NewTenant, OutboxStats, Page, PageRequest, PlanSource, PlanState, Program, ProgramImport,
-    PutChannel, Subscriber, SubscriberCounts, SubscriberPatch, Tenant, TenantMessage, TenantPatch,
+    ImportSummary, InboundRecord, InboundRecorded, InsertTarget, LocalInsert, NewApiToken,
+    NewChild, NewDelivery, NewSubscriber, NewTenant, OutboxStats, Page, PageRequest, PlanSource,
+    PlanState, Program, ProgramImport, PutChannel, Subscriber, SubscriberCounts, SubscriberPatch,
+    Tenant, TenantMessage, TenantPatch,
 };
-use crate::plugin::Manifest;
+use crate::plugin::{InboundEvent, Manifest};
 
 /// A store failure, in terms callers can act on.
 #[derive(Debug, thiserror::Error)]
@@ -400,9 +401,45 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_stats(&self, now: i64) -> StoreResult<OutboxStats>;
 }
 
+/// Inbound events from platforms' webhooks: kept once per platform event
+/// id, and acted on in the same transaction (see [`crate::domain::inbound`]).
+#[async_trait::async_trait]
+pub trait InboundStore: Send + Sync {
+    /// Records the events a channel's webhook carried, in their order, and
+    /// does what each asks, all in one transaction: an unfollow marks the
+    /// contact with that address on the channel invalid (cancelling its
+    /// pending deliveries), a follow makes such a contact valid again, and
+    /// any other event is only kept. An event whose id the channel already
+    /// recorded changes nothing and answers the first record with
+    /// `duplicate`. A follow or unfollow older than one already recorded for
+    /// the same address is kept as superseded. `NotFound` when the tenant
+    /// does not exist; `Invalid` when an event's id or address is empty or
+    /// a field exceeds its limit (nothing is recorded then).
+    async fn record_inbound(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        events: &[InboundEvent],
+        received_at: DateTime<Utc>,
+    ) -> StoreResult<Vec<InboundRecorded>>;
+    /// A page of the tenant's inbound events, in order of arrival.
+    async fn inbound_events(
+        &self,
+        tenant_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<InboundRecord>>;
+}
+
 /// Everything Tayori stores, behind one object: `Arc<dyn Store>`.
 pub trait Store:
-    PluginStore + TenantStore + ChannelStore + SubscriberStore + CatalogStore + TokenStore + OutboxStore
+    PluginStore
+    + TenantStore
+    + ChannelStore
+    + SubscriberStore
+    + CatalogStore
+    + TokenStore
+    + OutboxStore
+    + InboundStore
 {
 }
 
@@ -414,5 +451,6 @@ impl<T> Store for T where
         + CatalogStore
         + TokenStore
         + OutboxStore
+        + InboundStore
 {
 }

@@ -121,12 +121,15 @@ struct TenantCtx {
     loaded: Instant,
 }
 
+/// A channel's sender, the config time it was made for, and when.
+type CachedSender = (DateTime<Utc>, Instant, Arc<dyn Sender>);
+
 #[derive(Default)]
 struct Caches {
     tenants: HashMap<String, Arc<TenantCtx>>,
     catalog: Option<(Instant, Arc<Vec<tayori_core::CatalogMessage>>)>,
     broadcasts: HashMap<(String, String), Arc<Broadcast>>,
-    senders: HashMap<(String, String), (DateTime<Utc>, Instant, Arc<dyn Sender>)>,
+    senders: HashMap<(String, String), CachedSender>,
     limiters: HashMap<(String, String), (u32, Arc<DefaultDirectRateLimiter>)>,
 }
 

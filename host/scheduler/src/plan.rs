@@ -381,3 +381,209 @@ fn add(total: &mut Planned, p: Planned) {
     total.expired += p.expired;
     total.existing += p.existing;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tayori_core::{DeliverySpan, QuietHours};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn tenant(zone: &str, send: &str) -> Tenant {
+        Tenant {
+            id: "t".into(),
+            name: "T".into(),
+            time_zone: zone.into(),
+            send_time: NaiveTime::parse_from_str(send, "%H:%M").unwrap(),
+            span: DeliverySpan::ToThirdBirthday,
+            programs: vec!["standard".into()],
+            lateness_window_minutes: 360,
+            quiet_hours: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn send_times_follow_the_zone_and_its_daylight_saving() {
+        let cases = [
+            // Tokyo has no daylight saving: 09:00 JST is 00:00 UTC.
+            ("Asia/Tokyo", "09:00", "2027-03-14", "2027-03-14T00:00:00Z"),
+            // New York before and after the spring change (14 March 2027).
+            (
+                "America/New_York",
+                "09:00",
+                "2027-03-13",
+                "2027-03-13T14:00:00Z",
+            ),
+            (
+                "America/New_York",
+                "09:00",
+                "2027-03-14",
+                "2027-03-14T13:00:00Z",
+            ),
+            // 02:30 does not exist on the change day: it moves on by the gap.
+            (
+                "America/New_York",
+                "02:30",
+                "2027-03-14",
+                "2027-03-14T07:30:00Z",
+            ),
+            // 01:30 happens twice on the autumn change day: the first one.
+            (
+                "America/New_York",
+                "01:30",
+                "2027-11-07",
+                "2027-11-07T05:30:00Z",
+            ),
+        ];
+        for (zone, send, day, want) in cases {
+            let t = tenant(zone, send);
+            assert_eq!(
+                send_instant(&t, t.tz().unwrap(), d(day)),
+                utc(want),
+                "{zone} {send} {day}"
+            );
+        }
+    }
+
+    #[test]
+    fn quiet_hours_move_the_send_time_to_their_end() {
+        let mut t = tenant("Asia/Tokyo", "07:00");
+        t.quiet_hours = Some(QuietHours {
+            start: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        });
+        assert_eq!(
+            send_instant(&t, t.tz().unwrap(), d("2027-01-04")),
+            utc("2027-01-03T23:00:00Z")
+        );
+    }
+
+    fn message(id: &str, rule: ScheduleRule) -> Arc<PlannedMessage> {
+        Arc::new(PlannedMessage {
+            id: id.into(),
+            stage: None,
+            rule,
+            content: BTreeMap::new(),
+        })
+    }
+
+    fn source(due: Option<&str>, birth: Option<&str>) -> PlanSource {
+        PlanSource {
+            subscriber_id: "s".into(),
+            child_id: "k".into(),
+            due_date: due.map(d),
+            birth_date: birth.map(d),
+            contact_id: "c".into(),
+            channel: "line".into(),
+        }
+    }
+
+    fn planned(t: &Tenant, index: &MessageIndex, s: &PlanSource, day: &str) -> Vec<String> {
+        plan_day(
+            t,
+            t.tz().unwrap(),
+            index,
+            std::slice::from_ref(s),
+            d(day),
+            0,
+            true,
+        )
+        .into_iter()
+        .map(|r| match r.source {
+            DeliverySource::Scheduled { message_id, .. } => message_id,
+            DeliverySource::Broadcast { .. } => unreachable!(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_day_plans_the_rules_that_fall_on_it_within_the_span() {
+        let t = tenant("Asia/Tokyo", "09:00");
+        let index = MessageIndex::new(vec![
+            message("p28", ScheduleRule::PregnancyDay(28)),
+            message("c0", ScheduleRule::ChildDay(0)),
+            message("m1", ScheduleRule::ChildMonth(1)),
+            message("y3", ScheduleRule::ChildYear(3)),
+            message("d1097", ScheduleRule::ChildDay(1097)),
+            message("school", ScheduleRule::SchoolEntry { offset_days: 0 }),
+        ]);
+        let expecting = source(Some("2027-05-01"), None);
+        assert_eq!(planned(&t, &index, &expecting, "2026-08-22"), ["p28"]);
+        assert!(planned(&t, &index, &expecting, "2026-08-23").is_empty());
+        // The birth date replaces the due date: the child track applies.
+        let born = source(Some("2027-05-01"), Some("2027-01-31"));
+        assert_eq!(planned(&t, &index, &born, "2027-01-31"), ["c0"]);
+        assert!(planned(&t, &index, &born, "2026-08-22").is_empty());
+        // Born on the 31st: one month is the last day of February.
+        assert_eq!(planned(&t, &index, &born, "2027-02-28"), ["m1"]);
+        // The 3rd birthday is the span's last day; the day after is out.
+        assert_eq!(planned(&t, &index, &born, "2030-01-31"), ["y3"]);
+        // Day 1097 falls the day after: out of the span.
+        assert!(planned(&t, &index, &born, "2030-02-01").is_empty());
+        // School entry is beyond a 3-year span, inside a 6-year one.
+        let mut six = t.clone();
+        six.span = DeliverySpan::ToSixthBirthday;
+        let april_first = source(None, Some("2027-04-01"));
+        assert!(planned(&t, &index, &april_first, "2033-04-01").is_empty());
+        assert_eq!(
+            planned(&six, &index, &april_first, "2033-04-01"),
+            ["school"]
+        );
+        let april_second = source(None, Some("2027-04-02"));
+        assert!(planned(&six, &index, &april_second, "2033-04-01").is_empty());
+    }
+
+    #[test]
+    fn late_days_are_expired_when_caught_up_and_skipped_otherwise() {
+        let t = tenant("Asia/Tokyo", "09:00");
+        let index = MessageIndex::new(vec![message("c1", ScheduleRule::ChildDay(1))]);
+        let s = source(None, Some("2027-01-03"));
+        let after_window = utc("2027-01-04T06:00:01Z").timestamp_millis();
+        let caught = plan_day(
+            &t,
+            t.tz().unwrap(),
+            &index,
+            std::slice::from_ref(&s),
+            d("2027-01-04"),
+            after_window,
+            true,
+        );
+        assert_eq!(caught.len(), 1);
+        assert_eq!(caught[0].status, OutboxStatus::Expired);
+        let skipped = plan_day(
+            &t,
+            t.tz().unwrap(),
+            &index,
+            std::slice::from_ref(&s),
+            d("2027-01-04"),
+            after_window,
+            false,
+        );
+        assert!(skipped.is_empty());
+        let in_window = utc("2027-01-04T05:59:59Z").timestamp_millis();
+        let on_time = plan_day(
+            &t,
+            t.tz().unwrap(),
+            &index,
+            std::slice::from_ref(&s),
+            d("2027-01-04"),
+            in_window,
+            false,
+        );
+        assert_eq!(on_time[0].status, OutboxStatus::Pending);
+        assert_eq!(
+            on_time[0].due_at,
+            utc("2027-01-04T00:00:00Z").timestamp_millis()
+        );
+        // The same identity gives the same key on every plan.
+        assert_eq!(on_time[0].key, caught[0].key);
+    }
+}

@@ -63,6 +63,7 @@ async fn run() -> anyhow::Result<()> {
         admin_token: Some(TOKEN.into()),
         runtime: RuntimeConfig::default(),
         load_bundled: false,
+        ..ServeConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

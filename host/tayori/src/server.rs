@@ -132,6 +132,8 @@ pub async fn launch_with_key(
     if config.admin_token.is_none() {
         first_start_token(store.as_ref()).await?;
     }
+    // Metrics recorded from now on (the scheduler's too) reach /metrics.
+    tayori_api::prometheus();
     let decrypt_key = secrets.clone();
     let senders = tayori_scheduler::PluginSenders::new(
         plugins.clone(),

@@ -23,6 +23,7 @@ use crate::error::DbResultExt;
 mod catalog;
 mod channels;
 mod import;
+mod inbound;
 mod outbox;
 mod outbox_hooks;
 mod plugins;

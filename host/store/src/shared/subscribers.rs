@@ -854,6 +854,7 @@ impl SubscriberStore for Engine {
         .fetch_all(&mut *tx)
         .await
         .db()?;
+        super::inbound::subscriber_erased(&mut tx, tenant_id, id).await?;
         sqlx::query(
             "UPDATE subscribers SET external_id = NULL, import_digest = NULL, status = 'erased', \
              erased_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
