@@ -13,6 +13,7 @@ mod api_subscribers;
 mod api_tenants;
 mod partner_kit;
 mod pipeline;
+mod pipeline_processes;
 mod platform_bundled;
 mod platform_email;
 mod platform_kanameto;

@@ -11,7 +11,7 @@ use tayori_plugin_artifacts as artifacts;
 use tayori_runtime::{CallContext, RuntimeConfig};
 
 use crate::sandbox::batch;
-use crate::support::server::{Db, TestServer};
+use crate::support::server::{Db, PgSchema, TestServer};
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
@@ -402,4 +402,67 @@ async fn restart_loads_stored_plugins_without_compiling() {
     assert!(called.result.is_ok(), "{:?}", called.result);
     server.stop().await;
     drop(dir);
+}
+
+/// Waits (bounded) until `node` resolves `plugin` for every tenant to `major`.
+async fn until_active_major(node: &TestServer, plugin: &str, major: Option<u64>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = node
+            .launched
+            .state
+            .plugins
+            .resolve(plugin, None, None)
+            .map(|p| p.record.version.major);
+        if now == major {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node still resolves {plugin} to {now:?}, not {major:?}"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_changes_on_one_node_reach_the_others_on_postgres() {
+    let Some(pg) = PgSchema::create().await else {
+        return;
+    };
+    let configure = |c: &mut tayori::ServeConfig| {
+        c.load_bundled = false;
+        c.run_scheduler = false;
+    };
+    let a = TestServer::start_configured(Db::Url(pg.url.clone()), configure).await;
+    let b = TestServer::start_configured(Db::Url(pg.url.clone()), configure).await;
+    assert!(
+        b.launched
+            .state
+            .plugins
+            .resolve("echo", None, None)
+            .is_none()
+    );
+    // Published on A (the first version becomes active): B loads it.
+    assert_eq!(
+        upload(&a, read(artifacts::ECHO)).await.0,
+        StatusCode::CREATED
+    );
+    until_active_major(&b, "echo", Some(1)).await;
+    // Activated on A: B switches.
+    assert_eq!(
+        upload(&a, read(artifacts::ECHO_V2)).await.0,
+        StatusCode::CREATED
+    );
+    let (status, _) = post(&a, "/v1/plugins/echo/versions/2.0.0/activate", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    until_active_major(&b, "echo", Some(2)).await;
+    // Rolled back on B: A follows.
+    let (status, _) = post(&b, "/v1/plugins/echo/rollback", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    until_active_major(&a, "echo", Some(1)).await;
+    a.stop().await;
+    b.stop().await;
+    pg.drop_schema().await;
 }

@@ -101,8 +101,33 @@ pub struct ChannelView {
     pub daily_quota: Option<u32>,
     /// Set while deliveries are paused (e.g. the platform refused the credentials).
     pub paused: Option<PauseView>,
+    /// The windows the channel's sends are counted in (the plugin's rate
+    /// windows, the daily quota) and whether one is spent; `null` when the
+    /// channel has none (or its plugin is not loaded).
+    pub quota: Option<QuotaView>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where a channel stands against its counting windows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// While a window is spent: when sending resumes (the end of the last
+    /// spent window). Deliveries wait until then, or expire if that is past
+    /// their lateness window.
+    pub exhausted_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub windows: Vec<QuotaWindowView>,
+}
+
+/// One counting window: at most `max` sends per `window_seconds`. Windows
+/// start at the tenant's local midnight and every `window_seconds` after.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaWindowView {
+    #[schema(example = 86400)]
+    pub window_seconds: u32,
+    pub max: u32,
+    /// Set while this window is spent: when it ends.
+    pub exhausted_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A tenant's channels, by name.
@@ -150,9 +175,54 @@ fn view(state: &AppState, channel: Channel) -> ChannelView {
             reason: p.reason,
             since: p.since,
         }),
+        quota: None,
         created_at: channel.created_at,
         updated_at: channel.updated_at,
     }
+}
+
+/// [`view`] with the channel's quota state, counted as the dispatcher
+/// counts it: the same windows, aligned on the tenant's local midnight, at
+/// the scheduler's clock.
+async fn view_with_quota(state: &AppState, channel: Channel) -> ApiResult<ChannelView> {
+    let plugin = state.plugins.resolve(
+        &channel.plugin_id,
+        Some(&channel.tenant_id),
+        channel.version.as_ref(),
+    );
+    let windows = plugin
+        .map(|p| tayori_scheduler::send_windows(&p.record.manifest, &channel))
+        .unwrap_or_default();
+    let (tenant, name) = (channel.tenant_id.clone(), channel.name.clone());
+    let mut view = view(state, channel);
+    if windows.is_empty() {
+        return Ok(view);
+    }
+    let tz = state
+        .store
+        .tenant(&tenant)
+        .await?
+        .tz()
+        .unwrap_or(chrono_tz::Asia::Tokyo);
+    let now = tayori_scheduler::Clock::now_ms(state.scheduler.clock().as_ref());
+    let align = tayori_scheduler::dispatch::local_midnight_offset(tz, now);
+    let mut out = Vec::with_capacity(windows.len());
+    for window in windows {
+        let until = state
+            .store
+            .quota_exhausted_until(&tenant, &name, &[window], align, now)
+            .await?;
+        out.push(QuotaWindowView {
+            window_seconds: window.0,
+            max: window.1,
+            exhausted_until: until.map(tayori_core::from_millis),
+        });
+    }
+    view.quota = Some(QuotaView {
+        exhausted_until: out.iter().filter_map(|w| w.exhausted_until).max(),
+        windows: out,
+    });
+    Ok(view)
 }
 
 /// The channel's full config, secrets included, to pass to its plugin:
@@ -496,10 +566,11 @@ async fn put_channel(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(view(&state, put.channel))))
+    Ok((status, Json(view_with_quota(&state, put.channel).await?)))
 }
 
-/// Read a channel; secrets are redacted.
+/// Read a channel; secrets are redacted. `quota` shows whether a counting
+/// window (a daily quota, X's 200 per 15 minutes) is spent and until when.
 #[utoipa::path(
     get, path = "/v1/tenants/{tenant}/channels/{channel}", tag = "channels",
     params(("tenant" = String, Path), ("channel" = String, Path)),
@@ -513,7 +584,7 @@ async fn get_channel(
 ) -> ApiResult<Json<ChannelView>> {
     principal.require_tenant(&tenant)?;
     let channel = state.store.channel(&tenant, &name).await?;
-    Ok(Json(view(&state, channel)))
+    Ok(Json(view_with_quota(&state, channel).await?))
 }
 
 /// A tenant's channels; secrets are redacted.
@@ -531,9 +602,11 @@ async fn list_channels(
     principal.require_tenant(&tenant)?;
     state.store.tenant(&tenant).await?;
     let channels = state.store.channels(&tenant).await?;
-    Ok(Json(ChannelList {
-        channels: channels.into_iter().map(|c| view(&state, c)).collect(),
-    }))
+    let mut views = Vec::with_capacity(channels.len());
+    for c in channels {
+        views.push(view_with_quota(&state, c).await?);
+    }
+    Ok(Json(ChannelList { channels: views }))
 }
 
 /// Delete a channel. Contacts naming it stay, and a channel put again under

@@ -8,6 +8,7 @@ mod catalog;
 mod channels;
 mod deliveries;
 pub mod error;
+pub mod hooks;
 mod import;
 pub mod pagination;
 mod plugins;
@@ -94,6 +95,7 @@ impl AppState {
         (name = "catalog", description = "The message catalog, and tenants' local inserts and extra messages"),
         (name = "deliveries", description = "Broadcasts, the delivery outbox, subscribers' histories and schedule previews"),
         (name = "tokens", description = "API tokens"),
+        (name = "inbound", description = "Platforms' webhooks (no token: the channel's plugin checks the platform's signature) and the inbound events read from them"),
     )
 )]
 struct ApiDoc;
@@ -124,6 +126,8 @@ fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(catalog::import_router().layer(DefaultBodyLimit::max(catalog::MAX_CATALOG_BODY)))
         .merge(tokens::router())
         .merge(deliveries::router())
+        .merge(hooks::webhook_router().layer(DefaultBodyLimit::max(hooks::MAX_WEBHOOK_BODY)))
+        .merge(hooks::router())
 }
 
 /// This document (OpenAPI 3.1).

@@ -85,10 +85,18 @@ pub(crate) async fn track(req: Request, next: Next) -> Response {
     response
 }
 
+/// Marks an answer that goes out as it is, whatever its status: a plugin's
+/// answer to its platform's webhook.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AsIs;
+
 /// Turns every error answer that is not already our JSON shape (axum's own
 /// rejections of paths, queries and bodies) into `{ "error": { ... } }`.
 pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
+    if response.extensions().get::<AsIs>().is_some() {
+        return response;
+    }
     let status = response.status();
     let is_json = response
         .headers()

@@ -116,6 +116,13 @@ pub trait PluginStore: Send + Sync {
     ) -> StoreResult<Option<Activation>>;
     /// The activations in force: per plugin and scope, the latest one not rolled back.
     async fn active_plugins(&self) -> StoreResult<Vec<Activation>>;
+    /// A value that changes whenever a version is published, activated or
+    /// rolled back (by any node).
+    async fn plugin_generation(&self) -> StoreResult<String>;
+    /// Returns when another node may have changed plugins, or after
+    /// `max_wait` at the latest (PostgreSQL announces changes with
+    /// LISTEN/NOTIFY; SQLite has one node and simply waits).
+    async fn wait_plugin_change(&self, max_wait: std::time::Duration);
 }
 
 /// Tenants (municipalities) and their settings.

@@ -983,7 +983,7 @@ impl Dispatcher {
 
 /// Milliseconds of the tenant's local midnight (any day) since the epoch,
 /// for aligning daily windows to the tenant's day.
-fn local_midnight_offset(tz: Tz, now: i64) -> i64 {
+pub fn local_midnight_offset(tz: Tz, now: i64) -> i64 {
     let offset = tz
         .offset_from_utc_datetime(&tayori_core::from_millis(now).naive_utc())
         .fix()

@@ -27,7 +27,7 @@ pub use dispatch::{
     DispatchConfig, Dispatched, Dispatcher, SendError, SendLimits, Sender, Senders,
 };
 pub use plan::Planner;
-pub use senders::{ConfigDecryptor, PluginSenders};
+pub use senders::{ConfigDecryptor, PluginSenders, send_windows};
 
 /// The scheduler's settings.
 #[derive(Debug, Clone)]

@@ -4,13 +4,28 @@
 
 use std::sync::Arc;
 
-use tayori_core::{Batch, Channel, Outcome, Tenant};
+use tayori_core::{Batch, Channel, Manifest, Outcome, Tenant};
 use tayori_runtime::{CallContext, LoadedPlugin, Plugins};
 
 use crate::dispatch::{SendError, SendLimits, Sender, Senders};
 
 /// Decrypts a channel's config (secrets included) for a call.
 pub type ConfigDecryptor = Arc<dyn Fn(&Channel) -> Result<serde_json::Value, String> + Send + Sync>;
+
+/// The counting windows `(seconds, max)` a channel's sends are held to:
+/// the plugin's rate windows, and its daily quota (the channel's override,
+/// else the manifest's) as a window of a day from the tenant's midnight.
+pub fn send_windows(manifest: &Manifest, channel: &Channel) -> Vec<(u32, u32)> {
+    let mut windows: Vec<(u32, u32)> = manifest
+        .rate_windows
+        .iter()
+        .map(|w| (w.window_seconds, w.max))
+        .collect();
+    if let Some(q) = channel.daily_quota.or(manifest.daily_quota) {
+        windows.push((86_400, q));
+    }
+    windows
+}
 
 /// Senders backed by the plugin runtime.
 pub struct PluginSenders {
@@ -48,14 +63,7 @@ impl Senders for PluginSenders {
             })?;
         let config = (self.decrypt)(channel)?;
         let manifest = &plugin.record.manifest;
-        let mut windows: Vec<(u32, u32)> = manifest
-            .rate_windows
-            .iter()
-            .map(|w| (w.window_seconds, w.max))
-            .collect();
-        if let Some(q) = channel.daily_quota.or(manifest.daily_quota) {
-            windows.push((86_400, q));
-        }
+        let windows = send_windows(manifest, channel);
         Ok(Arc::new(PluginSender {
             plugins: self.plugins.clone(),
             ctx: CallContext {

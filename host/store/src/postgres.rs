@@ -45,6 +45,8 @@ const PERSIST_BULK_STATEMENTS: bool = false;
 /// The first key of Tayori's two-key advisory locks on plugin changes
 /// (`'tayo'` in ASCII). Other subsystems must use other first keys.
 const PLUGIN_LOCK_CLASS: i32 = 0x7461_796f;
+/// The first key of the advisory locks on a tenant's plan (`'tayp'`).
+const PLAN_LOCK_CLASS: i32 = 0x7461_7970;
 
 /// How a claim locks the rows it picks: rows another node is claiming are
 /// skipped, not waited for, so nodes claim disjoint rows side by side.
@@ -55,7 +57,12 @@ const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 pub struct PostgresStore {
     pools: Pools,
     registrar: shared::Registrar,
+    /// Woken by NOTIFY on [`PLUGIN_CHANNEL`] (any node's plugin change).
+    plugin_changes: std::sync::Arc<tokio::sync::Notify>,
 }
+
+/// The NOTIFY channel of plugin changes.
+const PLUGIN_CHANNEL: &str = "tayori_plugins";
 
 /// The connections (one pool serves reads and writes).
 #[derive(Debug, Clone)]
@@ -113,10 +120,16 @@ impl PostgresStore {
                 url: redacted,
                 source,
             })?;
+        let plugin_changes = std::sync::Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(listen_for_plugin_changes(
+            pool.clone(),
+            plugin_changes.clone(),
+        ));
         let pools = Pools { pool };
         Ok(Self {
             registrar: shared::Registrar::start(pools.clone()),
             pools,
+            plugin_changes,
         })
     }
 
@@ -139,10 +152,59 @@ impl PostgresStore {
 
 /// Serialises plugin version and activation changes across nodes until the
 /// transaction ends.
+/// The change is announced to every node when the transaction commits.
 async fn lock_plugin_changes(conn: &mut sqlx::PgConnection, plugin_id: &str) -> StoreResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .bind(PLUGIN_LOCK_CLASS)
         .bind(plugin_id)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PLUGIN_CHANNEL)
+        .bind(plugin_id)
+        .execute(conn)
+        .await
+        .db()?;
+    Ok(())
+}
+
+/// Listens for plugin changes for as long as the pool lives, reconnecting
+/// after failures (and waking waiters then, since a change may have been
+/// missed meanwhile).
+async fn listen_for_plugin_changes(pool: PgPool, changes: std::sync::Arc<tokio::sync::Notify>) {
+    loop {
+        if pool.is_closed() {
+            return;
+        }
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if listener.listen(PLUGIN_CHANNEL).await.is_ok() {
+                    changes.notify_waiters();
+                    while listener.recv().await.is_ok() {
+                        changes.notify_waiters();
+                    }
+                }
+                tracing::warn!("lost the plugin-change listener; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for plugin changes; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Waits for a NOTIFY of a plugin change, at most `max_wait`.
+async fn wait_plugin_change(store: &PostgresStore, max_wait: Duration) {
+    let _ = tokio::time::timeout(max_wait, store.plugin_changes.notified()).await;
+}
+
+/// Serialises planners of several nodes writing the same tenant's plan until
+/// the transaction ends (their rows are the same; the lock saves the work of
+/// racing on them).
+async fn lock_plan(conn: &mut sqlx::PgConnection, tenant_id: &str) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(PLAN_LOCK_CLASS)
+        .bind(tenant_id)
         .execute(conn)
         .await
         .db()?;

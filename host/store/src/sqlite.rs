@@ -170,3 +170,15 @@ async fn lock_plugin_changes(
 ) -> StoreResult<()> {
     Ok(())
 }
+
+/// Serialises planners writing a tenant's plan: SQLite's single writer
+/// already does.
+async fn lock_plan(_conn: &mut sqlx::SqliteConnection, _tenant_id: &str) -> StoreResult<()> {
+    Ok(())
+}
+
+/// One SQLite database has one node: nothing announces plugin changes, so a
+/// watcher waits the whole time (and then compares generations).
+async fn wait_plugin_change(_store: &SqliteStore, max_wait: Duration) {
+    tokio::time::sleep(max_wait).await;
+}

@@ -17,6 +17,7 @@ mod conformance {
     pub mod channels;
     pub mod harness;
     pub mod import;
+    pub mod inbound;
     pub mod isolation;
     pub mod outbox;
     pub mod plugins;
@@ -63,6 +64,11 @@ conformance! {
     outbox::broadcasts_store_their_deliveries,
     outbox::send_counters_hold_windows,
     outbox::deliveries_are_paged_newest_first,
+    inbound::an_event_is_recorded_once_and_acted_on_once,
+    inbound::strangers_texts_and_postbacks_are_recorded_only,
+    inbound::a_late_follow_or_unfollow_is_superseded,
+    inbound::events_are_scoped_by_tenant_and_channel,
+    inbound::erasure_removes_the_personal_data_of_inbound_events,
     plugins::versions_are_inserted_once,
     plugins::concurrent_uploads_of_one_version_insert_it_once,
     plugins::versions_must_match_their_bytes,

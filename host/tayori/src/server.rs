@@ -150,6 +150,7 @@ pub async fn launch_with_key(
         config.scheduler.clone(),
     );
     let running = config.run_scheduler.then(|| scheduler.start());
+    let watcher = tokio::spawn(follow_plugin_changes(store.clone(), plugins.clone()));
     let state = AppState(Arc::new(Inner {
         store,
         plugins,
@@ -164,6 +165,7 @@ pub async fn launch_with_key(
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");
+        watcher.abort();
         if let Some(running) = running {
             running.shutdown().await;
         }
@@ -239,4 +241,27 @@ async fn first_start_token(store: &dyn tayori_core::Store) -> anyhow::Result<()>
         stored.id
     );
     Ok(())
+}
+
+/// Keeps this node's loaded plugins in step with the database: another node
+/// may publish, activate or roll back a version (PostgreSQL announces it at
+/// once; otherwise the generation is compared every 10 seconds).
+async fn follow_plugin_changes(store: Arc<dyn tayori_core::Store>, plugins: Arc<Plugins>) {
+    let mut seen = store.plugin_generation().await.ok();
+    loop {
+        store
+            .wait_plugin_change(std::time::Duration::from_secs(10))
+            .await;
+        match store.plugin_generation().await {
+            Ok(generation) if seen.as_ref() != Some(&generation) => match plugins.refresh().await {
+                Ok(()) => {
+                    tracing::info!("plugins changed in the database: reloaded");
+                    seen = Some(generation);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot reload changed plugins"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the plugin generation"),
+        }
+    }
 }

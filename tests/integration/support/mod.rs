@@ -5,4 +5,6 @@ pub mod api;
 pub mod fake;
 /// Faithful fakes of LINE, SendGrid, X and a municipal app backend.
 pub mod platforms;
+/// `tayori serve` as a child process, for crash and multi-node tests.
+pub mod process;
 pub mod server;

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use tayori::{Launched, ServeConfig, launch};
+use tayori::{Launched, SecretKey, ServeConfig, launch_with_key};
 use tayori_runtime::RuntimeConfig;
 
 /// The operator token every test server is started with.
@@ -61,7 +61,12 @@ impl TestServer {
             .await
             .expect("bind");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let launched = launch(config, listener, async move {
+        // SQLite keeps its key file beside the database; PostgreSQL nodes
+        // of one test share this key (as nodes share TAYORI_SECRET_KEY).
+        let key = database_url
+            .starts_with("postgres")
+            .then(|| SecretKey::from_bytes([7; 32], "test"));
+        let launched = launch_with_key(config, key, listener, async move {
             let _ = rx.await;
         })
         .await
@@ -99,5 +104,48 @@ impl TestServer {
         }
         let _ = (&mut self.launched.task).await;
         self._dir.take()
+    }
+}
+
+/// A fresh PostgreSQL schema on `TAYORI_TEST_DATABASE_URL`, dropped by
+/// [`PgSchema::drop_schema`]; `None` (saying so) when the variable is unset.
+pub struct PgSchema {
+    pub url: String,
+    schema: String,
+    base: String,
+}
+
+impl PgSchema {
+    pub async fn create() -> Option<Self> {
+        use sqlx::{Connection, Executor};
+        let Ok(base) = std::env::var("TAYORI_TEST_DATABASE_URL") else {
+            eprintln!("TAYORI_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+            return None;
+        };
+        let schema = format!("tayori_it_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("reach PostgreSQL");
+        admin
+            .execute(format!("CREATE SCHEMA {schema}").as_str())
+            .await
+            .expect("create the test schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Some(Self {
+            url: format!("{base}{separator}options[search_path]={schema}"),
+            schema,
+            base,
+        })
+    }
+
+    pub async fn drop_schema(self) {
+        use sqlx::{Connection, Executor};
+        let mut admin = sqlx::PgConnection::connect(&self.base)
+            .await
+            .expect("reach PostgreSQL");
+        admin
+            .execute(format!("DROP SCHEMA {} CASCADE", self.schema).as_str())
+            .await
+            .expect("drop the test schema");
     }
 }

@@ -16,7 +16,8 @@ use sqlx::{Database, FromRow, QueryBuilder};
 use tayori_core::{StoreError, StoreResult};
 
 use super::{
-    CLAIM_LOCK, Db, Engine, MAX_BIND_PARAMS, PERSIST_BULK_STATEMENTS, Pools, lock_plugin_changes,
+    CLAIM_LOCK, Db, Engine, MAX_BIND_PARAMS, PERSIST_BULK_STATEMENTS, Pools, lock_plan,
+    lock_plugin_changes, wait_plugin_change,
 };
 use crate::error::DbResultExt;
 

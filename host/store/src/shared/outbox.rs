@@ -22,8 +22,8 @@ use tayori_core::{
 };
 
 use super::{
-    CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in, require_tenant,
-    worth_caching,
+    CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in, lock_plan,
+    require_tenant, worth_caching,
 };
 use crate::error::{DbResultExt, unreadable};
 
@@ -596,6 +596,8 @@ impl OutboxStore for Engine {
             });
         }
         let mut tx = self.begin_write().await?;
+        // One planner at a time per tenant across nodes.
+        lock_plan(&mut tx, tenant_id).await?;
         require_tenant(&mut tx, tenant_id).await?;
         let planned = insert_deliveries(&mut tx, rows).await?;
         sqlx::query(

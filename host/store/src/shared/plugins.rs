@@ -244,6 +244,22 @@ impl PluginStore for Engine {
         now_in_force.map(ActivationRow::into_activation).transpose()
     }
 
+    async fn plugin_generation(&self) -> StoreResult<String> {
+        let (versions, latest, rolled_back): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM plugin_versions), \
+             (SELECT COALESCE(MAX(id), 0) FROM plugin_activations), \
+             (SELECT COUNT(*) FROM plugin_activations WHERE rolled_back)",
+        )
+        .fetch_one(self.reader())
+        .await
+        .db()?;
+        Ok(format!("{versions}/{latest}/{rolled_back}"))
+    }
+
+    async fn wait_plugin_change(&self, max_wait: std::time::Duration) {
+        super::wait_plugin_change(self, max_wait).await;
+    }
+
     async fn active_plugins(&self) -> StoreResult<Vec<Activation>> {
         sqlx::query_as::<_, ActivationRow>(
             "SELECT a.id, a.plugin_id, a.version, a.scope, a.activated_at \

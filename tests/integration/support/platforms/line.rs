@@ -123,6 +123,8 @@ struct Inner {
     unknown: Mutex<HashSet<String>>,
     blocked: Mutex<HashSet<String>>,
     counter: AtomicU64,
+    /// Told of every raw request once it is recorded.
+    arrived: tokio::sync::Notify,
 }
 
 /// The running fake.
@@ -169,6 +171,20 @@ impl FakeLine {
     /// Every raw request received, whatever the answer.
     pub fn attempts(&self) -> Vec<Attempt> {
         self.inner.attempts.lock().unwrap().clone()
+    }
+
+    /// Waits until the fake has received at least `n` raw requests (the
+    /// caller bounds the wait).
+    pub async fn received(&self, n: usize) {
+        loop {
+            let arrived = self.inner.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if self.inner.attempts.lock().unwrap().len() >= n {
+                return;
+            }
+            arrived.await;
+        }
     }
 
     /// Every request LINE accepted.
@@ -366,6 +382,7 @@ async fn message(
         body: body.to_vec(),
         status,
     });
+    inner.arrived.notify_waiters();
     if let Some(LineFault::Hang) = fault {
         // Hold the connection until the client gives up.
         std::future::pending::<()>().await;

@@ -1,0 +1,881 @@
+//! Delivery pipeline budgets of issue 4, on SQLite in a temporary directory:
+//!
+//! - `plan_100k`: `Planner::plan_tenant` of one fresh day for one tenant
+//!   with 100,000 children ≤ 1 s;
+//! - `plan_national`: `Planner::run_once` of one day for 2.6 million
+//!   children over 1,741 tenants ≤ 20 s (setup reported apart);
+//! - `dispatch_line` and `dispatch_native` (always run together, on copies
+//!   of the same planned day): a `Dispatcher` with its default settings
+//!   drains the outbox through the bundled LINE plugin ≥ 10,000
+//!   deliveries/s, then through a native Rust sender compiled in here; the
+//!   WASM/native throughput ratio ≥ 0.85;
+//! - `dispatch_1m`: the national day's deliveries (about a million) through
+//!   the LINE plugin ≤ 2 minutes.
+//!
+//! Children: a quarter expecting (due within the next 40 weeks), the rest
+//! born within the last 3 years; one LINE contact each; the demo catalog;
+//! every tenant its own LINE channel (LINE's 2,000 pushes/s is per channel).
+//! The fake LINE runs in this process on 127.0.0.1 (so it shares the 2
+//! cores): it checks the bearer token and that `X-Line-Retry-Key` is a UUID,
+//! accepts a key once (409 after, as LINE does) and counts every request.
+//!
+//! Run: `cargo bench -p tayori --bench pipeline [-- SCENARIO ...]` (all
+//! scenarios without one). Prints one JSON line per scenario on stdout and
+//! progress on stderr.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tayori_api::SecretKey;
+use tayori_core::{
+    Batch, Channel, ChannelSpec, DeliveryStatus, Failure, ImportRow, Locale, NewChild, NewContact,
+    NewTenant, Outcome, Store, Tenant,
+};
+use tayori_runtime::{Plugins, Runtime, RuntimeConfig, Uploader};
+use tayori_scheduler::{
+    DispatchConfig, Dispatcher, ManualClock, Planner, PluginSenders, SendError, SendLimits, Sender,
+    Senders,
+};
+
+/// The day planned and dispatched (a Monday), and the time the bench's
+/// clock shows: just after the tenants' default send time, 09:00 JST.
+const DAY: &str = "2027-01-04";
+const NATIONAL_CHILDREN: usize = 2_600_000;
+const NATIONAL_TENANTS: usize = 1_741;
+const PLAN_100K_CHILDREN: usize = 100_000;
+/// The dispatch pair's data: tenants of national size (≈1,500 children).
+const DISPATCH_TENANTS: usize = 240;
+const DISPATCH_CHILDREN_PER_TENANT: usize = 1_500;
+/// Subscribers per import transaction.
+const IMPORT_CHUNK: usize = 25_000;
+/// LINE's limits as the bundled plugin declares them (checked against the
+/// plugin's own sender in the run).
+const LINE_MAX_BATCH: usize = 500;
+const LINE_RATE: u32 = 2_000;
+const LINE_MULTICAST_FROM: usize = 50;
+const LINE_PUSH_WAVE: usize = 20;
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+fn selected(name: &str) -> bool {
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    chosen.is_empty() || chosen.iter().any(|c| c == name)
+}
+
+fn day() -> NaiveDate {
+    DAY.parse().expect("a date")
+}
+
+fn now() -> DateTime<Utc> {
+    chrono_tz::Asia::Tokyo
+        .from_local_datetime(&day().and_hms_opt(9, 1, 0).expect("a time"))
+        .single()
+        .expect("Tokyo has no gaps")
+        .with_timezone(&Utc)
+}
+
+fn progress(what: &str, started: Instant) {
+    eprintln!(
+        "[pipeline] {what} ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn run() -> anyhow::Result<()> {
+    // The production server installs the Prometheus recorder: the
+    // dispatcher's counters cost what they cost in production.
+    let _ = tayori_api::prometheus();
+    let fake = FakeLine::start().await?;
+    let key = SecretKey::generate("bench");
+    let dir = tempfile::tempdir()?;
+
+    if selected("plan_100k") {
+        plan_100k(&dir, &fake, &key).await?;
+    }
+    if selected("dispatch_line") || selected("dispatch_native") {
+        dispatch_pair(&dir, &fake, &key).await?;
+    }
+    let national = selected("plan_national");
+    if national || selected("dispatch_1m") {
+        let (url, setup) = national_setup(&dir, &fake, &key, national).await?;
+        if selected("dispatch_1m") {
+            let store = tayori_store::connect(&url).await?;
+            let stats = store.outbox_stats(now().timestamp_millis()).await?;
+            let run = dispatch(&store, &fake, &key, Mode::Plugin, stats.due).await?;
+            println!(
+                "{}",
+                json!({
+                    "scenario": "dispatch_1m",
+                    "sender": "line plugin (wasm)",
+                    "tenants": NATIONAL_TENANTS,
+                    "setup_seconds": setup,
+                    "deliveries": run.deliveries,
+                    "seconds": run.seconds,
+                    "per_second": run.per_second(),
+                    "fake_line": run.fake,
+                    "budget_seconds": 120,
+                    "within_budget": run.seconds <= 120.0,
+                })
+            );
+        }
+    }
+    Ok(())
+}
+
+// ---- data -------------------------------------------------------------------
+
+/// A well-mixed 64-bit hash of `i` (splitmix64), for a reproducible spread.
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Household `i` of tenant `t`: a quarter expecting with a due date in the
+/// next 40 weeks, the rest born in the last 3 years; one in ten reads plain
+/// Japanese.
+fn household(t: usize, i: usize) -> ImportRow {
+    let r = mix(((t as u64) << 32) | i as u64);
+    let today = day();
+    let child = if r % 4 == 0 {
+        NewChild::due(today + Days::new(1 + (r >> 8) % 280))
+    } else {
+        NewChild::born(today - Days::new((r >> 8) % 1_096))
+    };
+    ImportRow {
+        external_id: format!("K{i:07}"),
+        locale: if (r >> 40) % 10 == 0 {
+            Locale::JaEasy
+        } else {
+            Locale::Ja
+        },
+        contacts: vec![NewContact {
+            channel: "line".into(),
+            address: format!("U{:016x}{:016x}", t as u64, i as u64),
+        }],
+        children: vec![child],
+    }
+}
+
+fn token(tenant: &str) -> String {
+    format!("bench-line-token-{tenant}")
+}
+
+/// A store on a new SQLite file in `dir`, with the demo catalog imported
+/// as the API checks and imports it.
+async fn new_store(
+    dir: &tempfile::TempDir,
+    name: &str,
+) -> anyhow::Result<(String, Arc<dyn Store>)> {
+    let url = format!("sqlite://{}", dir.path().join(name).display());
+    let store = tayori_store::connect(&url).await?;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../catalog/demo.yaml"
+    ))?;
+    let file: tayori_api::CatalogFile = serde_yaml::from_str(&text)?;
+    let programs = tayori_api::check_catalog_file(&file)
+        .map_err(|e| anyhow::anyhow!("demo catalog: {e:?}"))?;
+    store.import_catalog(&programs).await?;
+    Ok((url, store))
+}
+
+/// Publishes the bundled plugins into the store, as `tayori serve` does.
+async fn publish_bundled(store: &Arc<dyn Store>) -> anyhow::Result<()> {
+    let plugins = Plugins::open(Runtime::new(RuntimeConfig::default())?, store.clone()).await?;
+    for (name, bytes) in tayori_plugin_artifacts::BUNDLED {
+        plugins
+            .upload(bytes, &Uploader::Operator)
+            .await
+            .map_err(|e| anyhow::anyhow!("uploading {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Tenant `t` with its LINE channel to the fake and `children` households.
+async fn tenant_with_children(
+    store: &Arc<dyn Store>,
+    fake: &FakeLine,
+    key: &SecretKey,
+    t: usize,
+    children: usize,
+) -> anyhow::Result<Tenant> {
+    let id = format!("t{t:04}");
+    let tenant = store
+        .create_tenant(&NewTenant::new(id.clone(), format!("自治体{t:04}")))
+        .await?;
+    fake.tokens
+        .lock()
+        .expect("tokens")
+        .insert(format!("Bearer {}", token(&id)));
+    let mut secrets = serde_json::Map::new();
+    secrets.insert("channel_access_token".into(), Value::String(token(&id)));
+    store
+        .put_channel(
+            &id,
+            &ChannelSpec {
+                name: "line".into(),
+                plugin_id: "line".into(),
+                version: None,
+                config: json!({ "api_base": fake.api_base(), "mode": "push_only" }),
+                secrets_ciphertext: key.seal(&id, "line", &secrets),
+                allowed_hosts: vec![format!("127.0.0.1:{}", fake.addr.port())],
+                rate_per_second: None,
+                daily_quota: None,
+            },
+        )
+        .await?;
+    let mut i = 0;
+    while i < children {
+        let n = IMPORT_CHUNK.min(children - i);
+        let rows: Vec<ImportRow> = (i..i + n).map(|i| household(t, i)).collect();
+        store.import_subscribers(&id, &rows).await?;
+        i += n;
+    }
+    Ok(tenant)
+}
+
+fn planner(store: &Arc<dyn Store>) -> Planner {
+    Planner::new(store.clone(), Arc::new(ManualClock::new(now())))
+}
+
+// ---- planning ---------------------------------------------------------------
+
+async fn plan_100k(
+    dir: &tempfile::TempDir,
+    fake: &FakeLine,
+    key: &SecretKey,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (_, store) = new_store(dir, "plan100k.db").await?;
+    let tenant = tenant_with_children(&store, fake, key, 0, PLAN_100K_CHILDREN).await?;
+    let setup = started.elapsed().as_secs_f64();
+    progress("plan_100k: set up", started);
+    let catalog = store.catalog_messages(None).await?;
+    let t = Instant::now();
+    let plan = planner(&store).plan_tenant(&tenant, &catalog).await?;
+    let seconds = t.elapsed().as_secs_f64();
+    anyhow::ensure!(plan.days == [day()], "planned {:?}", plan.days);
+    // Planning the day again adds nothing.
+    let again = planner(&store).plan_tenant(&tenant, &catalog).await?;
+    anyhow::ensure!(
+        again.planned.inserted == 0,
+        "a second pass added {:?}",
+        again.planned
+    );
+    println!(
+        "{}",
+        json!({
+            "scenario": "plan_100k",
+            "children": PLAN_100K_CHILDREN,
+            "deliveries": plan.planned.inserted,
+            "setup_seconds": setup,
+            "seconds": seconds,
+            "deliveries_per_second": plan.planned.inserted as f64 / seconds,
+            "budget_seconds": 1,
+            "within_budget": seconds <= 1.0,
+        })
+    );
+    Ok(())
+}
+
+/// The national data set, planned when `measure` (timed and printed), else
+/// planned untimed; returns the database URL and the setup time.
+async fn national_setup(
+    dir: &tempfile::TempDir,
+    fake: &FakeLine,
+    key: &SecretKey,
+    measure: bool,
+) -> anyhow::Result<(String, f64)> {
+    let started = Instant::now();
+    let (url, store) = new_store(dir, "national.db").await?;
+    publish_bundled(&store).await?;
+    let base = NATIONAL_CHILDREN / NATIONAL_TENANTS;
+    let extra = NATIONAL_CHILDREN % NATIONAL_TENANTS;
+    for t in 0..NATIONAL_TENANTS {
+        tenant_with_children(&store, fake, key, t, base + usize::from(t < extra)).await?;
+        if (t + 1) % 250 == 0 {
+            progress(&format!("national: {} tenants set up", t + 1), started);
+        }
+    }
+    let setup = started.elapsed().as_secs_f64();
+    progress("national: set up", started);
+    let t = Instant::now();
+    let planned = planner(&store).run_once().await?;
+    let seconds = t.elapsed().as_secs_f64();
+    if measure {
+        println!(
+            "{}",
+            json!({
+                "scenario": "plan_national",
+                "children": NATIONAL_CHILDREN,
+                "tenants": NATIONAL_TENANTS,
+                "deliveries": planned.inserted,
+                "setup_seconds": setup,
+                "seconds": seconds,
+                "deliveries_per_second": planned.inserted as f64 / seconds,
+                "budget_seconds": 20,
+                "within_budget": seconds <= 20.0,
+            })
+        );
+    }
+    Ok((url, setup))
+}
+
+// ---- dispatch ---------------------------------------------------------------
+
+/// Which sender a dispatch run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plugin,
+    Native,
+}
+
+struct DispatchRun {
+    deliveries: u64,
+    seconds: f64,
+    fake: Value,
+}
+
+impl DispatchRun {
+    fn per_second(&self) -> f64 {
+        self.deliveries as f64 / self.seconds
+    }
+}
+
+async fn dispatch_pair(
+    dir: &tempfile::TempDir,
+    fake: &FakeLine,
+    key: &SecretKey,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (url, store) = new_store(dir, "dispatch-template.db").await?;
+    publish_bundled(&store).await?;
+    for t in 0..DISPATCH_TENANTS {
+        tenant_with_children(&store, fake, key, t, DISPATCH_CHILDREN_PER_TENANT).await?;
+    }
+    let planned = planner(&store).run_once().await?;
+    progress(
+        &format!("dispatch: set up, {} deliveries planned", planned.inserted),
+        started,
+    );
+    let setup = started.elapsed().as_secs_f64();
+    // Each run starts from its own copy of the planned day.
+    let mut runs = Vec::new();
+    for mode in [Mode::Plugin, Mode::Native] {
+        let copy = dir.path().join(format!("dispatch-{mode:?}.db"));
+        copy_database(&url, &copy).await?;
+        let store = tayori_store::connect(&format!("sqlite://{}", copy.display())).await?;
+        let run = dispatch(&store, fake, key, mode, planned.inserted).await?;
+        progress(&format!("dispatch: {mode:?} drained"), started);
+        drop(store);
+        runs.push(run);
+    }
+    let (wasm, native) = (&runs[0], &runs[1]);
+    println!(
+        "{}",
+        json!({
+            "scenario": "dispatch_line",
+            "sender": "line plugin (wasm)",
+            "tenants": DISPATCH_TENANTS,
+            "setup_seconds": setup,
+            "deliveries": wasm.deliveries,
+            "seconds": wasm.seconds,
+            "per_second": wasm.per_second(),
+            "fake_line": wasm.fake,
+            "budget_per_second": 10_000,
+            "within_budget": wasm.per_second() >= 10_000.0,
+        })
+    );
+    let ratio = wasm.per_second() / native.per_second();
+    println!(
+        "{}",
+        json!({
+            "scenario": "dispatch_native",
+            "sender": "native Rust (reqwest)",
+            "tenants": DISPATCH_TENANTS,
+            "deliveries": native.deliveries,
+            "seconds": native.seconds,
+            "per_second": native.per_second(),
+            "fake_line": native.fake,
+            "wasm_native_ratio": ratio,
+            "budget_ratio": 0.85,
+            "within_budget": ratio >= 0.85,
+        })
+    );
+    Ok(())
+}
+
+/// A consistent copy of a SQLite database (`VACUUM INTO`).
+async fn copy_database(url: &str, to: &std::path::Path) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let _ = std::fs::remove_file(to);
+    let mut conn = sqlx::SqliteConnection::connect(url).await?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(to.display().to_string())
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+/// Runs a dispatcher (default settings) until the `expected` due
+/// deliveries are all sent; checks the fake accepted each exactly once.
+async fn dispatch(
+    store: &Arc<dyn Store>,
+    fake: &FakeLine,
+    key: &SecretKey,
+    mode: Mode,
+    expected: u64,
+) -> anyhow::Result<DispatchRun> {
+    let clock = Arc::new(ManualClock::new(now()));
+    let plugins = Plugins::open(Runtime::new(RuntimeConfig::default())?, store.clone()).await?;
+    let decrypt_key = key.clone();
+    let plugin_senders = Arc::new(PluginSenders::new(
+        plugins.clone(),
+        Arc::new(move |channel: &Channel| {
+            decrypt_key
+                .channel_config(channel)
+                .map_err(|e| format!("cannot open the channel's secrets: {e}"))
+        }),
+    ));
+    // The native sender must be held to the plugin's limits.
+    let tenant = store.tenants().await?.into_iter().next().expect("a tenant");
+    let channel = store.channel(&tenant.id, "line").await?;
+    let plugin_limits = plugin_senders
+        .sender(&tenant, &channel)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?
+        .limits();
+    anyhow::ensure!(
+        plugin_limits == native_limits(),
+        "the LINE plugin's limits changed: {plugin_limits:?}"
+    );
+    let senders: Arc<dyn Senders> = match mode {
+        Mode::Plugin => plugin_senders,
+        Mode::Native => Arc::new(NativeSenders {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .tcp_nodelay(true)
+                .build()?,
+            key: key.clone(),
+        }),
+    };
+    fake.reset();
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        senders,
+        clock,
+        DispatchConfig::default(),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let task = tokio::spawn(dispatcher.clone().run(stopped));
+    let now_ms = now().timestamp_millis();
+    let mut last = (0, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let accepted = fake.accepted.load(Ordering::Relaxed);
+        if accepted >= expected {
+            let s = store.outbox_stats(now_ms).await?;
+            if s.pending == 0 && s.in_flight == 0 {
+                break;
+            }
+        } else if accepted != last.0 {
+            last = (accepted, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(30) {
+            let s = store.outbox_stats(now_ms).await?;
+            anyhow::bail!(
+                "{mode:?}: no progress for 30 s at {accepted} of {expected} accepted; outbox {s:?}; fake {}",
+                fake.summary()
+            );
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = stop.send(true);
+    task.await?;
+    let summary = fake.summary();
+    anyhow::ensure!(
+        fake.accepted.load(Ordering::Relaxed) == expected
+            && fake.duplicates.load(Ordering::Relaxed) == 0
+            && fake.refused.load(Ordering::Relaxed) == 0,
+        "{mode:?}: every delivery must be accepted exactly once: {summary}"
+    );
+    Ok(DispatchRun {
+        deliveries: expected,
+        seconds,
+        fake: summary,
+    })
+}
+
+fn native_limits() -> SendLimits {
+    SendLimits {
+        max_batch: LINE_MAX_BATCH,
+        rate_per_second: LINE_RATE,
+        windows: Vec::new(),
+    }
+}
+
+/// A native LINE sender: what the bundled plugin does (push per recipient
+/// with the delivery's key as the retry key, 20 at a time; multicast from
+/// 50 distinct recipients), in Rust compiled into the host.
+struct NativeSenders {
+    http: reqwest::Client,
+    key: SecretKey,
+}
+
+struct NativeSender {
+    http: reqwest::Client,
+    api_base: String,
+    authorization: String,
+}
+
+#[async_trait::async_trait]
+impl Senders for NativeSenders {
+    async fn sender(&self, _tenant: &Tenant, channel: &Channel) -> Result<Arc<dyn Sender>, String> {
+        let config = self
+            .key
+            .channel_config(channel)
+            .map_err(|e| e.to_string())?;
+        let token = config["channel_access_token"]
+            .as_str()
+            .ok_or("no channel_access_token")?;
+        Ok(Arc::new(NativeSender {
+            http: self.http.clone(),
+            api_base: config["api_base"]
+                .as_str()
+                .ok_or("no api_base")?
+                .trim_end_matches('/')
+                .to_string(),
+            authorization: format!("Bearer {token}"),
+        }))
+    }
+}
+
+/// LINE's answer to a push.
+#[derive(Deserialize)]
+struct PushAnswer {
+    #[serde(rename = "sentMessages", default)]
+    sent_messages: Vec<SentMessage>,
+}
+
+#[derive(Deserialize)]
+struct SentMessage {
+    id: String,
+}
+
+impl NativeSender {
+    async fn post(
+        &self,
+        path: &str,
+        retry_key: &str,
+        body: &Value,
+    ) -> Result<(u16, Bytes), String> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api_base))
+            .header("authorization", &self.authorization)
+            .header("x-line-retry-key", retry_key)
+            .json(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        Ok((status, bytes))
+    }
+}
+
+#[async_trait::async_trait]
+impl Sender for NativeSender {
+    fn version(&self) -> String {
+        "native".into()
+    }
+
+    fn limits(&self) -> SendLimits {
+        native_limits()
+    }
+
+    async fn deliver(&self, batch: &Batch) -> Result<Vec<Outcome>, SendError> {
+        use futures::StreamExt;
+        let text = match batch.content.subject.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() => format!("{s}\n\n{}", batch.content.body.trim()),
+            _ => batch.content.body.trim().to_string(),
+        };
+        let messages = json!([{ "type": "text", "text": text }]);
+        let failed = |r: &tayori_core::Recipient, e: String| Outcome {
+            idempotency_key: r.idempotency_key.clone(),
+            status: DeliveryStatus::Failed(Failure::transient(e)),
+        };
+        let distinct: HashSet<&str> = batch
+            .recipients
+            .iter()
+            .map(|r| r.address.as_str())
+            .collect();
+        if distinct.len() == batch.recipients.len() && distinct.len() >= LINE_MULTICAST_FROM {
+            let mut keys: Vec<&str> = batch
+                .recipients
+                .iter()
+                .map(|r| r.idempotency_key.as_str())
+                .collect();
+            keys.sort_unstable();
+            let key = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, keys.join("\n").as_bytes());
+            let to: Vec<&str> = batch
+                .recipients
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect();
+            let result = self
+                .post(
+                    "/v2/bot/message/multicast",
+                    &key.to_string(),
+                    &json!({ "to": to, "messages": messages }),
+                )
+                .await;
+            return Ok(batch
+                .recipients
+                .iter()
+                .map(|r| match &result {
+                    Ok((200 | 409, _)) => Outcome {
+                        idempotency_key: r.idempotency_key.clone(),
+                        status: DeliveryStatus::Accepted(None),
+                    },
+                    Ok((status, _)) => failed(r, format!("LINE answered {status}")),
+                    Err(e) => failed(r, e.clone()),
+                })
+                .collect());
+        }
+        let outcomes = futures::stream::iter(batch.recipients.iter().map(|r| {
+            let body = json!({ "to": r.address, "messages": messages });
+            async move {
+                match self
+                    .post("/v2/bot/message/push", &r.idempotency_key, &body)
+                    .await
+                {
+                    Ok((200 | 409, bytes)) => {
+                        let ids = serde_json::from_slice::<PushAnswer>(&bytes)
+                            .map(|a| {
+                                a.sent_messages
+                                    .into_iter()
+                                    .map(|m| m.id)
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
+                            .ok()
+                            .filter(|ids| !ids.is_empty());
+                        Outcome {
+                            idempotency_key: r.idempotency_key.clone(),
+                            status: DeliveryStatus::Accepted(ids),
+                        }
+                    }
+                    Ok((status, _)) => failed(r, format!("LINE answered {status}")),
+                    Err(e) => failed(r, e),
+                }
+            }
+        }))
+        .buffered(LINE_PUSH_WAVE)
+        .collect()
+        .await;
+        Ok(outcomes)
+    }
+}
+
+// ---- the fake LINE ----------------------------------------------------------
+
+/// LINE's Messaging API push and multicast, on 127.0.0.1.
+struct FakeLine {
+    addr: std::net::SocketAddr,
+    /// `Bearer <token>` of every channel.
+    tokens: Mutex<HashSet<String>>,
+    /// Retry keys accepted (LINE accepts a key once).
+    keys: Mutex<HashSet<u128>>,
+    /// Recipients accepted.
+    accepted: AtomicU64,
+    pushes: AtomicU64,
+    multicasts: AtomicU64,
+    /// Requests whose retry key was already accepted (409).
+    duplicates: AtomicU64,
+    /// Requests refused (bad token, key or body).
+    refused: AtomicU64,
+}
+
+#[derive(Deserialize)]
+struct TextMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct PushBody {
+    to: String,
+    messages: Vec<TextMessage>,
+}
+
+#[derive(Deserialize)]
+struct MulticastBody {
+    to: Vec<String>,
+    messages: Vec<TextMessage>,
+}
+
+impl FakeLine {
+    async fn start() -> anyhow::Result<Arc<Self>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let fake = Arc::new(Self {
+            addr: listener.local_addr()?,
+            tokens: Mutex::new(HashSet::new()),
+            keys: Mutex::new(HashSet::new()),
+            accepted: AtomicU64::new(0),
+            pushes: AtomicU64::new(0),
+            multicasts: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        });
+        let app = axum::Router::new()
+            .route("/v2/bot/message/push", axum::routing::post(push))
+            .route("/v2/bot/message/multicast", axum::routing::post(multicast))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(fake)
+    }
+
+    fn api_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn reset(&self) {
+        self.keys.lock().expect("keys").clear();
+        for c in [
+            &self.accepted,
+            &self.pushes,
+            &self.multicasts,
+            &self.duplicates,
+            &self.refused,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn summary(&self) -> Value {
+        json!({
+            "accepted": self.accepted.load(Ordering::Relaxed),
+            "push_requests": self.pushes.load(Ordering::Relaxed),
+            "multicast_requests": self.multicasts.load(Ordering::Relaxed),
+            "duplicate_retry_keys": self.duplicates.load(Ordering::Relaxed),
+            "refused": self.refused.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The checks every request passes: bearer token, a UUID retry key (new,
+    /// or 409), JSON. `Ok(None)`: accept.
+    fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let refuse = |status: StatusCode, message: &str| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            Err((status, axum::Json(json!({ "message": message }))).into_response())
+        };
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !self.tokens.lock().expect("tokens").contains(auth) {
+            return refuse(StatusCode::UNAUTHORIZED, "Authentication failed");
+        }
+        let key = headers
+            .get("x-line-retry-key")
+            .and_then(|v| v.to_str().ok())
+            .filter(|k| k.len() == 36)
+            .and_then(|k| uuid::Uuid::try_parse(k).ok());
+        let Some(key) = key else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "The value for the 'X-Line-Retry-Key' header is invalid",
+            );
+        };
+        if !self.keys.lock().expect("keys").insert(key.as_u128()) {
+            self.duplicates.fetch_add(1, Ordering::Relaxed);
+            return Err((
+                StatusCode::CONFLICT,
+                axum::Json(json!({
+                    "message": "The retry key is already accepted",
+                    "sentMessages": [{ "id": "0", "quoteToken": "q" }],
+                })),
+            )
+                .into_response());
+        }
+        Ok(())
+    }
+}
+
+fn valid_messages(messages: &[TextMessage]) -> bool {
+    (1..=5).contains(&messages.len())
+        && messages.iter().all(|m| {
+            m.kind == "text" && !m.text.is_empty() && m.text.encode_utf16().count() <= 5_000
+        })
+}
+
+fn user_id(to: &str) -> bool {
+    to.len() == 33 && to.starts_with('U')
+}
+
+async fn push(State(fake): State<Arc<FakeLine>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<PushBody>(&body) else {
+        fake.refused.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if !user_id(&request.to) || !valid_messages(&request.messages) {
+        fake.refused.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    if let Err(response) = fake.check(&headers) {
+        return response;
+    }
+    let n = fake.pushes.fetch_add(1, Ordering::Relaxed);
+    fake.accepted.fetch_add(1, Ordering::Relaxed);
+    let sent: Vec<Value> = (0..request.messages.len())
+        .map(|i| json!({ "id": format!("{n}{i:02}"), "quoteToken": format!("q{n}{i}") }))
+        .collect();
+    axum::Json(json!({ "sentMessages": sent })).into_response()
+}
+
+async fn multicast(State(fake): State<Arc<FakeLine>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<MulticastBody>(&body) else {
+        fake.refused.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if request.to.is_empty()
+        || request.to.len() > LINE_MAX_BATCH
+        || !request.to.iter().all(|t| user_id(t))
+        || !valid_messages(&request.messages)
+    {
+        fake.refused.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    if let Err(response) = fake.check(&headers) {
+        return response;
+    }
+    fake.multicasts.fetch_add(1, Ordering::Relaxed);
+    fake.accepted
+        .fetch_add(request.to.len() as u64, Ordering::Relaxed);
+    axum::Json(json!({})).into_response()
+}
