@@ -690,3 +690,118 @@ impl NowUtc for ManualClock {
         tayori_scheduler::Clock::now(self)
     }
 }
+
+/// Runs the `tayori` CLI against `server`; its exit status and stdout.
+async fn cli(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let url = server.url("");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tayori"))
+            .args(&args)
+            .env("TAYORI_URL", url)
+            .env("TAYORI_TOKEN", crate::support::server::ADMIN_TOKEN)
+            .output()
+            .expect("run tayori");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_previews_broadcasts_and_lists_deliveries() {
+    let first: NaiveDate = "2027-01-04".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(jst(first, 8, 0)));
+    let fake = FakeLine::start().await;
+    let server = server(&clock).await;
+    setup(&server, &fake).await;
+    call(
+        &server,
+        Method::POST,
+        &format!("/v1/tenants/{TENANT}/subscribers"),
+        Some(json!({
+            "locale": "ja",
+            "contacts": [{"channel": "line", "address": user(9)}],
+            "children": [{"birth_date": (first - Duration::days(99)).to_string()}],
+        })),
+    )
+    .await;
+    let (ok, out, err) = cli(
+        &server,
+        &[
+            "schedule",
+            "preview",
+            "--tenant",
+            TENANT,
+            "--from",
+            &first.to_string(),
+            "--days",
+            "2",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let preview: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = preview["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["child-day-099", "child-day-100", "milestone-day-100"]);
+    let (ok, out, err) = cli(
+        &server,
+        &[
+            "deliveries",
+            "broadcast",
+            "--tenant",
+            TENANT,
+            "--body",
+            "断水のお知らせ",
+            "--audience",
+            r#"{"child_age_months": [{"from": 0, "to": 12}]}"#,
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let b: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(b["deliveries"], 1);
+    server
+        .launched
+        .state
+        .scheduler
+        .dispatcher()
+        .drain()
+        .await
+        .unwrap();
+    let (ok, out, err) = cli(
+        &server,
+        &["deliveries", "list", "--tenant", TENANT, "--status", "sent"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list["items"][0]["broadcast_id"], b["id"]);
+    // A bad audience is refused with the field named, and a non-zero exit.
+    let (ok, _, err) = cli(
+        &server,
+        &[
+            "deliveries",
+            "broadcast",
+            "--tenant",
+            TENANT,
+            "--body",
+            "x",
+            "--audience",
+            r#"{"pregant": true}"#,
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(err.contains("audience"), "{err}");
+    assert_eq!(fake.accepted().len(), 1);
+}

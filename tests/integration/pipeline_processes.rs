@@ -115,7 +115,7 @@ async fn deliveries(node: &ServeProcess) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut path = format!("/v1/tenants/{TENANT}/deliveries?limit=1000");
+        let mut path = format!("/v1/tenants/{TENANT}/deliveries?limit=500");
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }

@@ -585,6 +585,36 @@ struct SentMessage {
 }
 
 impl NativeSender {
+    async fn push(&self, r: &tayori_core::Recipient, messages: &Value) -> Outcome {
+        let body = json!({ "to": r.address, "messages": messages });
+        let status = match self
+            .post("/v2/bot/message/push", &r.idempotency_key, &body)
+            .await
+        {
+            Ok((200 | 409, bytes)) => {
+                let ids = serde_json::from_slice::<PushAnswer>(&bytes)
+                    .map(|a| {
+                        a.sent_messages
+                            .into_iter()
+                            .map(|m| m.id)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .ok()
+                    .filter(|ids| !ids.is_empty());
+                DeliveryStatus::Accepted(ids)
+            }
+            Ok((status, _)) => {
+                DeliveryStatus::Failed(Failure::transient(format!("LINE answered {status}")))
+            }
+            Err(e) => DeliveryStatus::Failed(Failure::transient(e)),
+        };
+        Outcome {
+            idempotency_key: r.idempotency_key.clone(),
+            status,
+        }
+    }
+
     async fn post(
         &self,
         path: &str,
@@ -666,37 +696,15 @@ impl Sender for NativeSender {
                 })
                 .collect());
         }
-        let outcomes = futures::stream::iter(batch.recipients.iter().map(|r| {
-            let body = json!({ "to": r.address, "messages": messages });
-            async move {
-                match self
-                    .post("/v2/bot/message/push", &r.idempotency_key, &body)
-                    .await
-                {
-                    Ok((200 | 409, bytes)) => {
-                        let ids = serde_json::from_slice::<PushAnswer>(&bytes)
-                            .map(|a| {
-                                a.sent_messages
-                                    .into_iter()
-                                    .map(|m| m.id)
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            })
-                            .ok()
-                            .filter(|ids| !ids.is_empty());
-                        Outcome {
-                            idempotency_key: r.idempotency_key.clone(),
-                            status: DeliveryStatus::Accepted(ids),
-                        }
-                    }
-                    Ok((status, _)) => failed(r, format!("LINE answered {status}")),
-                    Err(e) => failed(r, e),
-                }
-            }
-        }))
-        .buffered(LINE_PUSH_WAVE)
-        .collect()
-        .await;
+        let pushes: Vec<_> = batch
+            .recipients
+            .iter()
+            .map(|r| self.push(r, &messages))
+            .collect();
+        let outcomes = futures::stream::iter(pushes)
+            .buffered(LINE_PUSH_WAVE)
+            .collect()
+            .await;
         Ok(outcomes)
     }
 }
