@@ -190,7 +190,13 @@ async fn webhook(
         .map_err(|e| ApiError::internal(format!("webhook of channel `{tenant}/{name}`: {e}")))?;
     let request = WebhookRequest {
         method: method.to_string(),
-        path: uri.path().to_string(),
+        // The contract's path is what follows `/hooks/{tenant}/{channel}`:
+        // nothing, since only that path is routed.
+        path: uri
+            .path()
+            .strip_prefix(&format!("/hooks/{tenant}/{name}"))
+            .unwrap_or_default()
+            .to_string(),
         query: uri.query().unwrap_or_default().to_string(),
         headers: headers
             .iter()

@@ -13,7 +13,7 @@ use wasmtime::component::types::ComponentItem;
 use crate::bindings::v0_1_0;
 use crate::engine::Runtime;
 use crate::outbound::HostRule;
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{Exports, LoadedPlugin};
 
 /// Interfaces a plugin may import, by name without version. Everything else
 /// (notably `wasi:filesystem` and `wasi:sockets`) is refused at upload.
@@ -231,11 +231,24 @@ impl Runtime {
             .filter_map(|h| HostRule::parse(h).ok())
             .collect();
         let secret_fields = record.manifest.secret_fields().into();
+        // `DeliveryPluginPre::new` has found and type-checked each of these.
+        let export = |name: &str| {
+            component
+                .get_export_index(None, name)
+                .ok_or_else(|| format!("the component has no export `{name}`"))
+        };
+        let exports = Exports {
+            manifest: export("manifest")?,
+            validate_config: export("validate-config")?,
+            deliver: export("deliver")?,
+            handle_webhook: export("handle-webhook")?,
+        };
         Ok(Arc::new(LoadedPlugin {
             record,
             pre,
             hosts: Arc::new(hosts),
             secret_fields,
+            exports,
         }))
     }
 }

@@ -141,6 +141,7 @@ impl Plugins {
                     pre: p.pre.clone(),
                     hosts: p.hosts.clone(),
                     secret_fields: p.secret_fields.clone(),
+                    exports: p.exports.clone(),
                 }),
                 _ => self.load(&record).await?,
             };

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 use tayori_core::{
     Batch, ConfigError, LogLevel, Outcome, PluginVersionRecord, WebhookRequest, WebhookResult,
 };
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{
+    ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower, ResourceTable,
+};
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use crate::bindings::v0_1_0;
+use crate::bindings::v0_1_0::tayori::plugin::types as wt;
 use crate::engine::Runtime;
 use crate::error::{CallError, CallErrorKind};
 use crate::outbound::{CallPolicy, HostRule, OutboundHooks};
@@ -27,6 +30,19 @@ pub struct LoadedPlugin {
     /// The config properties the manifest's schema marks `writeOnly`: their
     /// values are masked in the plugin's log lines.
     pub(crate) secret_fields: Arc<[String]>,
+    pub(crate) exports: Exports,
+}
+
+/// Where the contract's exports are in the component, found once per
+/// version (`pre` has type-checked them). A call looks up only the one it
+/// calls: the bindings' `instantiate_async` would look up and type-check all
+/// four on every call.
+#[derive(Clone)]
+pub(crate) struct Exports {
+    pub manifest: ComponentExportIndex,
+    pub validate_config: ComponentExportIndex,
+    pub deliver: ComponentExportIndex,
+    pub handle_webhook: ComponentExportIndex,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -178,7 +194,7 @@ impl Runtime {
     ) -> Called<T>
     where
         F: for<'a> FnOnce(
-            &'a v0_1_0::DeliveryPlugin,
+            &'a Instance,
             &'a mut Store<PluginState>,
         ) -> std::pin::Pin<
             Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>,
@@ -191,6 +207,7 @@ impl Runtime {
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = plugin
                 .pre
+                .instance_pre()
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| (true, e))?;
@@ -226,8 +243,9 @@ impl Runtime {
 
     /// Asks a plugin version for its manifest (used at upload).
     pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<v0_1_0::RawManifest> {
-        self.call(plugin, &CallContext::default(), None, |p, s| {
-            Box::pin(p.call_manifest(s))
+        let export = plugin.exports.manifest.clone();
+        self.call(plugin, &CallContext::default(), None, move |i, s| {
+            Box::pin(async move { call_export(i, s, &export, ()).await })
         })
         .await
     }
@@ -241,9 +259,13 @@ impl Runtime {
     ) -> Called<Result<(), ConfigError>> {
         let config: Arc<str> = config.into();
         let text = config.clone();
+        let export = plugin.exports.validate_config.clone();
         let called = self
-            .call(plugin, ctx, Some(config), move |p, s| {
-                Box::pin(async move { p.call_validate_config(s, &text).await })
+            .call(plugin, ctx, Some(config), move |i, s| {
+                Box::pin(async move {
+                    call_export::<_, Result<(), wt::ConfigError>>(i, s, &export, (&*text,))
+                        .await
+                })
             })
             .await;
         Called {
@@ -260,12 +282,16 @@ impl Runtime {
         config: &str,
         batch: &Batch,
     ) -> Called<Vec<Outcome>> {
-        let wbatch = v0_1_0::tayori::plugin::types::Batch::from(batch);
+        let wbatch = wt::Batch::from(batch);
         let config: Arc<str> = config.into();
         let text = config.clone();
+        let export = plugin.exports.deliver.clone();
         let called = self
-            .call(plugin, ctx, Some(config), move |p, s| {
-                Box::pin(async move { p.call_deliver(s, &text, &wbatch).await })
+            .call(plugin, ctx, Some(config), move |i, s| {
+                Box::pin(async move {
+                    call_export::<_, Vec<wt::Outcome>>(i, s, &export, (&*text, &wbatch))
+                        .await
+                })
             })
             .await;
         let result = called.result.and_then(|outcomes| {
@@ -297,12 +323,15 @@ impl Runtime {
         config: &str,
         request: &WebhookRequest,
     ) -> Called<WebhookResult> {
-        let wreq = v0_1_0::tayori::plugin::types::HttpRequest::from(request);
+        let wreq = wt::HttpRequest::from(request);
         let config: Arc<str> = config.into();
         let text = config.clone();
+        let export = plugin.exports.handle_webhook.clone();
         let called = self
-            .call(plugin, ctx, Some(config), move |p, s| {
-                Box::pin(async move { p.call_handle_webhook(s, &text, &wreq).await })
+            .call(plugin, ctx, Some(config), move |i, s| {
+                Box::pin(async move {
+                    call_export::<_, wt::WebhookResult>(i, s, &export, (&*text, &wreq)).await
+                })
             })
             .await;
         Called {
@@ -310,6 +339,22 @@ impl Runtime {
             report: called.report,
         }
     }
+}
+
+/// Calls the export at `index` of `instance` with `params`; it returns one
+/// value (every export of the contract does).
+async fn call_export<P, R>(
+    instance: &Instance,
+    store: &mut Store<PluginState>,
+    index: &ComponentExportIndex,
+    params: P,
+) -> wasmtime::Result<R>
+where
+    P: ComponentNamedList + Lower + Send + Sync,
+    R: Lift + Send + Sync + 'static,
+{
+    let func = instance.get_typed_func::<P, (R,)>(&mut *store, index)?;
+    Ok(func.call_async(&mut *store, params).await?.0)
 }
 
 /// One outcome per recipient, each key from the batch, none twice.

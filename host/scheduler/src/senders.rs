@@ -12,19 +12,30 @@ use crate::dispatch::{SendError, SendLimits, Sender, Senders};
 /// Decrypts a channel's config (secrets included) for a call.
 pub type ConfigDecryptor = Arc<dyn Fn(&Channel) -> Result<serde_json::Value, String> + Send + Sync>;
 
-/// The counting windows `(seconds, max)` a channel's sends are held to:
-/// the plugin's rate windows, and its daily quota (the channel's override,
-/// else the manifest's) as a window of a day from the tenant's midnight.
+/// The counting windows `(seconds, max)` a channel's sends are held to,
+/// shortest first: the plugin's rate windows, and its daily quota (the
+/// channel's override, else the manifest's) as a window of a day from the
+/// tenant's midnight. Windows of one length are one window with the
+/// smallest maximum: the store keeps one counter per channel and length,
+/// so X's 1,000 a day and a channel's quota of 300 a day are 300 a day,
+/// not two counters of the same sends.
 pub fn send_windows(manifest: &Manifest, channel: &Channel) -> Vec<(u32, u32)> {
-    let mut windows: Vec<(u32, u32)> = manifest
+    let mut windows: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+    let daily = channel
+        .daily_quota
+        .or(manifest.daily_quota)
+        .map(|q| (86_400, q));
+    let declared = manifest
         .rate_windows
         .iter()
-        .map(|w| (w.window_seconds, w.max))
-        .collect();
-    if let Some(q) = channel.daily_quota.or(manifest.daily_quota) {
-        windows.push((86_400, q));
+        .map(|w| (w.window_seconds, w.max));
+    for (seconds, max) in declared.chain(daily) {
+        windows
+            .entry(seconds)
+            .and_modify(|m| *m = (*m).min(max))
+            .or_insert(max);
     }
-    windows
+    windows.into_iter().collect()
 }
 
 /// Senders backed by the plugin runtime.
@@ -100,5 +111,73 @@ impl Sender for PluginSender {
             .deliver(&self.plugin, &self.ctx, &self.config, batch)
             .await;
         called.result.map_err(|e| SendError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tayori_core::RateWindow;
+
+    use super::*;
+
+    fn manifest(windows: &[(u32, u32)], daily_quota: Option<u32>) -> Manifest {
+        Manifest {
+            id: "x-dm".into(),
+            name: "X".into(),
+            version: "0.1.0".parse().expect("a version"),
+            vendor: "Tayori".into(),
+            description: String::new(),
+            config_schema: serde_json::json!({"type": "object"}),
+            hosts: Vec::new(),
+            max_batch_size: 20,
+            rate_per_second: 1,
+            daily_quota,
+            rate_windows: windows
+                .iter()
+                .map(|&(window_seconds, max)| RateWindow {
+                    max,
+                    window_seconds,
+                })
+                .collect(),
+            handles_webhooks: false,
+        }
+    }
+
+    fn channel(daily_quota: Option<u32>) -> Channel {
+        Channel {
+            tenant_id: "otaru".into(),
+            name: "x".into(),
+            plugin_id: "x-dm".into(),
+            version: None,
+            config: serde_json::json!({}),
+            secrets_ciphertext: Vec::new(),
+            allowed_hosts: Vec::new(),
+            rate_per_second: None,
+            daily_quota,
+            paused: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn windows_of_one_length_are_one_window_with_the_smallest_maximum() {
+        let x = manifest(&[(86_400, 1_000), (900, 200)], None);
+        assert_eq!(
+            send_windows(&x, &channel(None)),
+            [(900, 200), (86_400, 1_000)]
+        );
+        assert_eq!(
+            send_windows(&x, &channel(Some(300))),
+            [(900, 200), (86_400, 300)]
+        );
+        assert_eq!(
+            send_windows(&x, &channel(Some(5_000))),
+            [(900, 200), (86_400, 1_000)]
+        );
+        let quota = manifest(&[], Some(500));
+        assert_eq!(send_windows(&quota, &channel(None)), [(86_400, 500)]);
+        assert_eq!(send_windows(&quota, &channel(Some(50))), [(86_400, 50)]);
+        assert!(send_windows(&manifest(&[], None), &channel(None)).is_empty());
     }
 }

@@ -131,6 +131,7 @@ async fn run() -> anyhow::Result<()> {
                     "seconds": run.seconds,
                     "per_second": run.per_second(),
                     "fake_line": run.fake,
+                    "load_average": load_average(),
                     "budget_seconds": 120,
                     "within_budget": run.seconds <= 120.0,
                 })
@@ -266,15 +267,19 @@ async fn plan_100k(
     key: &SecretKey,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (_, store) = new_store(dir, "plan100k.db").await?;
+    let (url, store) = new_store(dir, "plan100k.db").await?;
     let tenant = tenant_with_children(&store, fake, key, 0, PLAN_100K_CHILDREN).await?;
     let setup = started.elapsed().as_secs_f64();
     progress("plan_100k: set up", started);
+    // A copy of the unplanned database for the phase breakdown below.
+    let copy = dir.path().join("plan100k-phases.db");
+    copy_database(&url, &copy).await?;
     let catalog = store.catalog_messages(None).await?;
     let t = Instant::now();
     let plan = planner(&store).plan_tenant(&tenant, &catalog).await?;
     let seconds = t.elapsed().as_secs_f64();
     anyhow::ensure!(plan.days == [day()], "planned {:?}", plan.days);
+    let phases = plan_phases(&format!("sqlite://{}", copy.display()), &tenant).await?;
     // Planning the day again adds nothing.
     let again = planner(&store).plan_tenant(&tenant, &catalog).await?;
     anyhow::ensure!(
@@ -291,11 +296,57 @@ async fn plan_100k(
             "setup_seconds": setup,
             "seconds": seconds,
             "deliveries_per_second": plan.planned.inserted as f64 / seconds,
+            "phases_seconds": phases,
+            "load_average": load_average(),
             "budget_seconds": 1,
             "within_budget": seconds <= 1.0,
         })
     );
     Ok(())
+}
+
+/// The same plan, phase by phase, on a fresh copy of the database: what
+/// `plan_tenant` does for a tenant's first day.
+async fn plan_phases(url: &str, tenant: &Tenant) -> anyhow::Result<Value> {
+    use tayori_scheduler::plan::{MessageIndex, plan_day, tenant_messages};
+    let store = tayori_store::connect(url).await?;
+    let catalog = store.catalog_messages(None).await?;
+    let t = Instant::now();
+    let own = store.tenant_messages(&tenant.id).await?;
+    let index = MessageIndex::new(tenant_messages(tenant, &catalog, &own));
+    let _ = store.plan_state(&tenant.id).await?;
+    let setup = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let sources = store.plan_sources(&tenant.id, None).await?;
+    let read = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let tz = tenant.tz().expect("a zone");
+    let rows = plan_day(tenant, tz, &index, &sources, day(), now().timestamp_millis(), true);
+    let compute = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let state = tayori_core::PlanState {
+        day: day(),
+        watermark: Utc::now(),
+    };
+    store.write_plan(&tenant.id, &rows, &state).await?;
+    let write = t.elapsed().as_secs_f64();
+    Ok(json!({
+        "catalog_index_and_state": setup,
+        "read_sources": read,
+        "sources": sources.len(),
+        "compute_rows_and_keys": compute,
+        "write_rows": write,
+    }))
+}
+
+/// The 1-minute load average: the machine is shared, and figures move with it.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The national data set, planned when `measure` (timed and printed), else
@@ -333,6 +384,7 @@ async fn national_setup(
                 "setup_seconds": setup,
                 "seconds": seconds,
                 "deliveries_per_second": planned.inserted as f64 / seconds,
+                "load_average": load_average(),
                 "budget_seconds": 20,
                 "within_budget": seconds <= 20.0,
             })
@@ -402,6 +454,7 @@ async fn dispatch_pair(
             "seconds": wasm.seconds,
             "per_second": wasm.per_second(),
             "fake_line": wasm.fake,
+            "load_average": load_average(),
             "budget_per_second": 10_000,
             "within_budget": wasm.per_second() >= 10_000.0,
         })
@@ -418,6 +471,7 @@ async fn dispatch_pair(
             "per_second": native.per_second(),
             "fake_line": native.fake,
             "wasm_native_ratio": ratio,
+            "load_average": load_average(),
             "budget_ratio": 0.85,
             "within_budget": ratio >= 0.85,
         })

@@ -3,7 +3,10 @@
 //! to active of a real plugin; restart loading 50 stored plugins.
 //!
 //! Run: `cargo bench -p tayori --bench plugins`. Prints one JSON line per
-//! scenario.
+//! scenario. The machine is shared: the `deliver` lines carry the 1-minute
+//! load average, and the 2-core line also the calls per CPU-second the
+//! process used, which other processes' load disturbs far less than the
+//! wall-clock rate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,13 +67,14 @@ async fn run() -> anyhow::Result<()> {
     let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
     println!(
         "{}",
-        json!({ "scenario": "deliver_1_recipient_no_http_single_task", "calls": n, "median_us": pct(0.5), "p99_us": pct(0.99) })
+        json!({ "scenario": "deliver_1_recipient_no_http_single_task", "calls": n, "median_us": pct(0.5), "p99_us": pct(0.99), "load_1m": load_average() })
     );
 
     // Throughput across the 2 worker threads.
     let tasks = 4;
     let per_task = 50_000;
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let mut handles = Vec::new();
     for _ in 0..tasks {
         let (runtime, plugin, config, b) =
@@ -90,10 +94,11 @@ async fn run() -> anyhow::Result<()> {
         h.await?;
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     let total = tasks * per_task;
     println!(
         "{}",
-        json!({ "scenario": "deliver_1_recipient_no_http_2_cores", "calls": total, "seconds": elapsed.as_secs_f64(), "calls_per_second": total as f64 / elapsed.as_secs_f64() })
+        json!({ "scenario": "deliver_1_recipient_no_http_2_cores", "calls": total, "seconds": elapsed.as_secs_f64(), "calls_per_second": total as f64 / elapsed.as_secs_f64(), "calls_per_cpu_second": cpu.map(|c| total as f64 / c), "load_1m": load_average() })
     );
 
     // `cargo bench -p tayori --bench plugins -- deliver` stops here (for profiling).
@@ -149,6 +154,27 @@ async fn run() -> anyhow::Result<()> {
         json!({ "scenario": "restart_load_stored_plugins", "plugins": stats.from_artifact, "ms": ms(restart) })
     );
     Ok(())
+}
+
+/// CPU seconds (user and system, all threads) this process has used, from
+/// `/proc/self/stat` (Linux; `None` elsewhere).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses: utime and
+    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The 1-minute load average (Linux; `None` elsewhere).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn ms(d: Duration) -> f64 {

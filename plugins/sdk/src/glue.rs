@@ -26,6 +26,12 @@ pub struct Export<P>(PhantomData<P>);
 ///
 /// The message never quotes the value it refused: the value may be a secret.
 pub(crate) fn parse_config<C: DeserializeOwned>(text: &str) -> Result<C, ConfigError> {
+    // The usual case, a config the host has checked against the schema: one
+    // plain pass. Only a config that fails is parsed again, tracking the path
+    // to the field at fault.
+    if let Ok(config) = serde_json::from_str(text) {
+        return Ok(config);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let config = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let mut field = json_pointer(error.path());

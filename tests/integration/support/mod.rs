@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod fake;
+/// The host end to end: a manual clock, a tenant with the demo catalog.
+pub mod host;
 /// Faithful fakes of LINE, SendGrid, X and a municipal app backend.
 pub mod platforms;
 /// `tayori serve` as a child process, for crash and multi-node tests.

@@ -411,7 +411,7 @@ pub async fn erasure_removes_the_personal_data_of_inbound_events(store: Arc<dyn 
     new.contacts.push(contact("email", "mother@example.jp"));
     let s = store.create_subscriber("minato", &new).await.unwrap();
     let other = subscriber(&store, "minato", &user(2)).await;
-    let events = vec![
+    let events = [
         event(
             "t1",
             &user(1),

@@ -291,10 +291,6 @@ impl FakeLine {
     }
 
     /// POSTs a signed webhook to `url` (the host's `/hooks/{tenant}/{channel}`).
-    #[allow(
-        dead_code,
-        reason = "for the end-to-end tests through /hooks, which come with the pipeline"
-    )]
     pub async fn post_webhook(url: &str, body: Vec<u8>) -> reqwest::Response {
         let mut request = reqwest::Client::new().post(url);
         for (name, value) in Self::webhook_headers(&body) {
