@@ -1,7 +1,7 @@
 //! The storage traits. `tayori-store` implements them on SQLite and
 //! PostgreSQL; nothing above it sees a SQL dialect.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
@@ -337,6 +337,17 @@ pub trait OutboxStore: Send + Sync {
         tenant_id: &str,
         changed_since: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<PlanSource>>;
+    /// [`plan_sources`](Self::plan_sources) of the children anchored on
+    /// these dates only: born on one of `births`, or (no birth date yet) due
+    /// on one of `due_dates`. The planner passes the anchors that have a
+    /// message on the days it plans, so that a day reads the children with
+    /// something due (about 4 in 10) instead of all of them.
+    async fn plan_sources_anchored(
+        &self,
+        tenant_id: &str,
+        births: &[NaiveDate],
+        due_dates: &[NaiveDate],
+    ) -> StoreResult<Vec<PlanSource>>;
     /// Writes a day's planned deliveries (rows already there are left as
     /// they are) and, in the same transaction, the planner's new state.
     async fn write_plan(
@@ -363,8 +374,10 @@ pub trait OutboxStore: Send + Sync {
     async fn claim(&self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Claim>;
     /// Records the batches the claimed deliveries are about to be sent in
     /// (`(id, fence, batch)`), so that a crash before their completion sends
-    /// the same batches again. Rows whose fence moved on are skipped.
-    async fn assign_batches(&self, rows: &[(i64, i64, String)]) -> StoreResult<()>;
+    /// the same batches again. Rows whose fence moved on are skipped; the
+    /// answer lists the ids that were assigned (a batch with a skipped row
+    /// belongs to another dispatcher now and must not be sent).
+    async fn assign_batches(&self, rows: &[(i64, i64, String)]) -> StoreResult<Vec<i64>>;
     /// Records completions. A row whose claim was superseded (another
     /// dispatcher re-claimed it after its lease ran out) is left alone and
     /// counted in the answer's second number: (applied, stale).

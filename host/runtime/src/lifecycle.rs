@@ -141,7 +141,7 @@ impl Plugins {
                     pre: p.pre.clone(),
                     hosts: p.hosts.clone(),
                     secret_fields: p.secret_fields.clone(),
-                    exports: p.exports.clone(),
+                    exports: p.exports,
                 }),
                 _ => self.load(&record).await?,
             };

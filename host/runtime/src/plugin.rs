@@ -37,7 +37,7 @@ pub struct LoadedPlugin {
 /// version (`pre` has type-checked them). A call looks up only the one it
 /// calls: the bindings' `instantiate_async` would look up and type-check all
 /// four on every call.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub(crate) struct Exports {
     pub manifest: ComponentExportIndex,
     pub validate_config: ComponentExportIndex,
@@ -243,7 +243,7 @@ impl Runtime {
 
     /// Asks a plugin version for its manifest (used at upload).
     pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<v0_1_0::RawManifest> {
-        let export = plugin.exports.manifest.clone();
+        let export = plugin.exports.manifest;
         self.call(plugin, &CallContext::default(), None, move |i, s| {
             Box::pin(async move { call_export(i, s, &export, ()).await })
         })
@@ -259,12 +259,11 @@ impl Runtime {
     ) -> Called<Result<(), ConfigError>> {
         let config: Arc<str> = config.into();
         let text = config.clone();
-        let export = plugin.exports.validate_config.clone();
+        let export = plugin.exports.validate_config;
         let called = self
             .call(plugin, ctx, Some(config), move |i, s| {
                 Box::pin(async move {
-                    call_export::<_, Result<(), wt::ConfigError>>(i, s, &export, (&*text,))
-                        .await
+                    call_export::<_, Result<(), wt::ConfigError>>(i, s, &export, (&*text,)).await
                 })
             })
             .await;
@@ -285,12 +284,11 @@ impl Runtime {
         let wbatch = wt::Batch::from(batch);
         let config: Arc<str> = config.into();
         let text = config.clone();
-        let export = plugin.exports.deliver.clone();
+        let export = plugin.exports.deliver;
         let called = self
             .call(plugin, ctx, Some(config), move |i, s| {
                 Box::pin(async move {
-                    call_export::<_, Vec<wt::Outcome>>(i, s, &export, (&*text, &wbatch))
-                        .await
+                    call_export::<_, Vec<wt::Outcome>>(i, s, &export, (&*text, &wbatch)).await
                 })
             })
             .await;
@@ -326,7 +324,7 @@ impl Runtime {
         let wreq = wt::HttpRequest::from(request);
         let config: Arc<str> = config.into();
         let text = config.clone();
-        let export = plugin.exports.handle_webhook.clone();
+        let export = plugin.exports.handle_webhook;
         let called = self
             .call(plugin, ctx, Some(config), move |i, s| {
                 Box::pin(async move {

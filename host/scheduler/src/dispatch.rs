@@ -17,7 +17,7 @@
 //! A delivery whose next attempt would fall after its expiry is expired; one
 //! that failed on its last attempt is dead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -139,7 +139,12 @@ struct Group {
     channel: Channel,
     message_id: String,
     content: Content,
+    /// The batch the rows are recorded in (see `OutboxStore::assign_batches`).
     kept_batch: Option<String>,
+    /// The batch was recorded by an earlier claim: it may have gone out
+    /// already, so it goes out whole or not at all (the platform's retry
+    /// key is derived from exactly its members).
+    resent: bool,
     rows: Vec<ClaimedDelivery>,
 }
 
@@ -335,7 +340,8 @@ impl Dispatcher {
                 Ok(s) => s,
                 Err(e) => {
                     for d in &group.rows {
-                        let c = self.retry(d, now, format!("no sender: {e}"), None, false);
+                        let c =
+                            self.retry(d, now, format!("no sender: {e}"), None, d.batch.is_some());
                         completions.push(Complete {
                             id: d.id,
                             fence: d.fence,
@@ -379,6 +385,7 @@ impl Dispatcher {
                         message_id: message_id.clone(),
                         content: content.clone(),
                         kept_batch,
+                        resent: false,
                         rows: part,
                     },
                     sender.clone(),
@@ -386,8 +393,46 @@ impl Dispatcher {
             }
         }
         // Before any batch goes out, record which rows go together, so
-        // that after a crash they go out together again.
-        self.store.assign_batches(&batches).await?;
+        // that after a crash they go out together again. A batch with a row
+        // that could not be recorded was re-claimed by another dispatcher
+        // (this claim's lease ran out): that one sends it, maybe cut
+        // otherwise, so this one must not.
+        let assigned: HashSet<i64> = self
+            .store
+            .assign_batches(&batches)
+            .await?
+            .into_iter()
+            .collect();
+        let recorded: HashSet<i64> = batches.iter().map(|(id, _, _)| *id).collect();
+        let mut lost = 0;
+        chunks.retain(|(group, _)| {
+            let ours = group
+                .rows
+                .iter()
+                .all(|d| !recorded.contains(&d.id) || assigned.contains(&d.id));
+            if !ours {
+                lost += group.rows.len();
+                // The rows still held go back at once (in the batch just
+                // recorded for them, which never went out).
+                for d in group.rows.iter().filter(|d| assigned.contains(&d.id)) {
+                    completions.push(Complete {
+                        id: d.id,
+                        fence: d.fence,
+                        completion: Completion::Defer {
+                            at: now,
+                            reason: Some("part of its batch was re-claimed".into()),
+                        },
+                    });
+                }
+            }
+            ours
+        });
+        if lost > 0 {
+            tracing::warn!(
+                rows = lost,
+                "not sending rows another dispatcher re-claimed before they went out"
+            );
+        }
         use futures::StreamExt;
         let sends: Vec<_> = chunks
             .into_iter()
@@ -487,8 +532,13 @@ impl Dispatcher {
                     continue;
                 }
                 Err(e) => {
-                    let c =
-                        self.retry(&d, now, format!("cannot load the tenant: {e}"), None, false);
+                    let c = self.retry(
+                        &d,
+                        now,
+                        format!("cannot load the tenant: {e}"),
+                        None,
+                        d.batch.is_some(),
+                    );
                     completions.push(done(c));
                     continue;
                 }
@@ -615,6 +665,7 @@ impl Dispatcher {
                         message_id,
                         content,
                         kept_batch: d.batch.clone(),
+                        resent: d.batch.is_some(),
                         rows: vec![d],
                     });
                 }
@@ -804,8 +855,13 @@ impl Dispatcher {
             {
                 Ok((granted, until)) => {
                     if (granted as usize) < rows.len() {
+                        // A batch that may have gone out before goes out
+                        // whole or not at all: a part of it would go under
+                        // another retry key. (The part of the quota granted
+                        // to it stays unused in this window.)
+                        let now_sent = if group.resent { 0 } else { granted as usize };
                         let at = until.unwrap_or(now + 60_000);
-                        for d in rows.drain(granted as usize..) {
+                        for d in rows.drain(now_sent..) {
                             let completion = if at > d.expires_at {
                                 Completion::Expired {
                                     error: Some("the channel's quota ran out".into()),
@@ -826,6 +882,34 @@ impl Dispatcher {
                             });
                         }
                         metrics::counter!("tayori_quota_exhausted_total", "tenant" => tenant_id.clone(), "channel" => channel.clone()).increment(1);
+                        // The part that goes now is recorded as a batch of
+                        // its own first; the deferred rest keeps the batch.
+                        if let Some(batch) = &group.kept_batch
+                            && !rows.is_empty()
+                        {
+                            let part = crate::keys::batch_part(batch, rows.len());
+                            let ids: Vec<(i64, i64, String)> =
+                                rows.iter().map(|d| (d.id, d.fence, part.clone())).collect();
+                            let recorded = self.store.assign_batches(&ids).await;
+                            if !recorded.is_ok_and(|a| a.len() == ids.len()) {
+                                // Not sure what is recorded: send nothing now.
+                                let now = self.clock.now_ms();
+                                for d in rows.drain(..) {
+                                    let c = self.retry(
+                                        &d,
+                                        now,
+                                        "cannot record the batch before sending it".into(),
+                                        None,
+                                        false,
+                                    );
+                                    out.push(Complete {
+                                        id: d.id,
+                                        fence: d.fence,
+                                        completion: c,
+                                    });
+                                }
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -836,7 +920,7 @@ impl Dispatcher {
                             now,
                             format!("cannot count the quota: {e}"),
                             None,
-                            false,
+                            group.kept_batch.is_some(),
                         );
                         out.push(Complete {
                             id: d.id,

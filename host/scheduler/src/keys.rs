@@ -35,6 +35,14 @@ pub fn batch(first_key: &str, attempt: u32) -> String {
     Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
 }
 
+/// The batch of the first `len` deliveries of `batch`, when a quota lets
+/// only those go out now: they go (and, if their outcome is lost, go again)
+/// as a batch of their own.
+pub fn batch_part(batch: &str, len: usize) -> String {
+    let name = format!("part\u{1f}{batch}\u{1f}{len}");
+    Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

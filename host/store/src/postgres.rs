@@ -47,6 +47,8 @@ const PERSIST_BULK_STATEMENTS: bool = false;
 const PLUGIN_LOCK_CLASS: i32 = 0x7461_796f;
 /// The first key of the advisory locks on a tenant's plan (`'tayp'`).
 const PLAN_LOCK_CLASS: i32 = 0x7461_7970;
+/// The first key of the advisory lock on claiming kept batches (`'tayb'`).
+const BATCH_CLAIM_LOCK_CLASS: i32 = 0x7461_7962;
 
 /// How a claim locks the rows it picks: rows another node is claiming are
 /// skipped, not waited for, so nodes claim disjoint rows side by side.
@@ -209,4 +211,18 @@ async fn lock_plan(conn: &mut sqlx::PgConnection, tenant_id: &str) -> StoreResul
         .await
         .db()?;
     Ok(())
+}
+
+/// Whether this transaction may claim kept batches: one claim at a time
+/// does, until its transaction ends; the others leave the batches to it
+/// (they never wait). Two claims taking a batch's rows side by side would
+/// each wait for the other's rows: a deadlock, again and again, while the
+/// batch stays unsent. The lock is per schema (advisory locks are per
+/// database; the test suites run a schema each).
+async fn lock_batch_claims(conn: &mut sqlx::PgConnection) -> StoreResult<bool> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))")
+        .bind(BATCH_CLAIM_LOCK_CLASS)
+        .fetch_one(conn)
+        .await
+        .db()
 }

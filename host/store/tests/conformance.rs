@@ -61,6 +61,8 @@ conformance! {
     outbox::a_failure_under_an_old_config_does_not_pause_the_new_one,
     outbox::the_lifecycle_cancels_pending_deliveries,
     outbox::kept_batches_are_claimed_whole,
+    outbox::batches_are_recorded_by_their_claim_and_survive_deferral,
+    outbox::concurrent_claims_take_kept_batches_whole,
     outbox::broadcasts_store_their_deliveries,
     outbox::send_counters_hold_windows,
     outbox::deliveries_are_paged_newest_first,

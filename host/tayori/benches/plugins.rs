@@ -94,7 +94,9 @@ async fn run() -> anyhow::Result<()> {
         h.await?;
     }
     let elapsed = started.elapsed();
-    let cpu = cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let cpu = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let total = tasks * per_task;
     println!(
         "{}",

@@ -187,7 +187,7 @@ impl ServeProcess {
 
     /// SIGTERM, then waits for the graceful shutdown (the dispatcher
     /// finishes the batches it has in flight).
-    pub async fn stop(mut self) {
+    pub async fn stop(&mut self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -207,6 +207,11 @@ impl ServeProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The whole log (every start of this spec's log file).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The last bytes of the log (every start of this spec's log file).

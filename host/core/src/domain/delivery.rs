@@ -179,7 +179,7 @@ pub enum Completion {
         keep_batch: bool,
     },
     /// Not attempted (rate limit, quota, quiet hours): back to pending at
-    /// `at`, the attempt not counted.
+    /// `at`, the attempt not counted, in the batch it had (if any).
     Defer { at: i64, reason: Option<String> },
     /// Refused for good.
     Failed {

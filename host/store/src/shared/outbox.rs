@@ -22,8 +22,8 @@ use tayori_core::{
 };
 
 use super::{
-    CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in, lock_plan,
-    require_tenant, worth_caching,
+    CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in, lock_batch_claims,
+    lock_plan, require_tenant, worth_caching,
 };
 use crate::error::{DbResultExt, unreadable};
 
@@ -36,15 +36,33 @@ const DELIVERY_COLUMNS: &str = "id, key, tenant_id, subscriber_id, contact_id, c
      message_id, occurs_on, pregnancy, broadcast_id, status, due_at, expires_at, attempts, \
      next_attempt_at, last_error, receipt, plugin_version, sent_at, updated_at";
 
+/// Claims due rows outside kept batches.
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE deliveries SET status = 'in_flight', fence = fence + 1, attempts = attempts + 1, \
          lease_until = $1, updated_at = $2 \
          WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
-         ORDER BY next_attempt_at, id LIMIT $3{CLAIM_LOCK}) \
+         AND batch IS NULL ORDER BY next_attempt_at, id LIMIT $3{CLAIM_LOCK}) \
          RETURNING {CLAIMED_COLUMNS}"
     )
 });
+
+/// Claims the kept batches with a due row, each whole: every pending member,
+/// due or not (a batch's retries are jittered row by row).
+static CLAIM_BATCHES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE deliveries SET status = 'in_flight', fence = fence + 1, attempts = attempts + 1, \
+         lease_until = $1, updated_at = $2 \
+         WHERE status = 'pending' AND batch IN (SELECT batch FROM deliveries \
+         WHERE status = 'pending' AND batch IS NOT NULL AND next_attempt_at <= $2 \
+         GROUP BY batch ORDER BY MIN(next_attempt_at), batch LIMIT $3) \
+         RETURNING {CLAIMED_COLUMNS}"
+    )
+});
+
+/// Kept batches one claim takes at most per `BATCH_CLAIM_ROWS` rows it
+/// asks for (a batch has up to a plugin's batch size, 500 for LINE).
+const BATCH_CLAIM_ROWS: u32 = 500;
 
 /// A delivery row as a claim returns it.
 #[derive(sqlx::FromRow)]
@@ -183,6 +201,43 @@ struct PlanRow {
     contact_id: String,
     channel: String,
 }
+
+impl PlanRow {
+    fn into_source(self) -> PlanSource {
+        PlanSource {
+            subscriber_id: self.subscriber_id,
+            child_id: self.child_id,
+            due_date: self.due_date,
+            birth_date: self.birth_date,
+            contact_id: self.contact_id,
+            channel: self.channel,
+        }
+    }
+}
+
+/// The planner's children with their contacts: this, the tenant, then
+/// [`PLAN_SOURCES_LIVING`] and any further `AND` conditions.
+const PLAN_SOURCES_FROM: &str = "SELECT ch.subscriber_id, ch.id AS child_id, ch.due_date, \
+     ch.birth_date, c.id AS contact_id, c.channel \
+     FROM children ch \
+     JOIN subscribers s ON s.tenant_id = ch.tenant_id AND s.id = ch.subscriber_id \
+     JOIN contacts c ON c.tenant_id = ch.tenant_id AND c.subscriber_id = ch.subscriber_id \
+     WHERE ch.tenant_id = ";
+const PLAN_SOURCES_LIVING: &str = " AND ch.status <> 'stopped' AND s.status = 'active' \
+     AND c.status = 'valid' AND c.address IS NOT NULL";
+/// ` IN (dates...)`.
+fn push_dates(b: &mut QueryBuilder<'_, Db>, dates: &[NaiveDate]) {
+    b.push(" IN (");
+    let mut list = b.separated(", ");
+    for date in dates {
+        list.push_bind(*date);
+    }
+    b.push(")");
+}
+
+/// [`PLAN_SOURCES_FROM`] with the tenant as `$1`.
+static PLAN_SOURCES_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("{PLAN_SOURCES_FROM}$1{PLAN_SOURCES_LIVING}"));
 
 #[derive(sqlx::FromRow)]
 struct AudienceRow {
@@ -393,10 +448,13 @@ fn applied(c: &Completion) -> Applied {
             keep_batch: *keep_batch,
             ..base(OutboxStatus::Pending)
         },
+        // Not attempted: a row stays in its batch, which may have gone out
+        // whole before and must go out whole again, under the same key.
         Completion::Defer { at, reason } => Applied {
             next_attempt_at: Some(*at),
             refund: 1,
             error: reason.clone(),
+            keep_batch: true,
             ..base(OutboxStatus::Pending)
         },
         Completion::Failed {
@@ -544,13 +602,7 @@ impl OutboxStore for Engine {
         tenant_id: &str,
         changed_since: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<PlanSource>> {
-        let base = "SELECT ch.subscriber_id, ch.id AS child_id, ch.due_date, ch.birth_date, \
-             c.id AS contact_id, c.channel \
-             FROM children ch \
-             JOIN subscribers s ON s.tenant_id = ch.tenant_id AND s.id = ch.subscriber_id \
-             JOIN contacts c ON c.tenant_id = ch.tenant_id AND c.subscriber_id = ch.subscriber_id \
-             WHERE ch.tenant_id = $1 AND ch.status <> 'stopped' AND s.status = 'active' \
-             AND c.status = 'valid' AND c.address IS NOT NULL";
+        let base = PLAN_SOURCES_SQL.as_str();
         let rows: Vec<PlanRow> = match changed_since {
             None => {
                 sqlx::query_as(base)
@@ -567,17 +619,54 @@ impl OutboxStore for Engine {
             }
         }
         .db()?;
-        Ok(rows
-            .into_iter()
-            .map(|r| PlanSource {
-                subscriber_id: r.subscriber_id,
-                child_id: r.child_id,
-                due_date: r.due_date,
-                birth_date: r.birth_date,
-                contact_id: r.contact_id,
-                channel: r.channel,
-            })
-            .collect())
+        Ok(rows.into_iter().map(PlanRow::into_source).collect())
+    }
+
+    async fn plan_sources_anchored(
+        &self,
+        tenant_id: &str,
+        births: &[NaiveDate],
+        due_dates: &[NaiveDate],
+    ) -> StoreResult<Vec<PlanSource>> {
+        // One statement per chunk of each list (one in all, for a day's
+        // anchors); a child matches one list at most, so chunks never
+        // return the same row twice.
+        let births: Vec<&[NaiveDate]> = births.chunks(MAX_KEYS_PER_IN).collect();
+        let due_dates: Vec<&[NaiveDate]> = due_dates.chunks(MAX_KEYS_PER_IN).collect();
+        let mut out = Vec::new();
+        for i in 0..births.len().max(due_dates.len()) {
+            let mut b = QueryBuilder::<Db>::new(PLAN_SOURCES_FROM);
+            b.push_bind(tenant_id)
+                .push(PLAN_SOURCES_LIVING)
+                .push(" AND (");
+            match (births.get(i), due_dates.get(i)) {
+                (Some(births), Some(dues)) => {
+                    b.push("ch.birth_date");
+                    push_dates(&mut b, births);
+                    b.push(" OR (ch.birth_date IS NULL AND ch.due_date");
+                    push_dates(&mut b, dues);
+                    b.push(")");
+                }
+                (Some(births), None) => {
+                    b.push("ch.birth_date");
+                    push_dates(&mut b, births);
+                }
+                (None, Some(dues)) => {
+                    b.push("ch.birth_date IS NULL AND ch.due_date");
+                    push_dates(&mut b, dues);
+                }
+                (None, None) => unreachable!("i is below one of the lengths"),
+            }
+            b.push(")");
+            let rows: Vec<PlanRow> = b
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(self.reader())
+                .await
+                .db()?;
+            out.extend(rows.into_iter().map(PlanRow::into_source));
+        }
+        Ok(out)
     }
 
     async fn write_plan(
@@ -711,39 +800,29 @@ impl OutboxStore for Engine {
 
     async fn claim(&self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Claim> {
         let mut tx = self.begin_write().await?;
-        let mut rows: Vec<ClaimedRow> = sqlx::query_as(CLAIM_SQL.as_str())
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .db()?;
-        // A kept batch goes out whole: claim its other members too.
-        let batches: BTreeSet<String> = rows.iter().filter_map(|r| r.batch.clone()).collect();
-        if !batches.is_empty() {
-            let batches: Vec<String> = batches.into_iter().collect();
-            for chunk in batches.chunks(MAX_KEYS_PER_IN) {
-                let mut b = QueryBuilder::<Db>::new(
-                    "UPDATE deliveries SET status = 'in_flight', fence = fence + 1, \
-                     attempts = attempts + 1, lease_until = ",
-                );
-                b.push_bind(lease_until)
-                    .push(", updated_at = ")
-                    .push_bind(now)
-                    .push(" WHERE status = 'pending' AND batch IN (");
-                let mut list = b.separated(", ");
-                for batch in chunk {
-                    list.push_bind(batch);
-                }
-                b.push(") RETURNING ").push(CLAIMED_COLUMNS);
-                let more: Vec<ClaimedRow> = b
-                    .build_query_as()
-                    .persistent(false)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db()?;
-                rows.extend(more);
-            }
+        // A kept batch goes out whole, claimed by one claim with all its
+        // pending members; one claim at a time takes batches.
+        let mut rows: Vec<ClaimedRow> = if lock_batch_claims(&mut tx).await? {
+            sqlx::query_as(CLAIM_BATCHES_SQL.as_str())
+                .bind(lease_until)
+                .bind(now)
+                .bind(i64::from(limit.div_ceil(BATCH_CLAIM_ROWS).max(1)))
+                .fetch_all(&mut *tx)
+                .await
+                .db()?
+        } else {
+            Vec::new()
+        };
+        let rest = limit.saturating_sub(u32::try_from(rows.len()).unwrap_or(u32::MAX));
+        if rest > 0 {
+            let more: Vec<ClaimedRow> = sqlx::query_as(CLAIM_SQL.as_str())
+                .bind(lease_until)
+                .bind(now)
+                .bind(i64::from(rest))
+                .fetch_all(&mut *tx)
+                .await
+                .db()?;
+            rows.extend(more);
         }
         tx.commit().await.db()?;
         if rows.is_empty() {
@@ -755,10 +834,11 @@ impl OutboxStore for Engine {
         Ok(Claim { deliveries })
     }
 
-    async fn assign_batches(&self, rows: &[(i64, i64, String)]) -> StoreResult<()> {
+    async fn assign_batches(&self, rows: &[(i64, i64, String)]) -> StoreResult<Vec<i64>> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let mut assigned = Vec::with_capacity(rows.len());
         let mut tx = self.begin_write().await?;
         const COLUMNS: usize = 3;
         let per_statement = (MAX_BIND_PARAMS / COLUMNS).min(super::MAX_ROWS_PER_INSERT);
@@ -772,16 +852,19 @@ impl OutboxStore for Engine {
             b.push(
                 ") UPDATE deliveries SET batch = v.batch FROM v \
                  WHERE deliveries.id = v.id AND deliveries.fence = v.fence \
-                 AND deliveries.status = 'in_flight'",
+                 AND deliveries.status = 'in_flight' \
+                 RETURNING deliveries.id",
             );
-            b.build()
+            let ids: Vec<i64> = b
+                .build_query_scalar()
                 .persistent(worth_caching(chunk.len(), per_statement))
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
                 .db()?;
+            assigned.extend(ids);
         }
         tx.commit().await.db()?;
-        Ok(())
+        Ok(assigned)
     }
 
     async fn complete(&self, completions: &[Complete], now: i64) -> StoreResult<(u64, u64)> {

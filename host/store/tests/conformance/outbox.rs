@@ -622,6 +622,158 @@ pub async fn kept_batches_are_claimed_whole(store: Arc<dyn Store>) {
     }
 }
 
+/// A batch is recorded only by the claim that holds its rows, and a row
+/// put back without an attempt (rate limit, quota) stays in its batch: the
+/// batch may have gone out whole before, and goes out whole again.
+pub async fn batches_are_recorded_by_their_claim_and_survive_deferral(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    store.put_channel("minato", &line_channel()).await.unwrap();
+    let subs = subscribers(&store, "minato", 3).await;
+    let refs: Vec<&Subscriber> = subs.iter().collect();
+    store
+        .write_plan("minato", &rows_for("minato", &refs, "m1", false), &state())
+        .await
+        .unwrap();
+    // The first claim's lease runs out; another takes the rows over.
+    let stale = store.claim(T0, T0 + 1_000, 10).await.unwrap().deliveries;
+    assert_eq!(store.rescue_expired_leases(T0 + 2_000).await.unwrap(), 3);
+    let claimed = store
+        .claim(T0 + 2_000, T0 + 60_000, 10)
+        .await
+        .unwrap()
+        .deliveries;
+    let label = |rows: &[tayori_core::ClaimedDelivery], batch: &str| -> Vec<(i64, i64, String)> {
+        rows.iter()
+            .map(|c| (c.id, c.fence, batch.to_string()))
+            .collect()
+    };
+    assert!(
+        store
+            .assign_batches(&label(&stale, "stale"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a superseded claim records no batch"
+    );
+    let mut assigned = store
+        .assign_batches(&label(&claimed, "batch-2"))
+        .await
+        .unwrap();
+    assigned.sort_unstable();
+    let mut ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    assert_eq!(assigned, ids);
+    // Deferred by the channel's rate limit: still one batch.
+    let deferred: Vec<Complete> = claimed
+        .iter()
+        .map(|c| Complete {
+            id: c.id,
+            fence: c.fence,
+            completion: Completion::Defer {
+                at: T0 + 3_000,
+                reason: Some("the channel's rate limit".into()),
+            },
+        })
+        .collect();
+    assert_eq!(store.complete(&deferred, T0 + 2_001).await.unwrap(), (3, 0));
+    let again = store
+        .claim(T0 + 3_000, T0 + 60_000, 1)
+        .await
+        .unwrap()
+        .deliveries;
+    assert_eq!(again.len(), 3, "one row brings its whole batch");
+    assert!(again.iter().all(|c| c.batch.as_deref() == Some("batch-2")));
+}
+
+/// Claims running side by side take each kept batch whole, in one claim,
+/// and never wait on each other for a batch's rows (on PostgreSQL that was
+/// a deadlock). The batches' retries are due at jittered times, row by row.
+pub async fn concurrent_claims_take_kept_batches_whole(store: Arc<dyn Store>) {
+    const ROUNDS: i64 = 5;
+    tenant(&store, "minato").await;
+    store.put_channel("minato", &line_channel()).await.unwrap();
+    let subs = subscribers(&store, "minato", 40).await;
+    let refs: Vec<&Subscriber> = subs.iter().collect();
+    store
+        .write_plan("minato", &rows_for("minato", &refs, "m1", false), &state())
+        .await
+        .unwrap();
+    let mut claimed = store.claim(T0, T0 + 60_000, 40).await.unwrap().deliveries;
+    assert_eq!(claimed.len(), 40);
+    claimed.sort_by_key(|c| c.id);
+    let labels: Vec<(i64, i64, String)> = claimed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, c.fence, format!("batch-{}", i % 4)))
+        .collect();
+    assert_eq!(store.assign_batches(&labels).await.unwrap().len(), 40);
+    for round in 0..ROUNDS {
+        // Every batch's outcome is unknown: retried whole, each row at its
+        // own jittered time.
+        let at = T0 + 10_000 * round;
+        let retries: Vec<Complete> = claimed
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Complete {
+                id: c.id,
+                fence: c.fence,
+                completion: Completion::Retry {
+                    at: at + 1_000 + (i as i64 * 37) % 500,
+                    error: "timeout".into(),
+                    plugin_version: None,
+                    keep_batch: true,
+                },
+            })
+            .collect();
+        assert_eq!(store.complete(&retries, at + 1).await.unwrap(), (40, 0));
+        let start = Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = store.clone();
+            let start = start.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut claims = Vec::new();
+                start.wait().await;
+                loop {
+                    let c = s
+                        .claim(at + 2_000, at + 60_000, 3)
+                        .await
+                        .expect("a claim beside others succeeds")
+                        .deliveries;
+                    if c.is_empty() {
+                        return claims;
+                    }
+                    claims.push(c);
+                }
+            }));
+        }
+        claimed.clear();
+        let mut whole: HashSet<String> = HashSet::new();
+        for t in tasks {
+            for claim in t.await.unwrap() {
+                let batches: HashSet<&str> =
+                    claim.iter().filter_map(|c| c.batch.as_deref()).collect();
+                for b in batches {
+                    let members = claim
+                        .iter()
+                        .filter(|c| c.batch.as_deref() == Some(b))
+                        .count();
+                    assert_eq!(members, 10, "round {round}: {b} was claimed in parts");
+                    assert!(
+                        whole.insert(b.to_string()),
+                        "round {round}: {b} claimed twice"
+                    );
+                }
+                claimed.extend(claim);
+            }
+        }
+        let ids: HashSet<i64> = claimed.iter().map(|c| c.id).collect();
+        assert_eq!(ids.len(), 40, "round {round}: every row once");
+        assert_eq!(claimed.len(), 40, "round {round}: every row once");
+        assert_eq!(whole.len(), 4, "round {round}");
+    }
+}
+
 pub async fn broadcasts_store_their_deliveries(store: Arc<dyn Store>) {
     tenant(&store, "minato").await;
     store.put_channel("minato", &line_channel()).await.unwrap();

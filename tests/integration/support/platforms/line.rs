@@ -451,6 +451,9 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
     }
     let openapi = messaging_api();
     let retry_key = header("x-line-retry-key").map(str::to_owned);
+    // One request at a time decides about a retry key: of two that carry
+    // the same key at once, one is accepted and the other gets 409.
+    let mut keys = inner.keys.lock().unwrap();
     if let Some(key) = &retry_key {
         let schema = openapi.header_schema(path, "X-Line-Retry-Key");
         assert_eq!(
@@ -463,7 +466,7 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
                 "The value for the 'X-Line-Retry-Key' header is invalid",
             );
         }
-        if let Some((request_id, ids)) = inner.keys.lock().unwrap().get(key) {
+        if let Some((request_id, ids)) = keys.get(key) {
             let mut body = json!({ "message": "The retry key is already accepted" });
             if api == Api::Push {
                 body["sentMessages"] = ids.iter().map(|id| json!({ "id": id })).collect();
@@ -531,12 +534,9 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
         Api::Multicast => Vec::new(),
     };
     if let Some(key) = &retry_key {
-        inner
-            .keys
-            .lock()
-            .unwrap()
-            .insert(key.clone(), (request_id.clone(), message_ids.clone()));
+        keys.insert(key.clone(), (request_id.clone(), message_ids.clone()));
     }
+    drop(keys);
     inner.accepted.lock().unwrap().push(Accepted {
         api,
         request_id: request_id.clone(),
