@@ -24,6 +24,7 @@ mod conformance {
     pub mod subscribers;
     pub mod tenants;
     pub mod tokens;
+    pub mod upgrade;
 }
 
 use conformance::*;
@@ -144,4 +145,94 @@ async fn unknown_schemes_are_refused() {
     let text = err.to_string();
     assert!(text.contains("sqlite://PATH"), "{text}");
     assert!(!text.contains("hunter2"), "the password leaked: {text}");
+}
+
+/// A SQLite database of the release before migration 0011 (delivery keys
+/// unique per tenant and day; the table is rebuilt) keeps its deliveries
+/// and their ids.
+#[tokio::test]
+async fn sqlite_upgrade_keeps_planned_deliveries() {
+    use sqlx::{Connection, Executor};
+    let dir = harness::TempDir::new();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("tayori.db").display()
+    );
+    {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        upgrade::migrator_up_to("sqlite", 10)
+            .await
+            .run(&mut conn)
+            .await
+            .unwrap();
+        for statement in upgrade::BEFORE_0011 {
+            conn.execute(*statement).await.unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+    let store = tayori_store::connect(&url).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let conn = tokio::sync::Mutex::new(&mut conn);
+    let indexes = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+                   AND name IN ('deliveries_scheduled_key', 'deliveries_broadcast_key')";
+    upgrade::check_after_0011(store.as_ref(), indexes, async |sql: &str| {
+        let mut conn = conn.lock().await;
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&mut **conn)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+}
+
+/// The same upgrade on PostgreSQL (a constraint dropped, indexes added).
+#[tokio::test]
+async fn postgres_upgrade_keeps_planned_deliveries() {
+    use sqlx::{Connection, Executor};
+    let Ok(base) = std::env::var(harness::DATABASE_URL_VAR) else {
+        eprintln!(
+            "{} is not set: skipping the PostgreSQL run",
+            harness::DATABASE_URL_VAR
+        );
+        return;
+    };
+    let schema = format!("tayori_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[search_path]={schema}");
+    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        upgrade::migrator_up_to("postgres", 10)
+            .await
+            .run(&mut conn)
+            .await
+            .unwrap();
+        for statement in upgrade::BEFORE_0011 {
+            conn.execute(*statement).await.unwrap();
+        }
+        let store = tayori_store::connect(&url).await.unwrap();
+        let conn = tokio::sync::Mutex::new(&mut conn);
+        let indexes = "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() \
+                       AND indexname IN ('deliveries_scheduled_key', 'deliveries_broadcast_key')";
+        upgrade::check_after_0011(store.as_ref(), indexes, async |sql: &str| {
+            let mut conn = conn.lock().await;
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+    }))
+    .await;
+    admin
+        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+        .await
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
