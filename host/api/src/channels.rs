@@ -558,6 +558,7 @@ async fn put_channel(
         daily_quota,
     };
     let put = state.store.put_channel(&tenant, &spec).await?;
+    state.tenant_cache.forget(&tenant);
     state.scheduler.changed(Some(&tenant));
     state.scheduler.dispatcher().wake();
     tracing::info!(%tenant, channel = %name, plugin = %spec.plugin_id, created = put.created, "channel put");
@@ -624,6 +625,7 @@ async fn delete_channel(
 ) -> ApiResult<StatusCode> {
     principal.require_tenant(&tenant)?;
     state.store.delete_channel(&tenant, &name).await?;
+    state.tenant_cache.forget(&tenant);
     state.scheduler.changed(Some(&tenant));
     tracing::info!(%tenant, channel = %name, "channel deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -15,6 +15,7 @@ mod plugins;
 pub mod secrets;
 mod subscribers;
 mod system;
+pub mod tenant_cache;
 mod tenants;
 mod tokens;
 
@@ -34,6 +35,7 @@ pub use channels::channel_call_config;
 pub use error::{ApiError, ApiResult};
 pub use secrets::SecretKey;
 pub use system::prometheus;
+pub use tenant_cache::TenantCache;
 
 /// Largest JSON body accepted (a subscriber, a channel, a broadcast).
 pub const MAX_JSON_BODY: usize = 1 << 20;
@@ -49,6 +51,8 @@ pub struct Inner {
     /// The delivery pipeline of this node (broadcasts, previews, cache
     /// invalidation when settings change).
     pub scheduler: Arc<tayori_scheduler::Scheduler>,
+    /// Tenants' settings and channel names, for checking subscribers' data.
+    pub tenant_cache: TenantCache,
 }
 
 /// Cheap to clone handle on [`Inner`].

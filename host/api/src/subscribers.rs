@@ -444,12 +444,12 @@ fn stop_reason(reason: &str) -> ApiResult<&str> {
 
 /// The tenant (checked visible) and the rules for its data.
 async fn tenant_rules(state: &AppState, principal: &Principal, tenant: &str) -> ApiResult<Rules> {
-    let tenant = crate::tenants::visible_tenant(state, principal, tenant).await?;
-    let channels = state.store.channels(&tenant.id).await?;
+    principal.require_tenant(tenant)?;
+    let (tenant, channels) = state.tenant_cache.get(state.store.as_ref(), tenant).await?;
     Ok(Rules::new(
         &tenant,
         state.scheduler.clock().now(),
-        channels.into_iter().map(|c| c.name),
+        channels.iter().cloned(),
     ))
 }
 

@@ -392,6 +392,7 @@ async fn update_tenant(
     patch.apply(&mut after);
     send_time_outside_quiet(after.send_time, after.quiet_hours)?;
     let tenant = state.store.update_tenant(&tenant, &patch).await?;
+    state.tenant_cache.forget(&tenant.id);
     state.scheduler.changed(Some(&tenant.id));
     tracing::info!(tenant = %tenant.id, "tenant settings changed");
     Ok(Json(tenant.into()))
@@ -412,6 +413,7 @@ async fn delete_tenant(
 ) -> ApiResult<StatusCode> {
     principal.require_operator()?;
     state.store.delete_tenant(&tenant).await?;
+    state.tenant_cache.forget(&tenant);
     tracing::info!(%tenant, "tenant deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,9 +12,11 @@
 //! bind-parameter limits, statement caching) lives in [`sqlite`] and
 //! [`postgres`].
 //!
-//! A store runs one background task on the Tokio runtime that connected it:
-//! registrations arriving together are written in one transaction (group
-//! commit), which keeps SQLite's single writer from becoming a queue.
+//! A store runs a registration task: registrations arriving together are
+//! written in one transaction (group commit), which keeps SQLite's single
+//! writer from becoming a queue. On SQLite that task has a thread of its
+//! own, and a second one, on the Tokio runtime that connected the store,
+//! checkpoints the write-ahead log.
 
 use std::sync::Arc;
 

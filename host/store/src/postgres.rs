@@ -128,8 +128,10 @@ impl PostgresStore {
             plugin_changes.clone(),
         ));
         let pools = Pools { pool };
+        let (registrar, registering) = shared::Registrar::new(pools.clone());
+        tokio::spawn(registering);
         Ok(Self {
-            registrar: shared::Registrar::start(pools.clone()),
+            registrar,
             pools,
             plugin_changes,
         })

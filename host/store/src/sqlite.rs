@@ -8,7 +8,9 @@
 //! fair and short; the busy timeout still covers another process (a CLI verb)
 //! writing to the same file. Registrations, the one write that arrives in
 //! bursts from many clients, are grouped into shared transactions (see
-//! `shared/registration.rs`).
+//! `shared/registration.rs`) by a task on a thread of its own, and the log
+//! is checkpointed by another task instead of by the writer (see
+//! `sqlite/checkpoint.rs`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +32,8 @@ type Engine = SqliteStore;
 #[allow(clippy::duplicate_mod)]
 #[path = "shared/mod.rs"]
 mod shared;
+
+mod checkpoint;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -68,6 +72,8 @@ const CLAIM_LOCK: &str = "";
 pub struct SqliteStore {
     pools: Pools,
     registrar: shared::Registrar,
+    /// Checkpoints the log off the write path (none in memory: no log).
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 /// The connections: one writer, a few readers (the same single connection
@@ -99,7 +105,7 @@ impl SqliteStore {
     /// Opens (creating if missing) the database a `sqlite:` URL names and
     /// runs the migrations. `sqlite::memory:` gives a private in-memory
     /// database on one connection. Call from within the Tokio runtime that
-    /// will use the store: its registration task runs there.
+    /// will use the store: its checkpoint task runs there.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
         let redacted = crate::redact_url(url);
         let options = SqliteConnectOptions::from_str(url)
@@ -115,14 +121,24 @@ impl SqliteStore {
             .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"))
             .pragma("mmap_size", MMAP_BYTES.to_string())
             .pragma("temp_store", "memory")
+            .pragma(
+                "wal_autocheckpoint",
+                checkpoint::WRITER_CHECKPOINT_PAGES.to_string(),
+            )
             .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let open = |source| ConnectError::Open {
             url: redacted.clone(),
             source,
         };
+        // A connection in the pool is not pinged before it is handed out:
+        // SQLite runs in this process, there is no link that could have
+        // failed, and on the single writer a ping is a round trip to its
+        // thread in front of every transaction. (sqlx still pings each
+        // connection as it returns to the pool.)
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .min_connections(u32::from(in_memory))
             // An in-memory database lives as long as its one connection.
             .idle_timeout((!in_memory).then_some(Duration::from_secs(600)))
@@ -135,7 +151,8 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(READERS)
-                .connect_with(options)
+                .test_before_acquire(false)
+                .connect_with(options.clone())
                 .await
                 .map_err(open)?
         };
@@ -148,7 +165,8 @@ impl SqliteStore {
             })?;
         let pools = Pools { reader, writer };
         Ok(Self {
-            registrar: shared::Registrar::start(pools.clone()),
+            registrar: start_registrar(&pools).map_err(|e| open(sqlx::Error::Io(e)))?,
+            _checkpointer: (!in_memory).then(|| checkpoint::Checkpointer::start(options)),
             pools,
         })
     }
@@ -168,6 +186,23 @@ impl SqliteStore {
     fn registrar(&self) -> &shared::Registrar {
         &self.registrar
     }
+}
+
+/// Starts the registration task (`shared/registration.rs`) on a thread of
+/// its own. A group of registrations is a chain of statements, each a round
+/// trip to the writer connection's thread; on the server's runtime every
+/// step of the chain would wait its turn behind the request handlers (with
+/// 50 clients, dozens of tasks) while the single writer sat idle. On its own
+/// thread the chain goes on as soon as each statement is done.
+fn start_registrar(pools: &Pools) -> std::io::Result<shared::Registrar> {
+    let (registrar, registering) = shared::Registrar::new(pools.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("tayori-registrar".into())
+        .spawn(move || runtime.block_on(registering))?;
+    Ok(registrar)
 }
 
 /// Serialises plugin version and activation changes. A SQLite write

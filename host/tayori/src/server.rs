@@ -157,6 +157,7 @@ pub async fn launch_with_key(
         admin_token_digest: config.admin_token.as_deref().map(tayori_api::token_digest),
         secrets,
         scheduler,
+        tenant_cache: Default::default(),
     }));
     let app = tayori_api::router(state.clone());
     let addr = listener.local_addr()?;

@@ -7,9 +7,10 @@
 //! waits for the single writer: with 50 clients at once, the queue alone
 //! made the 99th percentile several times the budget of 10 ms.
 //!
-//! So registrations go through one task per store, the [`Registrar`], which
-//! takes whatever requests are waiting (up to [`MAX_BATCH`]) and writes them
-//! in one transaction: one query per check for the whole batch, one
+//! So registrations go through one task per store, the [`Registrar`]'s (run
+//! where the engine chooses: on SQLite, on a thread of its own), which takes
+//! whatever requests are waiting (up to [`MAX_BATCH`]) and writes them in one
+//! transaction: one query per check for the whole batch, one
 //! multi-row `INSERT` per table and tenant. Requests are checked in arrival
 //! order, so the answers are those of the same requests one after another: a
 //! request refused (unknown tenant, taken external id or address, also within
@@ -64,11 +65,12 @@ fn stopped() -> StoreError {
 }
 
 impl Registrar {
-    /// Starts the registration task on the current Tokio runtime.
-    pub(in super::super) fn start(pools: Pools) -> Self {
+    /// The queue, and the task that serves it, for the engine to run where
+    /// its writes are served best. The task ends when the last clone of the
+    /// queue is dropped.
+    pub(in super::super) fn new(pools: Pools) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let (queue, requests) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pools, requests));
-        Self { queue }
+        (Self { queue }, run(pools, requests))
     }
 
     /// Registers a subscriber (already validated by the caller).
