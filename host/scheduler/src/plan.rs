@@ -211,7 +211,11 @@ pub fn due_anchors(
         // the search.
         let mut b = day;
         while span_end(b, tenant.span) >= day {
-            if index.due(&DayKeys::of(Anchor::Birth(b), day)).next().is_some() {
+            if index
+                .due(&DayKeys::of(Anchor::Birth(b), day))
+                .next()
+                .is_some()
+            {
                 births.insert(b);
             }
             let Some(before) = b.pred_opt() else { break };
@@ -222,12 +226,19 @@ pub fn due_anchors(
             let Some(due) = day.checked_add_signed(Duration::days(TERM_DAYS - n)) else {
                 continue;
             };
-            if index.due(&DayKeys::of(Anchor::Due(due), day)).next().is_some() {
+            if index
+                .due(&DayKeys::of(Anchor::Due(due), day))
+                .next()
+                .is_some()
+            {
                 due_dates.insert(due);
             }
         }
     }
-    (births.into_iter().collect(), due_dates.into_iter().collect())
+    (
+        births.into_iter().collect(),
+        due_dates.into_iter().collect(),
+    )
 }
 
 /// One source's deliveries due on `day`.
