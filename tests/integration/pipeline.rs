@@ -623,6 +623,59 @@ async fn a_child_registered_mid_day_starts_from_today() {
     assert_eq!(all[0]["status"], "sent");
 }
 
+/// Passes woken by registrations plan each new child once: a child already
+/// planned is neither planned nor written again while its change is still
+/// inside the watermark's look-back (the store would turn its rows away,
+/// after the planner had read, planned and written them all again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_woken_by_registrations_plan_each_child_once() {
+    let first: NaiveDate = "2027-01-04".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(jst(first, 8, 0)));
+    let fake = FakeLine::start().await;
+    let server = server(&clock).await;
+    setup(&server, &fake).await;
+    let scheduler = server.launched.state.scheduler.clone();
+    let planner = scheduler.planner();
+    planner.run_once().await.unwrap();
+    let register = |i: usize| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                Method::POST,
+                &format!("/v1/tenants/{TENANT}/subscribers"),
+                Some(json!({
+                    "locale": "ja",
+                    "contacts": [{"channel": "line", "address": user(i)}],
+                    "children": [{"birth_date": (first - Duration::days(5)).to_string()}],
+                })),
+            )
+            .await
+        }
+    };
+    let tenants = [TENANT.to_string()];
+    register(1).await;
+    let p = planner.run_tenants(&tenants).await.unwrap();
+    assert_eq!((p.inserted, p.existing), (1, 0), "{p:?}");
+    let p = planner.run_tenants(&tenants).await.unwrap();
+    assert_eq!(
+        (p.inserted, p.existing),
+        (0, 0),
+        "nothing planned again: {p:?}"
+    );
+    register(2).await;
+    let p = planner.run_tenants(&tenants).await.unwrap();
+    assert_eq!(
+        (p.inserted, p.existing),
+        (1, 0),
+        "only the new child: {p:?}"
+    );
+    // A periodic pass looks back from the watermark and finds nothing new.
+    let p = planner.run_once().await.unwrap();
+    assert_eq!(p.inserted, 0, "{p:?}");
+    assert_eq!(deliveries(&server, "").await.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn previews_show_what_the_schedule_would_send() {
     let first: NaiveDate = "2027-01-04".parse().unwrap();

@@ -400,7 +400,7 @@ async fn import_subscribers(
     let rows = parsed.rows();
     let summary: ImportSummary = match state.store.import_subscribers(&tenant, &rows).await {
         Ok(s) => {
-            state.scheduler.changed(None);
+            state.scheduler.subscribers_changed(&tenant);
             s
         }
         Err(StoreError::Invalid { field, message }) => {

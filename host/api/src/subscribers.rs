@@ -513,7 +513,7 @@ async fn create_subscriber(
         )
         .await?;
     tracing::debug!(%tenant, id = %subscriber.id, "subscriber created");
-    state.scheduler.changed(None);
+    state.scheduler.subscribers_changed(&tenant);
     Ok((StatusCode::CREATED, Json(subscriber.into())))
 }
 
@@ -599,7 +599,7 @@ async fn update_subscriber(
             .map_err(invalid)?,
     };
     let subscriber = state.store.update_subscriber(&tenant, &id, &patch).await?;
-    state.scheduler.changed(None);
+    state.scheduler.subscribers_changed(&tenant);
     Ok(Json(subscriber.into()))
 }
 
@@ -671,7 +671,7 @@ async fn add_child(
             ApiError::invalid(&field, message)
         })?;
     let child = state.store.add_child(&tenant, &id, &child).await?;
-    state.scheduler.changed(None);
+    state.scheduler.subscribers_changed(&tenant);
     Ok((StatusCode::CREATED, Json(child.into())))
 }
 
@@ -700,7 +700,7 @@ async fn report_birth(
         .report_birth(&tenant, &id, &child, birth)
         .await?;
     tracing::info!(%tenant, subscriber = %id, child = %child.id, "birth reported");
-    state.scheduler.changed(None);
+    state.scheduler.subscribers_changed(&tenant);
     Ok(Json(child.into()))
 }
 

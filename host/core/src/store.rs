@@ -349,7 +349,10 @@ pub trait OutboxStore: Send + Sync {
         due_dates: &[NaiveDate],
     ) -> StoreResult<Vec<PlanSource>>;
     /// Writes a day's planned deliveries (rows already there are left as
-    /// they are) and, in the same transaction, the planner's new state.
+    /// they are) and the planner's new state: in transactions of a bounded
+    /// number of rows, the state with the last, so that a big day does not
+    /// hold up other writes. A failure part way leaves the state as it was
+    /// (the day is planned again; its rows are idempotent).
     async fn write_plan(
         &self,
         tenant_id: &str,

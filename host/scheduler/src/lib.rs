@@ -34,6 +34,10 @@ pub use senders::{ConfigDecryptor, PluginSenders, send_windows};
 pub struct SchedulerConfig {
     /// How often the planner looks at every tenant.
     pub plan_every: Duration,
+    /// The least time between two passes woken by changes. Changes arriving
+    /// meanwhile (a burst of registrations: hundreds a second) are planned
+    /// together in the next pass, which plans only the tenants they touched.
+    pub plan_coalesce: Duration,
     /// How often the outbox gauges are refreshed.
     pub stats_every: Duration,
     pub dispatch: DispatchConfig,
@@ -43,6 +47,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         Self {
             plan_every: Duration::from_secs(30),
+            plan_coalesce: Duration::from_secs(1),
             stats_every: Duration::from_secs(10),
             dispatch: DispatchConfig::default(),
         }
@@ -69,6 +74,15 @@ pub struct Scheduler {
     dispatcher: Arc<Dispatcher>,
     config: SchedulerConfig,
     plan_wake: tokio::sync::Notify,
+    /// What changed since the last pass began.
+    dirty: std::sync::Mutex<Dirty>,
+}
+
+/// The tenants whose plan may be behind their data.
+#[derive(Debug, Default)]
+struct Dirty {
+    all: bool,
+    tenants: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -121,6 +135,7 @@ impl Scheduler {
             clock,
             config,
             plan_wake: tokio::sync::Notify::new(),
+            dirty: Default::default(),
         })
     }
 
@@ -136,19 +151,47 @@ impl Scheduler {
         &self.clock
     }
 
-    /// Something a plan depends on changed (a tenant, subscribers, the
-    /// catalog): plan soon, and forget the tenant's cached settings.
+    /// A tenant's settings or channels changed (`None`: some tenant's, or
+    /// several): plan soon, and forget the cached settings.
     pub fn changed(&self, tenant_id: Option<&str>) {
-        if let Some(t) = tenant_id {
-            self.dispatcher.invalidate(t);
+        match tenant_id {
+            Some(t) => self.dispatcher.invalidate(t),
+            None => self.dispatcher.invalidate_all(),
         }
-        self.plan_wake.notify_one();
+        self.mark(tenant_id);
+    }
+
+    /// A tenant's subscribers changed (registered, updated, a child added or
+    /// born, an import): plan their changes soon.
+    pub fn subscribers_changed(&self, tenant_id: &str) {
+        self.mark(Some(tenant_id));
     }
 
     /// The catalog changed: every tenant's cached messages are stale.
     pub fn changed_all(&self) {
         self.dispatcher.invalidate_all();
+        self.mark(None);
+    }
+
+    fn mark(&self, tenant_id: Option<&str>) {
+        {
+            let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            match tenant_id {
+                Some(t) if !dirty.all => {
+                    dirty.tenants.insert(t.to_string());
+                }
+                Some(_) => {}
+                None => dirty.all = true,
+            }
+        }
         self.plan_wake.notify_one();
+    }
+
+    /// What changed since the last call: `None` for every tenant.
+    fn take_dirty(&self) -> Option<Vec<String>> {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = std::mem::take(&mut *dirty);
+        (!taken.all).then(|| taken.tenants.into_iter().collect())
     }
 
     /// Starts the planner, the dispatcher and the outbox gauges.
@@ -158,20 +201,38 @@ impl Scheduler {
         let me = self.clone();
         let mut stop_plan = rx.clone();
         tasks.push(tokio::spawn(async move {
+            // The first pass plans every tenant.
+            let mut only: Option<Vec<String>> = None;
             loop {
-                match me.planner.run_once().await {
+                let started = tokio::time::Instant::now();
+                let pass = match &only {
+                    None => me.planner.run_once().await,
+                    Some(tenants) => me.planner.run_tenants(tenants).await,
+                };
+                match pass {
                     Ok(p) if p.inserted > 0 => me.dispatcher.wake(),
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "planning pass failed"),
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(me.config.plan_every) => {}
-                    () = me.plan_wake.notified() => {}
+                let woken = tokio::select! {
+                    () = tokio::time::sleep(me.config.plan_every) => false,
+                    () = me.plan_wake.notified() => true,
                     _ = stop_plan.changed() => break,
+                };
+                if woken {
+                    // Let a burst of changes gather.
+                    tokio::select! {
+                        () = tokio::time::sleep_until(started + me.config.plan_coalesce) => {}
+                        _ = stop_plan.changed() => break,
+                    }
                 }
                 if *stop_plan.borrow() {
                     break;
                 }
+                // A periodic pass looks at every tenant (changes made
+                // through other nodes are seen there).
+                let dirty = me.take_dirty();
+                only = if woken { dirty } else { None };
             }
         }));
         tasks.push(tokio::spawn(self.dispatcher.clone().run(rx.clone())));

@@ -26,11 +26,19 @@ use tayori_core::{
 use crate::clock::Clock;
 use crate::keys;
 
+/// Tenants planned at once by a pass over all of them.
+const PLAN_CONCURRENCY: usize = 2;
 /// The most missed days planned after downtime.
 pub const MAX_CATCH_UP_DAYS: i64 = 31;
 /// How far before a pass's start the next incremental pass looks for
 /// changes, for transactions that committed after the pass read.
 const WATERMARK_MARGIN_SECONDS: i64 = 60;
+/// How far before its last read a pass woken by changes looks again. Such
+/// passes come every second under a stream of registrations; each commits
+/// in milliseconds (group commit), so a few seconds cover them. A change
+/// that commits later still (a long import) is planned by the next periodic
+/// pass, which looks back from the watermark.
+const NARROW_MARGIN_SECONDS: i64 = 5;
 
 /// A message a tenant sends: a catalog message of one of its programs, or
 /// one of its own.
@@ -326,6 +334,29 @@ pub struct TenantPlan {
 pub struct Planner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    recent: Arc<std::sync::Mutex<HashMap<String, Recent>>>,
+}
+
+/// The changed children a tenant's incremental passes already planned into
+/// its day, kept while they are still inside the watermark's margin.
+///
+/// An incremental pass reads every subscriber changed since the watermark,
+/// which trails the pass by [`WATERMARK_MARGIN_SECONDS`] (for transactions
+/// that commit late): under a steady stream of registrations, each pass
+/// would read, plan and write again the last minute's children, and after
+/// an import of 100,000 it would do so for all of them, pass after pass.
+/// A source planned before, unchanged, plans the same rows, which the
+/// outbox's keys turn away; so it is skipped. A change to the source makes
+/// it another source.
+#[derive(Debug)]
+struct Recent {
+    day: NaiveDate,
+    /// What the tenant's plan depends on besides its subscribers.
+    settings: u64,
+    /// Each source, and when (system time) it was planned.
+    planned: HashMap<PlanSource, DateTime<Utc>>,
+    /// When (system time) the last incremental read began.
+    read_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Planner {
@@ -338,21 +369,141 @@ impl std::fmt::Debug for Planner {
 
 impl Planner {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            recent: Default::default(),
+        }
+    }
+
+    /// A pass over the given tenants only (those whose data changed); a
+    /// tenant that no longer exists is skipped.
+    pub async fn run_tenants(&self, tenant_ids: &[String]) -> StoreResult<Planned> {
+        if tenant_ids.is_empty() {
+            return Ok(Planned::default());
+        }
+        let catalog = self.store.catalog_messages(None).await?;
+        let mut total = Planned::default();
+        for id in tenant_ids {
+            let tenant = match self.store.tenant(id).await {
+                Ok(t) => t,
+                Err(tayori_core::StoreError::NotFound { .. }) => continue,
+                Err(e) => {
+                    tracing::error!(tenant = %id, error = %e, "planning failed");
+                    continue;
+                }
+            };
+            match self.plan_tenant_as(&tenant, &catalog, true).await {
+                Ok(plan) => add(&mut total, plan.planned),
+                Err(e) => tracing::error!(tenant = %tenant.id, error = %e, "planning failed"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// `sources` without those this node already planned into `day` with
+    /// the same settings.
+    fn unplanned(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        settings: u64,
+        sources: Vec<PlanSource>,
+    ) -> Vec<PlanSource> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        match recent.get(tenant) {
+            Some(r) if r.day == day && r.settings == settings => sources
+                .into_iter()
+                .filter(|s| !r.planned.contains_key(s))
+                .collect(),
+            _ => sources,
+        }
+    }
+
+    /// Remembers `sources` as planned into `day`, and forgets those planned
+    /// before `watermark` (an unchanged one is not read again).
+    fn planned(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        settings: u64,
+        sources: Vec<PlanSource>,
+        watermark: DateTime<Utc>,
+        read_at: DateTime<Utc>,
+    ) {
+        let now = Utc::now();
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = recent.entry(tenant.to_string()).or_insert_with(|| Recent {
+            day,
+            settings,
+            planned: HashMap::new(),
+            read_at: None,
+        });
+        if entry.day != day || entry.settings != settings {
+            entry.day = day;
+            entry.settings = settings;
+            entry.planned.clear();
+        }
+        entry.planned.retain(|_, at| *at >= watermark);
+        entry.planned.extend(sources.into_iter().map(|s| (s, now)));
+        entry.read_at = Some(read_at);
+    }
+
+    /// Where a pass woken by changes starts reading a tenant's changes:
+    /// shortly before this node's last read of the same day, but never
+    /// before the stored watermark.
+    fn read_since(
+        &self,
+        tenant: &str,
+        day: NaiveDate,
+        settings: u64,
+        watermark: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        match recent.get(tenant) {
+            Some(Recent {
+                day: d,
+                settings: s,
+                read_at: Some(at),
+                ..
+            }) if *d == day && *s == settings => {
+                watermark.max(*at - Duration::seconds(NARROW_MARGIN_SECONDS))
+            }
+            _ => watermark,
+        }
+    }
+
+    /// Forgets what incremental passes planned for a tenant (a new day is
+    /// planned whole).
+    fn forget(&self, tenant: &str) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant);
     }
 
     /// One pass over every tenant. A tenant that fails is logged and the
     /// others go on.
     pub async fn run_once(&self) -> StoreResult<Planned> {
+        use futures::StreamExt;
         let catalog = self.store.catalog_messages(None).await?;
+        let tenants = self.store.tenants().await?;
+        // Two tenants at a time: one's rows are computed and its changes
+        // read while the other's are written (on SQLite, by the single
+        // writer), which keeps both cores busy.
+        let catalog = Arc::new(catalog);
+        let mut passes = futures::stream::iter(tenants.into_iter().map(|tenant| {
+            let (planner, catalog) = (self.clone(), catalog.clone());
+            async move {
+                let pass = planner.plan_tenant(&tenant, &catalog).await;
+                (tenant, pass)
+            }
+        }))
+        .buffer_unordered(PLAN_CONCURRENCY);
         let mut total = Planned::default();
-        for tenant in self.store.tenants().await? {
-            match self.plan_tenant(&tenant, &catalog).await {
-                Ok(plan) => {
-                    total.inserted += plan.planned.inserted;
-                    total.expired += plan.planned.expired;
-                    total.existing += plan.planned.existing;
-                }
+        while let Some((tenant, pass)) = passes.next().await {
+            match pass {
+                Ok(plan) => add(&mut total, plan.planned),
                 Err(e) => tracing::error!(tenant = %tenant.id, error = %e, "planning failed"),
             }
         }
@@ -364,6 +515,16 @@ impl Planner {
         &self,
         tenant: &Tenant,
         catalog: &[CatalogMessage],
+    ) -> StoreResult<TenantPlan> {
+        self.plan_tenant_as(tenant, catalog, false).await
+    }
+
+    /// `narrow`: a pass woken by changes (see [`NARROW_MARGIN_SECONDS`]).
+    async fn plan_tenant_as(
+        &self,
+        tenant: &Tenant,
+        catalog: &[CatalogMessage],
+        narrow: bool,
     ) -> StoreResult<TenantPlan> {
         let Some(tz) = tenant.tz() else {
             return Err(tayori_core::StoreError::Invalid {
@@ -380,17 +541,25 @@ impl Planner {
         let own = self.store.tenant_messages(&tenant.id).await?;
         let index = MessageIndex::new(tenant_messages(tenant, catalog, &own));
         let state = self.store.plan_state(&tenant.id).await?;
+        let settings = plan_settings(tenant, catalog, &own);
         let mut plan = TenantPlan::default();
         let first_full_day = match &state {
             // A tenant starts from its first day.
             None => today,
             Some(s) if s.day >= today => {
                 // Today is planned: only what changed since.
-                let sources = self
-                    .store
-                    .plan_sources(&tenant.id, Some(s.watermark))
-                    .await?;
-                if sources.is_empty() && watermark - s.watermark < Duration::minutes(10) {
+                let since = if narrow {
+                    self.read_since(&tenant.id, s.day, settings, s.watermark)
+                } else {
+                    s.watermark
+                };
+                let read_at = Utc::now();
+                let sources = self.store.plan_sources(&tenant.id, Some(since)).await?;
+                // Something changed (even if all of it is planned already):
+                // the watermark moves on, so the next passes read less.
+                let changed = !sources.is_empty();
+                let sources = self.unplanned(&tenant.id, s.day, settings, sources);
+                if !changed && watermark - s.watermark < Duration::minutes(10) {
                     return Ok(plan);
                 }
                 let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
@@ -399,6 +568,7 @@ impl Planner {
                     watermark,
                 };
                 plan.planned = self.store.write_plan(&tenant.id, &rows, &state).await?;
+                self.planned(&tenant.id, s.day, settings, sources, watermark, read_at);
                 plan.days.push(s.day);
                 return Ok(plan);
             }
@@ -408,6 +578,7 @@ impl Planner {
                     .store
                     .plan_sources(&tenant.id, Some(s.watermark))
                     .await?;
+                let sources = self.unplanned(&tenant.id, s.day, settings, sources);
                 if !sources.is_empty() {
                     let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
                     add(
@@ -415,6 +586,8 @@ impl Planner {
                         self.store.write_plan(&tenant.id, &rows, s).await?,
                     );
                 }
+                // The next day is planned whole.
+                self.forget(&tenant.id);
                 (s.day + Duration::days(1)).max(today - Duration::days(MAX_CATCH_UP_DAYS - 1))
             }
         };
@@ -442,6 +615,23 @@ impl Planner {
         }
         Ok(plan)
     }
+}
+
+/// A digest of what a tenant's plan depends on besides its subscribers:
+/// its settings and its messages' schedule rules.
+fn plan_settings(tenant: &Tenant, catalog: &[CatalogMessage], own: &[TenantMessage]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    tenant.updated_at.hash(&mut h);
+    tenant.programs.hash(&mut h);
+    for m in catalog {
+        m.id.hash(&mut h);
+        m.rule.hash(&mut h);
+    }
+    for m in own {
+        format!("{m:?}").hash(&mut h);
+    }
+    h.finish()
 }
 
 fn add(total: &mut Planned, p: Planned) {

@@ -31,14 +31,24 @@ fn batch() -> Batch {
 }
 
 fn main() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = if std::env::var_os("BENCH_CURRENT_THREAD").is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    };
     rt.block_on(run())
 }
 
 async fn run() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "push") {
+        // On a worker thread, as the dispatcher's calls are.
+        return tokio::spawn(push_over_http()).await?;
+    }
     let echo = std::fs::read(tayori_plugin_artifacts::ECHO)?;
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let plugin = runtime
@@ -210,4 +220,105 @@ fn append_custom_section(bytes: &mut Vec<u8>, i: u64) {
 fn hex_digest(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// One LINE push through the bundled LINE plugin (instantiate, `deliver`,
+/// `wasi:http` to a fake LINE on 127.0.0.1), against the same push made by
+/// reqwest directly: what a delivery costs in the plugin beyond its HTTP.
+/// `cargo bench -p tayori --bench plugins -- push`.
+async fn push_over_http() -> anyhow::Result<()> {
+    let app = axum::Router::new().route(
+        "/v2/bot/message/push",
+        axum::routing::post(|| async {
+            axum::Json(json!({ "sentMessages": [{ "id": "1", "quoteToken": "q" }] }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let line = tayori_plugin_artifacts::BUNDLED
+        .iter()
+        .find(|(name, _)| *name == "line")
+        .map(|(_, bytes)| bytes.to_vec())
+        .ok_or_else(|| anyhow::anyhow!("no bundled line plugin"))?;
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let plugin = runtime
+        .prepare(&line)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .plugin;
+    let config = json!({
+        "channel_access_token": "token",
+        "api_base": format!("http://{addr}"),
+        "mode": "push_only",
+    })
+    .to_string();
+    let ctx = CallContext {
+        approved_hosts: vec![addr.to_string()],
+        ..CallContext::default()
+    };
+    let mut b = batch();
+    b.recipients[0].address = format!("U{:032x}", 1);
+    let n = 5_000;
+    let measure = |samples: &mut Vec<Duration>| {
+        samples.sort();
+        let median = samples[samples.len() / 2].as_secs_f64() * 1e6;
+        median
+    };
+    for round in 0..3 {
+        let mut samples = Vec::with_capacity(n);
+        let cpu = cpu_seconds();
+        for i in 0..n {
+            b.recipients[0].idempotency_key = uuid::Uuid::new_v4().to_string();
+            let t = Instant::now();
+            let outcomes = runtime.deliver(&plugin, &ctx, &config, &b).await.result?;
+            samples.push(t.elapsed());
+            if i == 0 {
+                anyhow::ensure!(
+                    matches!(outcomes[0].status, tayori_core::DeliveryStatus::Accepted(_)),
+                    "{outcomes:?}"
+                );
+            }
+        }
+        let plugin_cpu = cpu
+            .zip(cpu_seconds())
+            .map(|(a, b)| (b - a) / n as f64 * 1e6);
+        let plugin_median = measure(&mut samples);
+        if std::env::var_os("BENCH_PLUGIN_ONLY").is_some() {
+            println!(
+                "{}",
+                json!({ "plugin_median_us": plugin_median, "plugin_cpu_us": plugin_cpu })
+            );
+            continue;
+        }
+        let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+        let url = format!("http://{addr}/v2/bot/message/push");
+        let mut samples = Vec::with_capacity(n);
+        let cpu = cpu_seconds();
+        for _ in 0..n {
+            let t = Instant::now();
+            let body = json!({ "to": b.recipients[0].address, "messages": [{ "type": "text", "text": b.content.body }] });
+            let r = http
+                .post(&url)
+                .bearer_auth("token")
+                .header("x-line-retry-key", uuid::Uuid::new_v4().to_string())
+                .json(&body)
+                .send()
+                .await?;
+            let _: serde_json::Value = r.json().await?;
+            samples.push(t.elapsed());
+        }
+        let native_cpu = cpu
+            .zip(cpu_seconds())
+            .map(|(a, b)| (b - a) / n as f64 * 1e6);
+        let native_median = measure(&mut samples);
+        println!(
+            "{}",
+            json!({ "scenario": "line_push_over_http_single_task", "round": round, "calls": n,
+                    "plugin_median_us": plugin_median, "plugin_cpu_us": plugin_cpu,
+                    "reqwest_median_us": native_median, "reqwest_cpu_us": native_cpu,
+                    "load_1m": load_average() })
+        );
+    }
+    Ok(())
 }

@@ -221,7 +221,7 @@ pub struct Complete {
 }
 
 /// A child (with one of its subscriber's contacts) as the planner sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanSource {
     pub subscriber_id: String,
     pub child_id: String,

@@ -352,6 +352,9 @@ fn recurring_chunks<T>(rows: &[T], full: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// Planned rows written per transaction (a few milliseconds of the writer).
+const PLAN_WRITE_CHUNK: usize = 1_024;
+
 /// Inserts deliveries, leaving rows whose key exists as they are.
 async fn insert_deliveries(conn: &mut Conn, rows: &[NewDelivery]) -> StoreResult<Planned> {
     const COLUMNS: usize = 16;
@@ -711,23 +714,41 @@ impl OutboxStore for Engine {
                 ),
             });
         }
-        let mut tx = self.begin_write().await?;
-        // One planner at a time per tenant across nodes.
-        lock_plan(&mut tx, tenant_id).await?;
-        require_tenant(&mut tx, tenant_id).await?;
-        let planned = insert_deliveries(&mut tx, rows).await?;
-        sqlx::query(
-            "INSERT INTO plan_state (tenant_id, day, watermark) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id) DO UPDATE SET day = excluded.day, watermark = excluded.watermark",
-        )
-        .bind(tenant_id)
-        .bind(state.day)
-        .bind(state.watermark)
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        tx.commit().await.db()?;
-        Ok(planned)
+        // Rows go in transactions of at most PLAN_WRITE_CHUNK, the state with
+        // the last: a national day of a big city would otherwise hold
+        // SQLite's single writer for a second, and every registration
+        // meanwhile would wait. Rows are idempotent, so a crash between
+        // transactions only leaves the day to be planned again.
+        let mut planned = Planned::default();
+        let mut chunks = rows.chunks(PLAN_WRITE_CHUNK).peekable();
+        loop {
+            let chunk = chunks.next().unwrap_or(&[]);
+            let last = chunks.peek().is_none();
+            let mut tx = self.begin_write().await?;
+            // One planner at a time per tenant across nodes.
+            lock_plan(&mut tx, tenant_id).await?;
+            require_tenant(&mut tx, tenant_id).await?;
+            let p = insert_deliveries(&mut tx, chunk).await?;
+            planned.inserted += p.inserted;
+            planned.expired += p.expired;
+            planned.existing += p.existing;
+            if last {
+                sqlx::query(
+                    "INSERT INTO plan_state (tenant_id, day, watermark) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET day = excluded.day, watermark = excluded.watermark",
+                )
+                .bind(tenant_id)
+                .bind(state.day)
+                .bind(state.watermark)
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            }
+            tx.commit().await.db()?;
+            if last {
+                return Ok(planned);
+            }
+        }
     }
 
     async fn audience(&self, tenant_id: &str) -> StoreResult<Vec<AudienceMember>> {
