@@ -300,7 +300,7 @@ async fn a_broadcast_killed_at_random_moments_reaches_everyone_exactly_once() {
                 node.log_tail()
             );
         }
-        node.kill();
+        node.kill().await;
         kills.push(format!(
             "{moment:?} at request {} (LINE had reached {} users)",
             fake.attempts().len(),

@@ -406,23 +406,22 @@ async fn restart_loads_stored_plugins_without_compiling() {
 
 /// Waits (bounded) until `node` resolves `plugin` for every tenant to `major`.
 async fn until_active_major(node: &TestServer, plugin: &str, major: Option<u64>) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let plugins = &node.launched.state.plugins;
+    // Subscribed before the first look: a reload after it wakes the wait.
+    let mut changes = plugins.changes();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let now = node
-            .launched
-            .state
-            .plugins
+        let now = plugins
             .resolve(plugin, None, None)
             .map(|p| p.record.version.major);
         if now == major {
             return;
         }
+        let reloaded = tokio::time::timeout_at(deadline, changes.changed()).await;
         assert!(
-            std::time::Instant::now() < deadline,
+            matches!(reloaded, Ok(Ok(()))),
             "the other node still resolves {plugin} to {now:?}, not {major:?}"
         );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

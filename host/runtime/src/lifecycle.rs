@@ -84,6 +84,8 @@ pub struct Plugins {
     snapshot: ArcSwap<Snapshot>,
     /// Serialises changes on this node (the store serialises across nodes).
     change: tokio::sync::Mutex<()>,
+    /// Counts the snapshots published (see [`Plugins::changes`]).
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 impl Plugins {
@@ -100,9 +102,17 @@ impl Plugins {
             store,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             change: tokio::sync::Mutex::new(()),
+            published: tokio::sync::watch::Sender::new(0),
         });
         this.refresh().await?;
         Ok(this)
+    }
+
+    /// Marks every new snapshot of versions and activations this node
+    /// publishes (an upload, an activation, a rollback, a reload after
+    /// another node's change): `changed()` on the receiver wakes then.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
     }
 
     /// How versions were loaded since start (a restart should compile none).
@@ -170,6 +180,7 @@ impl Plugins {
             active,
             canaries,
         }));
+        self.published.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -6,13 +6,20 @@
 //! hook runs, nothing is flushed) and start it again on the same database.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, SeekFrom};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-/// How long a start may take to answer `/healthz`: the first start on a
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The line the server logs once it accepts connections.
+const LISTENING: &str = "tayori listening";
+/// How long a start may take to listen: the first start on a
 /// fresh database compiles the bundled plugins (seconds on 2 cores, more
 /// while other builds run).
 const START_DEADLINE: Duration = Duration::from_secs(120);
@@ -70,20 +77,20 @@ pub struct ServeProcess {
     child: Child,
     admin_token: String,
     log: PathBuf,
+    /// Set when the server logs [`LISTENING`].
+    listening: watch::Receiver<bool>,
+    /// The tasks copying the server's output into the log; they end when
+    /// the process does.
+    copying: Vec<JoinHandle<()>>,
 }
 
 impl ServeProcess {
     /// Starts `tayori serve` and returns once the process runs (without
-    /// waiting for it to answer; see [`Self::ready`]).
+    /// waiting for it to listen; see [`Self::ready`]). Its output is copied
+    /// line by line into the log file.
     pub fn spawn(spec: &ServeSpec) -> Self {
         let log = spec.dir.join(&spec.log_name);
         let port = free_port();
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap_or_else(|e| panic!("cannot open the log file {}: {e}", log.display()));
-        let err = out.try_clone().expect("log file handle");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tayori"));
         // Nothing of the test's own environment reaches the server but
         // what is set here.
@@ -92,7 +99,7 @@ impl ServeProcess {
                 command.env_remove(name);
             }
         }
-        let child = command
+        let mut child = command
             .arg("serve")
             .current_dir(&spec.dir)
             .env("TAYORI_DATABASE_URL", &spec.database_url)
@@ -107,22 +114,31 @@ impl ServeProcess {
             .env("TAYORI_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_tayori")));
+        let (listened, listening) = watch::channel(false);
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let copying = vec![
+            tokio::spawn(copy_lines(stdout, log.clone(), listened.clone())),
+            tokio::spawn(copy_lines(stderr, log.clone(), listened)),
+        ];
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             http: reqwest::Client::new(),
             child,
             admin_token: spec.admin_token.clone(),
             log,
+            listening,
+            copying,
         }
     }
 
-    /// Starts `tayori serve` and waits until it answers `/healthz`. A
-    /// start that lost its port to another program is tried again on
-    /// another port.
+    /// Starts `tayori serve` and waits until it listens. A start that lost
+    /// its port to another program is tried again on another port.
     pub async fn start(spec: &ServeSpec) -> Self {
         for _ in 0..3 {
             let mut process = Self::spawn(spec);
@@ -135,37 +151,44 @@ impl ServeProcess {
         panic!("`tayori serve` found no free port in three tries")
     }
 
-    /// Waits until the server answers `/healthz`; the log's tail if the
+    /// Waits until the server logs that it listens; the log's tail if the
     /// process exits first or the deadline passes.
     pub async fn ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + START_DEADLINE;
-        let url = self.url("/healthz");
-        loop {
-            if let Some(status) = self.child.try_wait().expect("process status") {
-                return Err(format!(
-                    "it exited ({status}); its log ends:\n{}",
-                    self.log_tail()
-                ));
+        let mut listening = self.listening.clone();
+        tokio::select! {
+            listened = listening.wait_for(|l| *l) => {
+                if listened.is_ok() {
+                    return Ok(());
+                }
+                // The output ended without the line: the process is gone.
+                let status = self.child.wait().await.expect("process status");
+                Err(format!("it exited ({status}); its log ends:\n{}", self.finished_log_tail().await))
             }
-            if let Ok(r) = self.http.get(&url).send().await
-                && r.status().is_success()
-            {
-                return Ok(());
+            status = self.child.wait() => {
+                let status = status.expect("process status");
+                Err(format!("it exited ({status}); its log ends:\n{}", self.finished_log_tail().await))
             }
-            if Instant::now() > deadline {
-                self.kill();
-                return Err(format!(
-                    "no answer from {url} within {START_DEADLINE:?}; its log ends:\n{}",
-                    self.log_tail()
-                ));
+            () = tokio::time::sleep(START_DEADLINE) => {
+                self.kill().await;
+                Err(format!(
+                    "it did not listen within {START_DEADLINE:?}; its log ends:\n{}",
+                    self.finished_log_tail().await
+                ))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The log's tail once the process has exited and its output is copied.
+    async fn finished_log_tail(&mut self) -> String {
+        for task in self.copying.drain(..) {
+            let _ = task.await;
+        }
+        self.log_tail()
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.id().expect("the process runs")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -180,32 +203,27 @@ impl ServeProcess {
     }
 
     /// SIGKILL (what `Child::kill` sends on unix), then reaps the process.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
     }
 
     /// SIGTERM, then waits for the graceful shutdown (the dispatcher
     /// finishes the batches it has in flight).
     pub async fn stop(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
             .status()
             .expect("run kill(1)");
-        assert!(status.success(), "kill -TERM {} failed", self.child.id());
-        let deadline = Instant::now() + STOP_DEADLINE;
-        loop {
-            if self.child.try_wait().expect("process status").is_some() {
-                return;
-            }
-            if Instant::now() > deadline {
-                let tail = self.log_tail();
-                self.kill();
-                panic!(
-                    "`tayori serve` did not stop within {STOP_DEADLINE:?}; its log ends:\n{tail}"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+        if tokio::time::timeout(STOP_DEADLINE, self.child.wait())
+            .await
+            .is_err()
+        {
+            self.kill().await;
+            panic!(
+                "`tayori serve` did not stop within {STOP_DEADLINE:?}; its log ends:\n{}",
+                self.finished_log_tail().await
+            );
         }
     }
 
@@ -222,8 +240,25 @@ impl ServeProcess {
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {
-        // Never leave a server running after its test.
-        self.kill();
+        // Never leave a server running after its test (Tokio reaps it).
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Appends `output`'s lines to the log file, and marks `listened` when the
+/// server logs [`LISTENING`]. Ends with the output (the process exited).
+async fn copy_lines(output: impl AsyncRead + Unpin, log: PathBuf, listened: watch::Sender<bool>) {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap_or_else(|e| panic!("cannot open the log file {}: {e}", log.display()));
+    let mut lines = BufReader::new(output).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let _ = writeln!(file, "{line}");
+        if line.contains(LISTENING) {
+            listened.send_replace(true);
+        }
     }
 }
 
