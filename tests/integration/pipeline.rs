@@ -117,6 +117,22 @@ async fn deliveries(server: &TestServer, query: &str) -> Vec<Value> {
 
 /// What the demo catalog says one child gets: (message id, date), computed
 /// here from the file with plain date arithmetic.
+/// Registers a Japanese-reading household: `user(i)` on LINE, one child
+/// born on `born`; the API's answer.
+async fn register_born(server: &TestServer, i: usize, born: NaiveDate) -> Value {
+    call(
+        server,
+        Method::POST,
+        &format!("/v1/tenants/{TENANT}/subscribers"),
+        Some(json!({
+            "locale": "ja",
+            "contacts": [{"channel": "line", "address": user(i)}],
+            "children": [{"birth_date": born.to_string()}],
+        })),
+    )
+    .await
+}
+
 fn expected_from_demo(
     first: NaiveDate,
     due: NaiveDate,
@@ -529,17 +545,7 @@ async fn missed_days_are_caught_up_within_the_lateness_window_and_expired_beyond
     let server = server(&clock).await;
     setup(&server, &fake).await;
     // Born 10 days ago: a daily message each day.
-    let subscriber = call(
-        &server,
-        Method::POST,
-        &format!("/v1/tenants/{TENANT}/subscribers"),
-        Some(json!({
-            "locale": "ja",
-            "contacts": [{"channel": "line", "address": user(7)}],
-            "children": [{"birth_date": (first - Duration::days(10)).to_string()}],
-        })),
-    )
-    .await;
+    let subscriber = register_born(&server, 7, first - Duration::days(10)).await;
     let sid = subscriber["id"].as_str().unwrap();
     let scheduler = server.launched.state.scheduler.clone();
     clock.set(jst(first, 9, 1));
@@ -604,17 +610,7 @@ async fn a_child_registered_mid_day_starts_from_today() {
     // Today is planned before anyone registers.
     scheduler.planner().run_once().await.unwrap();
     clock.set(jst(first, 11, 0));
-    call(
-        &server,
-        Method::POST,
-        &format!("/v1/tenants/{TENANT}/subscribers"),
-        Some(json!({
-            "locale": "ja",
-            "contacts": [{"channel": "line", "address": user(3)}],
-            "children": [{"birth_date": (first - Duration::days(5)).to_string()}],
-        })),
-    )
-    .await;
+    register_born(&server, 3, first - Duration::days(5)).await;
     scheduler.planner().run_once().await.unwrap();
     scheduler.dispatcher().drain().await.unwrap();
     let all = deliveries(&server, "").await;
@@ -637,22 +633,7 @@ async fn passes_woken_by_registrations_plan_each_child_once() {
     let scheduler = server.launched.state.scheduler.clone();
     let planner = scheduler.planner();
     planner.run_once().await.unwrap();
-    let register = |i: usize| {
-        let server = &server;
-        async move {
-            call(
-                server,
-                Method::POST,
-                &format!("/v1/tenants/{TENANT}/subscribers"),
-                Some(json!({
-                    "locale": "ja",
-                    "contacts": [{"channel": "line", "address": user(i)}],
-                    "children": [{"birth_date": (first - Duration::days(5)).to_string()}],
-                })),
-            )
-            .await
-        }
-    };
+    let register = |i: usize| register_born(&server, i, first - Duration::days(5));
     let tenants = [TENANT.to_string()];
     register(1).await;
     let p = planner.run_tenants(&tenants).await.unwrap();
@@ -683,17 +664,7 @@ async fn previews_show_what_the_schedule_would_send() {
     let fake = FakeLine::start().await;
     let server = server(&clock).await;
     setup(&server, &fake).await;
-    let subscriber = call(
-        &server,
-        Method::POST,
-        &format!("/v1/tenants/{TENANT}/subscribers"),
-        Some(json!({
-            "locale": "ja",
-            "contacts": [{"channel": "line", "address": user(4)}],
-            "children": [{"birth_date": (first - Duration::days(99)).to_string()}],
-        })),
-    )
-    .await;
+    let subscriber = register_born(&server, 4, first - Duration::days(99)).await;
     let sid = subscriber["id"].as_str().unwrap();
     let preview = call(
         &server,
@@ -772,17 +743,7 @@ async fn the_cli_previews_broadcasts_and_lists_deliveries() {
     let fake = FakeLine::start().await;
     let server = server(&clock).await;
     setup(&server, &fake).await;
-    call(
-        &server,
-        Method::POST,
-        &format!("/v1/tenants/{TENANT}/subscribers"),
-        Some(json!({
-            "locale": "ja",
-            "contacts": [{"channel": "line", "address": user(9)}],
-            "children": [{"birth_date": (first - Duration::days(99)).to_string()}],
-        })),
-    )
-    .await;
+    register_born(&server, 9, first - Duration::days(99)).await;
     let (ok, out, err) = cli(
         &server,
         &[

@@ -382,23 +382,15 @@ impl Planner {
         if tenant_ids.is_empty() {
             return Ok(Planned::default());
         }
-        let catalog = self.store.catalog_messages(None).await?;
-        let mut total = Planned::default();
+        let mut tenants = Vec::with_capacity(tenant_ids.len());
         for id in tenant_ids {
-            let tenant = match self.store.tenant(id).await {
-                Ok(t) => t,
-                Err(tayori_core::StoreError::NotFound { .. }) => continue,
-                Err(e) => {
-                    tracing::error!(tenant = %id, error = %e, "planning failed");
-                    continue;
-                }
-            };
-            match self.plan_tenant_as(&tenant, &catalog, true).await {
-                Ok(plan) => add(&mut total, plan.planned),
-                Err(e) => tracing::error!(tenant = %tenant.id, error = %e, "planning failed"),
+            match self.store.tenant(id).await {
+                Ok(t) => tenants.push(t),
+                Err(tayori_core::StoreError::NotFound { .. }) => {}
+                Err(e) => tracing::error!(tenant = %id, error = %e, "planning failed"),
             }
         }
-        Ok(total)
+        self.plan_all(tenants, true).await
     }
 
     /// `sources` without those this node already planned into `day` with
@@ -485,17 +477,22 @@ impl Planner {
     /// One pass over every tenant. A tenant that fails is logged and the
     /// others go on.
     pub async fn run_once(&self) -> StoreResult<Planned> {
-        use futures::StreamExt;
-        let catalog = self.store.catalog_messages(None).await?;
         let tenants = self.store.tenants().await?;
+        self.plan_all(tenants, false).await
+    }
+
+    /// Plans `tenants` with the catalog as it is now. A tenant that fails
+    /// is logged and the others go on.
+    async fn plan_all(&self, tenants: Vec<Tenant>, narrow: bool) -> StoreResult<Planned> {
+        use futures::StreamExt;
+        let catalog = Arc::new(PassCatalog::new(self.store.catalog_messages(None).await?));
         // Two tenants at a time: one's rows are computed and its changes
         // read while the other's are written (on SQLite, by the single
         // writer), which keeps both cores busy.
-        let catalog = Arc::new(catalog);
         let mut passes = futures::stream::iter(tenants.into_iter().map(|tenant| {
             let (planner, catalog) = (self.clone(), catalog.clone());
             async move {
-                let pass = planner.plan_tenant(&tenant, &catalog).await;
+                let pass = planner.plan_tenant_as(&tenant, &catalog, narrow).await;
                 (tenant, pass)
             }
         }))
@@ -516,14 +513,15 @@ impl Planner {
         tenant: &Tenant,
         catalog: &[CatalogMessage],
     ) -> StoreResult<TenantPlan> {
-        self.plan_tenant_as(tenant, catalog, false).await
+        self.plan_tenant_as(tenant, &PassCatalog::new(catalog.to_vec()), false)
+            .await
     }
 
     /// `narrow`: a pass woken by changes (see [`NARROW_MARGIN_SECONDS`]).
     async fn plan_tenant_as(
         &self,
         tenant: &Tenant,
-        catalog: &[CatalogMessage],
+        catalog: &PassCatalog,
         narrow: bool,
     ) -> StoreResult<TenantPlan> {
         let Some(tz) = tenant.tz() else {
@@ -539,9 +537,9 @@ impl Planner {
         // watermark is on that clock too (even when days are simulated).
         let watermark = Utc::now() - Duration::seconds(WATERMARK_MARGIN_SECONDS);
         let own = self.store.tenant_messages(&tenant.id).await?;
-        let index = MessageIndex::new(tenant_messages(tenant, catalog, &own));
+        let index = MessageIndex::new(tenant_messages(tenant, &catalog.messages, &own));
         let state = self.store.plan_state(&tenant.id).await?;
-        let settings = plan_settings(tenant, catalog, &own);
+        let settings = plan_settings(tenant, catalog.digest, &own);
         let mut plan = TenantPlan::default();
         let first_full_day = match &state {
             // A tenant starts from its first day.
@@ -617,17 +615,36 @@ impl Planner {
     }
 }
 
+/// The catalog as one pass plans with it, and a digest of its messages'
+/// schedule rules (computed once a pass, not once a tenant).
+struct PassCatalog {
+    messages: Vec<CatalogMessage>,
+    digest: u64,
+}
+
+impl PassCatalog {
+    fn new(messages: Vec<CatalogMessage>) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for m in &messages {
+            m.id.hash(&mut h);
+            m.rule.hash(&mut h);
+        }
+        Self {
+            messages,
+            digest: h.finish(),
+        }
+    }
+}
+
 /// A digest of what a tenant's plan depends on besides its subscribers:
-/// its settings and its messages' schedule rules.
-fn plan_settings(tenant: &Tenant, catalog: &[CatalogMessage], own: &[TenantMessage]) -> u64 {
+/// its settings, the catalog's rules and its own messages.
+fn plan_settings(tenant: &Tenant, catalog_digest: u64, own: &[TenantMessage]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     tenant.updated_at.hash(&mut h);
     tenant.programs.hash(&mut h);
-    for m in catalog {
-        m.id.hash(&mut h);
-        m.rule.hash(&mut h);
-    }
+    catalog_digest.hash(&mut h);
     for m in own {
         format!("{m:?}").hash(&mut h);
     }
@@ -804,38 +821,25 @@ mod tests {
         let t = tenant("Asia/Tokyo", "09:00");
         let index = MessageIndex::new(vec![message("c1", ScheduleRule::ChildDay(1))]);
         let s = source(None, Some("2027-01-03"));
+        let plan = |now: i64, record_late: bool| {
+            plan_day(
+                &t,
+                t.tz().unwrap(),
+                &index,
+                std::slice::from_ref(&s),
+                d("2027-01-04"),
+                now,
+                record_late,
+            )
+        };
         let after_window = utc("2027-01-04T06:00:01Z").timestamp_millis();
-        let caught = plan_day(
-            &t,
-            t.tz().unwrap(),
-            &index,
-            std::slice::from_ref(&s),
-            d("2027-01-04"),
-            after_window,
-            true,
-        );
+        let caught = plan(after_window, true);
         assert_eq!(caught.len(), 1);
         assert_eq!(caught[0].status, OutboxStatus::Expired);
-        let skipped = plan_day(
-            &t,
-            t.tz().unwrap(),
-            &index,
-            std::slice::from_ref(&s),
-            d("2027-01-04"),
-            after_window,
-            false,
-        );
+        let skipped = plan(after_window, false);
         assert!(skipped.is_empty());
         let in_window = utc("2027-01-04T05:59:59Z").timestamp_millis();
-        let on_time = plan_day(
-            &t,
-            t.tz().unwrap(),
-            &index,
-            std::slice::from_ref(&s),
-            d("2027-01-04"),
-            in_window,
-            false,
-        );
+        let on_time = plan(in_window, false);
         assert_eq!(on_time[0].status, OutboxStatus::Pending);
         assert_eq!(
             on_time[0].due_at,

@@ -189,22 +189,7 @@ async fn sqlite_upgrade_keeps_planned_deliveries() {
 #[tokio::test]
 async fn postgres_upgrade_keeps_planned_deliveries() {
     use sqlx::{Connection, Executor};
-    let Ok(base) = std::env::var(harness::DATABASE_URL_VAR) else {
-        eprintln!(
-            "{} is not set: skipping the PostgreSQL run",
-            harness::DATABASE_URL_VAR
-        );
-        return;
-    };
-    let schema = format!("tayori_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    admin
-        .execute(format!("CREATE SCHEMA {schema}").as_str())
-        .await
-        .unwrap();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options[search_path]={schema}");
-    let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+    harness::on_postgres_schema(async |url: String| {
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         upgrade::migrator_up_to("postgres", 10)
             .await
@@ -226,13 +211,6 @@ async fn postgres_upgrade_keeps_planned_deliveries() {
                 .map_err(|e| e.to_string())
         })
         .await;
-    }))
+    })
     .await;
-    admin
-        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
-        .await
-        .unwrap();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
 }

@@ -262,8 +262,7 @@ async fn push_over_http() -> anyhow::Result<()> {
     let n = 5_000;
     let measure = |samples: &mut Vec<Duration>| {
         samples.sort();
-        let median = samples[samples.len() / 2].as_secs_f64() * 1e6;
-        median
+        samples[samples.len() / 2].as_secs_f64() * 1e6
     };
     for round in 0..3 {
         let mut samples = Vec::with_capacity(n);

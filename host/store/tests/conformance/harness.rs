@@ -68,6 +68,23 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_postgres_schema(async |url: String| {
+        let store = tayori_store::connect(&url)
+            .await
+            .expect("open a fresh PostgreSQL store");
+        test(store).await;
+    })
+    .await
+}
+
+/// Runs `test` with the URL of a fresh PostgreSQL schema (its
+/// `search_path`), dropped afterwards; or does nothing (saying so) when
+/// `TAYORI_TEST_DATABASE_URL` is not set.
+pub async fn on_postgres_schema<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let Ok(base) = std::env::var(DATABASE_URL_VAR) else {
         eprintln!("{DATABASE_URL_VAR} is not set: skipping the PostgreSQL run");
         return;
@@ -82,14 +99,7 @@ where
         .expect("create the test schema");
     let separator = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{separator}options[search_path]={schema}");
-    let outcome = AssertUnwindSafe(async {
-        let store = tayori_store::connect(&url)
-            .await
-            .expect("open a fresh PostgreSQL store");
-        test(store).await;
-    })
-    .catch_unwind()
-    .await;
+    let outcome = AssertUnwindSafe(test(url)).catch_unwind().await;
     admin
         .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
         .await

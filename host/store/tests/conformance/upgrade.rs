@@ -25,15 +25,29 @@ pub async fn migrator_up_to(engine: &str, version: i64) -> Migrator {
     migrator
 }
 
+/// An outbox row of tenant `minato`, pending, as both schemas take it.
+macro_rules! delivery_insert {
+    ($key:literal, $message:literal, $day:literal) => {
+        concat!(
+            "INSERT INTO deliveries (key, tenant_id, subscriber_id, contact_id, channel, ",
+            "child_id, message_id, occurs_on, due_at, expires_at, status, next_attempt_at, ",
+            "updated_at) VALUES ('",
+            $key,
+            "', 'minato', 's1', 'c1', 'line', 'k1', '",
+            $message,
+            "', '",
+            $day,
+            "', 1000, 2000, 'pending', 1000, 1000)"
+        )
+    };
+}
+
 /// A tenant and one planned delivery, written as the schema of migration
 /// 0010 has them (the key then unique across the table).
 pub const BEFORE_0011: &[&str] = &[
     "INSERT INTO tenants (id, name, created_at, updated_at) \
      VALUES ('minato', '港区', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-    "INSERT INTO deliveries (key, tenant_id, subscriber_id, contact_id, channel, child_id, \
-     message_id, occurs_on, due_at, expires_at, status, next_attempt_at, updated_at) \
-     VALUES ('4b0e2b9c-planned', 'minato', 's1', 'c1', 'line', 'k1', 'p-w5-d1', '2027-01-04', \
-     1000, 2000, 'pending', 1000, 1000)",
+    delivery_insert!("4b0e2b9c-planned", "p-w5-d1", "2027-01-04"),
 ];
 
 /// What must hold once the store has migrated that database: the row is
@@ -61,21 +75,17 @@ pub async fn check_after_0011(
     let kept = &page.items[0];
     assert_eq!(kept.key, "4b0e2b9c-planned");
     assert_eq!(kept.status, OutboxStatus::Pending);
-    let again = raw(
-        "INSERT INTO deliveries (key, tenant_id, subscriber_id, contact_id, channel, child_id, \
-         message_id, occurs_on, due_at, expires_at, status, next_attempt_at, updated_at) \
-         VALUES ('4b0e2b9c-planned', 'minato', 's1', 'c1', 'line', 'k1', 'p-w5-d1', '2027-01-04', \
-         1000, 2000, 'pending', 1000, 1000) RETURNING id",
-    )
+    let again = raw(concat!(
+        delivery_insert!("4b0e2b9c-planned", "p-w5-d1", "2027-01-04"),
+        " RETURNING id"
+    ))
     .await;
     let err = again.expect_err("the same key on the same day is refused");
     assert!(err.to_lowercase().contains("unique"), "{err}");
-    let next = raw(
-        "INSERT INTO deliveries (key, tenant_id, subscriber_id, contact_id, channel, child_id, \
-         message_id, occurs_on, due_at, expires_at, status, next_attempt_at, updated_at) \
-         VALUES ('4b0e2b9c-next', 'minato', 's1', 'c1', 'line', 'k1', 'p-w5-d2', '2027-01-05', \
-         1000, 2000, 'pending', 1000, 1000) RETURNING id",
-    )
+    let next = raw(concat!(
+        delivery_insert!("4b0e2b9c-next", "p-w5-d2", "2027-01-05"),
+        " RETURNING id"
+    ))
     .await
     .expect("a new key is taken");
     assert!(
