@@ -352,8 +352,9 @@ fn recurring_chunks<T>(rows: &[T], full: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// Planned rows written per transaction (a few milliseconds of the writer).
-const PLAN_WRITE_CHUNK: usize = 1_024;
+/// Planned rows written per transaction (some 30 ms of the writer). At
+/// 1,024 planning 100,000 children took 0.70–1.20 s, at 4,096 0.87–0.95 s.
+const PLAN_WRITE_CHUNK: usize = 4_096;
 
 /// Inserts deliveries, leaving rows whose key exists as they are.
 async fn insert_deliveries(conn: &mut Conn, rows: &[NewDelivery]) -> StoreResult<Planned> {
