@@ -619,10 +619,10 @@ async fn a_child_registered_mid_day_starts_from_today() {
     assert_eq!(all[0]["status"], "sent");
 }
 
-/// Passes woken by registrations plan each new child once: a child already
-/// planned is neither planned nor written again while its change is still
-/// inside the watermark's look-back (the store would turn its rows away,
-/// after the planner had read, planned and written them all again).
+/// Passes woken by registrations plan each new child once: a pass reads the
+/// subscribers changed after the change number its last pass planned, so a
+/// child already planned is neither read, planned nor written again (the
+/// store would turn its rows away, after the planner had done all that).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_woken_by_registrations_plan_each_child_once() {
     let first: NaiveDate = "2027-01-04".parse().unwrap();
@@ -651,7 +651,7 @@ async fn passes_woken_by_registrations_plan_each_child_once() {
         (1, 0),
         "only the new child: {p:?}"
     );
-    // A periodic pass looks back from the watermark and finds nothing new.
+    // A periodic pass over every tenant finds nothing new either.
     let p = planner.run_once().await.unwrap();
     assert_eq!(p.inserted, 0, "{p:?}");
     assert_eq!(deliveries(&server, "").await.len(), 2);

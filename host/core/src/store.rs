@@ -329,13 +329,23 @@ pub struct Claim {
 pub trait OutboxStore: Send + Sync {
     /// Where the planner stands for a tenant, if it ever planned it.
     async fn plan_state(&self, tenant_id: &str) -> StoreResult<Option<PlanState>>;
+    /// A change number such that every subscriber change committed after
+    /// this call is numbered above it. Every write to a subscriber row is
+    /// numbered by the store, in the same transaction (a change to its
+    /// contacts or children touches it). A planner reads the cursor before it reads
+    /// subscribers, and next time reads the changes above it: it then sees
+    /// every change exactly once, however long a transaction took to
+    /// commit, and on PostgreSQL on however many nodes (there a change a
+    /// pass already saw may be read once more; planning is idempotent).
+    async fn change_cursor(&self) -> StoreResult<i64>;
     /// The tenant's living children with each valid contact of their active
-    /// subscribers; only subscribers changed at or after `changed_since` when
-    /// given. Ordered by subscriber.
+    /// subscribers; only subscribers whose last change is numbered above
+    /// `changed_after` when given (see
+    /// [`change_cursor`](Self::change_cursor)). Ordered by subscriber.
     async fn plan_sources(
         &self,
         tenant_id: &str,
-        changed_since: Option<DateTime<Utc>>,
+        changed_after: Option<i64>,
     ) -> StoreResult<Vec<PlanSource>>;
     /// [`plan_sources`](Self::plan_sources) of the children anchored on
     /// these dates only: born on one of `births`, or (no birth date yet) due

@@ -30,16 +30,6 @@ use crate::keys;
 const PLAN_CONCURRENCY: usize = 2;
 /// The most missed days planned after downtime.
 pub const MAX_CATCH_UP_DAYS: i64 = 31;
-/// How far before a pass's start the next incremental pass looks for
-/// changes, for transactions that committed after the pass read.
-const WATERMARK_MARGIN_SECONDS: i64 = 60;
-/// How far before its last read a pass woken by changes looks again. Such
-/// passes come every second under a stream of registrations; each commits
-/// in milliseconds (group commit), so a few seconds cover them. A change
-/// that commits later still (a long import) is planned by the next periodic
-/// pass, which looks back from the watermark.
-const NARROW_MARGIN_SECONDS: i64 = 5;
-
 /// A message a tenant sends: a catalog message of one of its programs, or
 /// one of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,29 +324,6 @@ pub struct TenantPlan {
 pub struct Planner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    recent: Arc<std::sync::Mutex<HashMap<String, Recent>>>,
-}
-
-/// The changed children a tenant's incremental passes already planned into
-/// its day, kept while they are still inside the watermark's margin.
-///
-/// An incremental pass reads every subscriber changed since the watermark,
-/// which trails the pass by [`WATERMARK_MARGIN_SECONDS`] (for transactions
-/// that commit late): under a steady stream of registrations, each pass
-/// would read, plan and write again the last minute's children, and after
-/// an import of 100,000 it would do so for all of them, pass after pass.
-/// A source planned before, unchanged, plans the same rows, which the
-/// outbox's keys turn away; so it is skipped. A change to the source makes
-/// it another source.
-#[derive(Debug)]
-struct Recent {
-    day: NaiveDate,
-    /// What the tenant's plan depends on besides its subscribers.
-    settings: u64,
-    /// Each source, and when (system time) it was planned.
-    planned: HashMap<PlanSource, DateTime<Utc>>,
-    /// When (system time) the last incremental read began.
-    read_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Planner {
@@ -369,11 +336,7 @@ impl std::fmt::Debug for Planner {
 
 impl Planner {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            clock,
-            recent: Default::default(),
-        }
+        Self { store, clock }
     }
 
     /// A pass over the given tenants only (those whose data changed); a
@@ -390,109 +353,28 @@ impl Planner {
                 Err(e) => tracing::error!(tenant = %id, error = %e, "planning failed"),
             }
         }
-        self.plan_all(tenants, true).await
-    }
-
-    /// `sources` without those this node already planned into `day` with
-    /// the same settings.
-    fn unplanned(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-        settings: u64,
-        sources: Vec<PlanSource>,
-    ) -> Vec<PlanSource> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        match recent.get(tenant) {
-            Some(r) if r.day == day && r.settings == settings => sources
-                .into_iter()
-                .filter(|s| !r.planned.contains_key(s))
-                .collect(),
-            _ => sources,
-        }
-    }
-
-    /// Remembers `sources` as planned into `day`, and forgets those planned
-    /// before `watermark` (an unchanged one is not read again).
-    fn planned(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-        settings: u64,
-        sources: Vec<PlanSource>,
-        watermark: DateTime<Utc>,
-        read_at: DateTime<Utc>,
-    ) {
-        let now = Utc::now();
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = recent.entry(tenant.to_string()).or_insert_with(|| Recent {
-            day,
-            settings,
-            planned: HashMap::new(),
-            read_at: None,
-        });
-        if entry.day != day || entry.settings != settings {
-            entry.day = day;
-            entry.settings = settings;
-            entry.planned.clear();
-        }
-        entry.planned.retain(|_, at| *at >= watermark);
-        entry.planned.extend(sources.into_iter().map(|s| (s, now)));
-        entry.read_at = Some(read_at);
-    }
-
-    /// Where a pass woken by changes starts reading a tenant's changes:
-    /// shortly before this node's last read of the same day, but never
-    /// before the stored watermark.
-    fn read_since(
-        &self,
-        tenant: &str,
-        day: NaiveDate,
-        settings: u64,
-        watermark: DateTime<Utc>,
-    ) -> DateTime<Utc> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        match recent.get(tenant) {
-            Some(Recent {
-                day: d,
-                settings: s,
-                read_at: Some(at),
-                ..
-            }) if *d == day && *s == settings => {
-                watermark.max(*at - Duration::seconds(NARROW_MARGIN_SECONDS))
-            }
-            _ => watermark,
-        }
-    }
-
-    /// Forgets what incremental passes planned for a tenant (a new day is
-    /// planned whole).
-    fn forget(&self, tenant: &str) {
-        self.recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(tenant);
+        self.plan_all(tenants).await
     }
 
     /// One pass over every tenant. A tenant that fails is logged and the
     /// others go on.
     pub async fn run_once(&self) -> StoreResult<Planned> {
         let tenants = self.store.tenants().await?;
-        self.plan_all(tenants, false).await
+        self.plan_all(tenants).await
     }
 
     /// Plans `tenants` with the catalog as it is now. A tenant that fails
     /// is logged and the others go on.
-    async fn plan_all(&self, tenants: Vec<Tenant>, narrow: bool) -> StoreResult<Planned> {
+    async fn plan_all(&self, tenants: Vec<Tenant>) -> StoreResult<Planned> {
         use futures::StreamExt;
-        let catalog = Arc::new(PassCatalog::new(self.store.catalog_messages(None).await?));
+        let catalog: Arc<[CatalogMessage]> = self.store.catalog_messages(None).await?.into();
         // Two tenants at a time: one's rows are computed and its changes
         // read while the other's are written (on SQLite, by the single
         // writer), which keeps both cores busy.
         let mut passes = futures::stream::iter(tenants.into_iter().map(|tenant| {
             let (planner, catalog) = (self.clone(), catalog.clone());
             async move {
-                let pass = planner.plan_tenant_as(&tenant, &catalog, narrow).await;
+                let pass = planner.plan_tenant(&tenant, &catalog).await;
                 (tenant, pass)
             }
         }))
@@ -507,22 +389,14 @@ impl Planner {
         Ok(total)
     }
 
-    /// Plans one tenant up to its today.
+    /// Plans one tenant up to its today: the days not yet planned whole,
+    /// and into today the subscribers changed since the last pass (read by
+    /// their change numbers, so each change is read once, however late its
+    /// transaction committed).
     pub async fn plan_tenant(
         &self,
         tenant: &Tenant,
         catalog: &[CatalogMessage],
-    ) -> StoreResult<TenantPlan> {
-        self.plan_tenant_as(tenant, &PassCatalog::new(catalog.to_vec()), false)
-            .await
-    }
-
-    /// `narrow`: a pass woken by changes (see [`NARROW_MARGIN_SECONDS`]).
-    async fn plan_tenant_as(
-        &self,
-        tenant: &Tenant,
-        catalog: &PassCatalog,
-        narrow: bool,
     ) -> StoreResult<TenantPlan> {
         let Some(tz) = tenant.tz() else {
             return Err(tayori_core::StoreError::Invalid {
@@ -533,50 +407,40 @@ impl Planner {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
         let today = now.with_timezone(&tz).date_naive();
-        // The store stamps subscriber changes with the system's time, so the
-        // watermark is on that clock too (even when days are simulated).
-        let watermark = Utc::now() - Duration::seconds(WATERMARK_MARGIN_SECONDS);
-        let own = self.store.tenant_messages(&tenant.id).await?;
-        let index = MessageIndex::new(tenant_messages(tenant, &catalog.messages, &own));
         let state = self.store.plan_state(&tenant.id).await?;
-        let settings = plan_settings(tenant, catalog.digest, &own);
         let mut plan = TenantPlan::default();
+        if let Some(s) = &state
+            && s.day >= today
+        {
+            // Today is planned: only what changed since. Nothing changed is
+            // one indexed read, and nothing written.
+            let cursor = self.store.change_cursor().await?;
+            let sources = self.store.plan_sources(&tenant.id, Some(s.changes)).await?;
+            if sources.is_empty() {
+                return Ok(plan);
+            }
+            let own = self.store.tenant_messages(&tenant.id).await?;
+            let index = MessageIndex::new(tenant_messages(tenant, catalog, &own));
+            let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
+            let state = PlanState {
+                day: s.day,
+                changes: cursor,
+            };
+            plan.planned = self.store.write_plan(&tenant.id, &rows, &state).await?;
+            plan.days.push(s.day);
+            return Ok(plan);
+        }
+        // Every read below comes after the cursor, so the days planned here
+        // hold every change up to it.
+        let cursor = self.store.change_cursor().await?;
+        let own = self.store.tenant_messages(&tenant.id).await?;
+        let index = MessageIndex::new(tenant_messages(tenant, catalog, &own));
         let first_full_day = match &state {
             // A tenant starts from its first day.
             None => today,
-            Some(s) if s.day >= today => {
-                // Today is planned: only what changed since.
-                let since = if narrow {
-                    self.read_since(&tenant.id, s.day, settings, s.watermark)
-                } else {
-                    s.watermark
-                };
-                let read_at = Utc::now();
-                let sources = self.store.plan_sources(&tenant.id, Some(since)).await?;
-                // Something changed (even if all of it is planned already):
-                // the watermark moves on, so the next passes read less.
-                let changed = !sources.is_empty();
-                let sources = self.unplanned(&tenant.id, s.day, settings, sources);
-                if !changed && watermark - s.watermark < Duration::minutes(10) {
-                    return Ok(plan);
-                }
-                let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
-                let state = PlanState {
-                    day: s.day,
-                    watermark,
-                };
-                plan.planned = self.store.write_plan(&tenant.id, &rows, &state).await?;
-                self.planned(&tenant.id, s.day, settings, sources, watermark, read_at);
-                plan.days.push(s.day);
-                return Ok(plan);
-            }
             Some(s) => {
                 // Finish the last planned day's changes, then the missed days.
-                let sources = self
-                    .store
-                    .plan_sources(&tenant.id, Some(s.watermark))
-                    .await?;
-                let sources = self.unplanned(&tenant.id, s.day, settings, sources);
+                let sources = self.store.plan_sources(&tenant.id, Some(s.changes)).await?;
                 if !sources.is_empty() {
                     let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
                     add(
@@ -585,70 +449,32 @@ impl Planner {
                     );
                 }
                 // The next day is planned whole.
-                self.forget(&tenant.id);
                 (s.day + Duration::days(1)).max(today - Duration::days(MAX_CATCH_UP_DAYS - 1))
             }
         };
-        if first_full_day <= today {
-            let days: Vec<NaiveDate> = first_full_day
-                .iter_days()
-                .take_while(|d| *d <= today)
-                .collect();
-            let (births, due_dates) = due_anchors(tenant, &index, &days);
-            let sources = self
-                .store
-                .plan_sources_anchored(&tenant.id, &births, &due_dates)
-                .await?;
-            let mut day = first_full_day;
-            while day <= today {
-                let rows = plan_day(tenant, tz, &index, &sources, day, now_ms, true);
-                let state = PlanState { day, watermark };
-                add(
-                    &mut plan.planned,
-                    self.store.write_plan(&tenant.id, &rows, &state).await?,
-                );
-                plan.days.push(day);
-                day += Duration::days(1);
-            }
+        let days: Vec<NaiveDate> = first_full_day
+            .iter_days()
+            .take_while(|d| *d <= today)
+            .collect();
+        let (births, due_dates) = due_anchors(tenant, &index, &days);
+        let sources = self
+            .store
+            .plan_sources_anchored(&tenant.id, &births, &due_dates)
+            .await?;
+        for day in days {
+            let rows = plan_day(tenant, tz, &index, &sources, day, now_ms, true);
+            let state = PlanState {
+                day,
+                changes: cursor,
+            };
+            add(
+                &mut plan.planned,
+                self.store.write_plan(&tenant.id, &rows, &state).await?,
+            );
+            plan.days.push(day);
         }
         Ok(plan)
     }
-}
-
-/// The catalog as one pass plans with it, and a digest of its messages'
-/// schedule rules (computed once a pass, not once a tenant).
-struct PassCatalog {
-    messages: Vec<CatalogMessage>,
-    digest: u64,
-}
-
-impl PassCatalog {
-    fn new(messages: Vec<CatalogMessage>) -> Self {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for m in &messages {
-            m.id.hash(&mut h);
-            m.rule.hash(&mut h);
-        }
-        Self {
-            messages,
-            digest: h.finish(),
-        }
-    }
-}
-
-/// A digest of what a tenant's plan depends on besides its subscribers:
-/// its settings, the catalog's rules and its own messages.
-fn plan_settings(tenant: &Tenant, catalog_digest: u64, own: &[TenantMessage]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    tenant.updated_at.hash(&mut h);
-    tenant.programs.hash(&mut h);
-    catalog_digest.hash(&mut h);
-    for m in own {
-        format!("{m:?}").hash(&mut h);
-    }
-    h.finish()
 }
 
 fn add(total: &mut Planned, p: Planned) {

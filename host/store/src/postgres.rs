@@ -54,6 +54,12 @@ const BATCH_CLAIM_LOCK_CLASS: i32 = 0x7461_7962;
 /// skipped, not waited for, so nodes claim disjoint rows side by side.
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
+/// The change cursor (`OutboxStore::change_cursor`): just below the oldest
+/// transaction still running. Changes are numbered by their transaction's
+/// id (migration 0012); every transaction below this one has ended, and
+/// every later one gets a larger id.
+const CHANGE_CURSOR: &str = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1";
+
 /// Tayori's store on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {

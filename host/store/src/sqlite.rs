@@ -67,6 +67,11 @@ const PERSIST_BULK_STATEMENTS: bool = true;
 /// excludes every other claim.
 const CLAIM_LOCK: &str = "";
 
+/// The change cursor (`OutboxStore::change_cursor`): the last number given.
+/// Numbers come from the single writer, so they are given in commit order
+/// and every later change is above it (migration 0012).
+const CHANGE_CURSOR: &str = "SELECT n FROM change_counter";
+
 /// Tayori's store on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

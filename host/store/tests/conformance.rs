@@ -54,6 +54,7 @@ macro_rules! conformance {
 
 conformance! {
     outbox::planning_the_same_rows_again_adds_nothing,
+    outbox::changes_are_read_above_the_cursor_taken_before,
     outbox::claims_are_leased_and_fenced,
     outbox::concurrent_claims_take_disjoint_rows,
     outbox::completions_retry_fail_and_defer,
@@ -210,6 +211,48 @@ async fn postgres_upgrade_keeps_planned_deliveries() {
                 .await
                 .map_err(|e| e.to_string())
         })
+        .await;
+    })
+    .await;
+}
+
+/// A change committed after the planner read its cursor is read by the next
+/// pass (SQLite: the writer's transaction is open while a reader takes the
+/// cursor).
+#[tokio::test]
+async fn sqlite_a_change_committed_after_the_cursor_is_above_it() {
+    use sqlx::{Connection, Executor};
+    let dir = harness::TempDir::new();
+    let url = format!("sqlite://{}", dir.path().join("tayori.db").display());
+    let store = tayori_store::connect(&url).await.unwrap();
+    let conn = tokio::sync::Mutex::new(sqlx::SqliteConnection::connect(&url).await.unwrap());
+    outbox::a_change_committed_after_the_cursor_is_above_it(
+        store,
+        "BEGIN IMMEDIATE",
+        false,
+        async |sql: &str| {
+            conn.lock().await.execute(sql).await.unwrap();
+        },
+    )
+    .await;
+}
+
+/// The same on PostgreSQL, where transaction ids (the change numbers) are
+/// not given in commit order.
+#[tokio::test]
+async fn postgres_a_change_committed_after_the_cursor_is_above_it() {
+    use sqlx::{Connection, Executor};
+    harness::on_postgres_schema(async |url: String| {
+        let store = tayori_store::connect(&url).await.unwrap();
+        let conn = tokio::sync::Mutex::new(sqlx::PgConnection::connect(&url).await.unwrap());
+        outbox::a_change_committed_after_the_cursor_is_above_it(
+            store,
+            "BEGIN",
+            true,
+            async |sql: &str| {
+                conn.lock().await.execute(sql).await.unwrap();
+            },
+        )
         .await;
     })
     .await;

@@ -345,7 +345,7 @@ async fn plan_phases(url: &str, tenant: &Tenant) -> anyhow::Result<Value> {
     let t = Instant::now();
     let state = tayori_core::PlanState {
         day: day(),
-        watermark: Utc::now(),
+        changes: store.change_cursor().await?,
     };
     store.write_plan(&tenant.id, &rows, &state).await?;
     let write = t.elapsed().as_secs_f64();

@@ -247,8 +247,10 @@ pub struct AudienceMember {
 pub struct PlanState {
     /// The last day fully planned.
     pub day: NaiveDate,
-    /// Subscribers changed at or after this were not yet planned for `day`.
-    pub watermark: DateTime<Utc>,
+    /// Subscriber changes numbered above this (see
+    /// [`OutboxStore::change_cursor`](crate::OutboxStore::change_cursor))
+    /// were not yet planned for `day`.
+    pub changes: i64,
 }
 
 /// A tenant's message to an audience, now or at a time.

@@ -22,8 +22,8 @@ use tayori_core::{
 };
 
 use super::{
-    CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in, lock_batch_claims,
-    lock_plan, require_tenant, worth_caching,
+    CHANGE_CURSOR, CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in,
+    lock_batch_claims, lock_plan, require_tenant, worth_caching,
 };
 use crate::error::{DbResultExt, unreadable};
 
@@ -238,6 +238,19 @@ fn push_dates(b: &mut QueryBuilder<'_, Db>, dates: &[NaiveDate]) {
 /// [`PLAN_SOURCES_FROM`] with the tenant as `$1`.
 static PLAN_SOURCES_SQL: LazyLock<String> =
     LazyLock::new(|| format!("{PLAN_SOURCES_FROM}$1{PLAN_SOURCES_LIVING}"));
+
+/// The plan sources of the subscribers changed after `$2`, found through
+/// the index of change numbers (a pass reads only what changed).
+static PLAN_CHANGES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT ch.subscriber_id, ch.id AS child_id, ch.due_date, \
+         ch.birth_date, c.id AS contact_id, c.channel \
+         FROM subscribers s \
+         JOIN children ch ON ch.tenant_id = s.tenant_id AND ch.subscriber_id = s.id \
+         JOIN contacts c ON c.tenant_id = s.tenant_id AND c.subscriber_id = s.id \
+         WHERE s.tenant_id = $1 AND s.changed > $2{PLAN_SOURCES_LIVING}"
+    )
+});
 
 #[derive(sqlx::FromRow)]
 struct AudienceRow {
@@ -619,32 +632,39 @@ async fn claimed_rows(conn: &mut Conn, rows: Vec<ClaimedRow>) -> StoreResult<Vec
 #[async_trait::async_trait]
 impl OutboxStore for Engine {
     async fn plan_state(&self, tenant_id: &str) -> StoreResult<Option<PlanState>> {
-        let row: Option<(NaiveDate, DateTime<Utc>)> =
-            sqlx::query_as("SELECT day, watermark FROM plan_state WHERE tenant_id = $1")
+        let row: Option<(NaiveDate, i64)> =
+            sqlx::query_as("SELECT day, changes FROM plan_state WHERE tenant_id = $1")
                 .bind(tenant_id)
                 .fetch_optional(self.reader())
                 .await
                 .db()?;
-        Ok(row.map(|(day, watermark)| PlanState { day, watermark }))
+        Ok(row.map(|(day, changes)| PlanState { day, changes }))
+    }
+
+    async fn change_cursor(&self) -> StoreResult<i64> {
+        sqlx::query_scalar(CHANGE_CURSOR)
+            .fetch_one(self.reader())
+            .await
+            .db()
     }
 
     async fn plan_sources(
         &self,
         tenant_id: &str,
-        changed_since: Option<DateTime<Utc>>,
+        changed_after: Option<i64>,
     ) -> StoreResult<Vec<PlanSource>> {
         let base = PLAN_SOURCES_SQL.as_str();
-        let rows: Vec<PlanRow> = match changed_since {
+        let rows: Vec<PlanRow> = match changed_after {
             None => {
                 sqlx::query_as(base)
                     .bind(tenant_id)
                     .fetch_all(self.reader())
                     .await
             }
-            Some(since) => {
-                sqlx::query_as(&format!("{base} AND s.updated_at >= $2"))
+            Some(after) => {
+                sqlx::query_as(PLAN_CHANGES_SQL.as_str())
                     .bind(tenant_id)
-                    .bind(since)
+                    .bind(after)
                     .fetch_all(self.reader())
                     .await
             }
@@ -735,12 +755,12 @@ impl OutboxStore for Engine {
             planned.existing += p.existing;
             if last {
                 sqlx::query(
-                    "INSERT INTO plan_state (tenant_id, day, watermark) VALUES ($1, $2, $3) \
-                     ON CONFLICT (tenant_id) DO UPDATE SET day = excluded.day, watermark = excluded.watermark",
+                    "INSERT INTO plan_state (tenant_id, day, changes) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET day = excluded.day, changes = excluded.changes",
                 )
                 .bind(tenant_id)
                 .bind(state.day)
-                .bind(state.watermark)
+                .bind(state.changes)
                 .execute(&mut *tx)
                 .await
                 .db()?;

@@ -62,7 +62,7 @@ async fn pending_delivery(store: &Arc<dyn Store>, s: &Subscriber) {
     };
     let state = PlanState {
         day: d("2027-01-10"),
-        watermark: received(),
+        changes: store.change_cursor().await.unwrap(),
     };
     let planned = store
         .write_plan(&s.tenant_id, &[row], &state)

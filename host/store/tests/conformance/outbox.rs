@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
 use tayori_core::{
     Broadcast, ChannelSpec, Complete, Completion, ContactStatus, DeliveryFilter, DeliverySource,
     NewDelivery, OutboxStatus, PageRequest, PlanState, Store, Subscriber,
@@ -72,7 +71,7 @@ async fn subscribers(store: &Arc<dyn Store>, tenant_id: &str, n: usize) -> Vec<S
 fn state() -> PlanState {
     PlanState {
         day: d("2027-01-10"),
-        watermark: chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap(),
+        changes: 42,
     }
 }
 
@@ -106,17 +105,7 @@ pub async fn planning_the_same_rows_again_adds_nothing(store: Arc<dyn Store>) {
     let again = store.write_plan("minato", &rows, &state()).await.unwrap();
     assert_eq!((again.inserted, again.existing), (0, 3));
     assert_eq!(statuses(&store, "minato").await.len(), 3);
-    let plan = store.plan_state("minato").await.unwrap().unwrap();
-    assert_eq!(plan.day, d("2027-01-10"));
-    // Only subscribers changed since a watermark are sources then.
-    let later = Utc::now() + Duration::seconds(5);
-    assert!(
-        store
-            .plan_sources("minato", Some(later))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.plan_state("minato").await.unwrap(), Some(state()));
     // A plan holding another tenant's row is refused whole.
     tenant(&store, "otaru").await;
     let err = store
@@ -950,4 +939,108 @@ pub async fn deliveries_are_paged_newest_first(store: Arc<dyn Store>) {
         )
         .await;
     assert!(bad.is_err());
+}
+
+/// The subscriber ids among a tenant's plan sources changed after `cursor`.
+async fn changed_after(store: &Arc<dyn Store>, tenant_id: &str, cursor: i64) -> HashSet<String> {
+    store
+        .plan_sources(tenant_id, Some(cursor))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.subscriber_id)
+        .collect()
+}
+
+pub async fn changes_are_read_above_the_cursor_taken_before(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    tenant(&store, "otaru").await;
+    store.put_channel("minato", &line_channel()).await.unwrap();
+    store.put_channel("otaru", &line_channel()).await.unwrap();
+    let before = subscribers(&store, "minato", 2).await;
+    let start = store.change_cursor().await.unwrap();
+    // A registration, a birth report (a change to a child touches its
+    // subscriber) and another tenant's registration, all after the cursor.
+    let new = store
+        .create_subscriber("minato", &household(&format!("U{:032x}", 7), "2027-05-01"))
+        .await
+        .unwrap();
+    let child = &before[0].children[0];
+    store
+        .report_birth("minato", &before[0].id, &child.id, d("2027-04-28"))
+        .await
+        .unwrap();
+    store
+        .create_subscriber("otaru", &household(&format!("U{:032x}", 8), "2027-05-01"))
+        .await
+        .unwrap();
+    let changed = changed_after(&store, "minato", start).await;
+    assert!(changed.contains(&new.id), "the registration: {changed:?}");
+    assert!(
+        changed.contains(&before[0].id),
+        "the birth report: {changed:?}"
+    );
+    // Without a cursor, everything; the cursor only moves forward.
+    assert_eq!(store.plan_sources("minato", None).await.unwrap().len(), 3);
+    let later = store.change_cursor().await.unwrap();
+    assert!(later >= start, "{later} < {start}");
+    // A stop is a change too; the other tenant's subscribers are never
+    // among a tenant's changes.
+    store
+        .stop_subscriber("minato", &before[1].id, "moved")
+        .await
+        .unwrap();
+    let all: HashSet<String> = before
+        .iter()
+        .map(|s| s.id.clone())
+        .chain([new.id])
+        .collect();
+    assert!(changed_after(&store, "minato", 0).await.is_subset(&all));
+    assert!(
+        !changed_after(&store, "minato", later)
+            .await
+            .contains(&before[1].id),
+        "a stopped subscriber is no source"
+    );
+}
+
+/// A change whose transaction was still open when the cursor was read is
+/// above the cursor once it commits, however long it took: what the planner
+/// relies on to plan a long import that commits after its next pass began.
+/// `exec` runs a statement on a connection of its own; with
+/// `concurrent_writers` (PostgreSQL), another registration commits while
+/// that transaction is open, so the change committed last is not the one
+/// numbered last.
+pub async fn a_change_committed_after_the_cursor_is_above_it(
+    store: Arc<dyn Store>,
+    begin: &str,
+    concurrent_writers: bool,
+    exec: impl AsyncFn(&str),
+) {
+    tenant(&store, "minato").await;
+    store.put_channel("minato", &line_channel()).await.unwrap();
+    let s = subscribers(&store, "minato", 1).await.remove(0);
+    exec(begin).await;
+    exec(&format!(
+        "UPDATE subscribers SET locale = 'en' WHERE tenant_id = 'minato' AND id = '{}'",
+        s.id
+    ))
+    .await;
+    if concurrent_writers {
+        store
+            .create_subscriber("minato", &household(&format!("U{:032x}", 9), "2027-05-01"))
+            .await
+            .unwrap();
+    }
+    let cursor = store.change_cursor().await.unwrap();
+    exec("COMMIT").await;
+    assert_eq!(
+        store.subscriber("minato", &s.id).await.unwrap().locale,
+        tayori_core::Locale::En
+    );
+    let changed = changed_after(&store, "minato", cursor).await;
+    assert!(
+        changed.contains(&s.id),
+        "the change committed after the cursor was read is above it: {changed:?}"
+    );
 }
