@@ -209,6 +209,12 @@ impl Scheduler {
                     None => me.planner.run_once().await,
                     Some(tenants) => me.planner.run_tenants(tenants).await,
                 };
+                tracing::debug!(
+                    tenants = only.as_ref().map(Vec::len),
+                    outcome = ?pass,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "planning pass"
+                );
                 match pass {
                     Ok(p) if p.inserted > 0 => me.dispatcher.wake(),
                     Ok(_) => {}

@@ -54,6 +54,7 @@ macro_rules! conformance {
 
 conformance! {
     outbox::planning_the_same_rows_again_adds_nothing,
+    outbox::a_plan_written_while_people_register_goes_in_whole,
     outbox::changes_are_read_above_the_cursor_taken_before,
     outbox::claims_are_leased_and_fenced,
     outbox::concurrent_claims_take_disjoint_rows,

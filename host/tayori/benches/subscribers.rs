@@ -10,6 +10,12 @@
 //!   request every 100 ms, the clients' start spread over that interval:
 //!   500 creates/s in all).
 //!
+//! The server runs on a runtime of its own, as `tayori serve` does (a worker
+//! per core); the clients run on one thread of their own, as a load
+//! generator in another process would, so that the server's tasks do not
+//! wait behind the clients' in one scheduler. Both share the machine's
+//! cores.
+//!
 //! Run: `cargo bench -p tayori --bench subscribers`. Prints one JSON line per
 //! scenario.
 
@@ -30,11 +36,13 @@ const WARMUP_PER_CLIENT: usize = 10;
 const PACE: Duration = Duration::from_millis(100);
 
 fn main() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let server = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run())
+    let clients = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    clients.block_on(run(server.handle()))
 }
 
 fn csv(due_base: chrono::NaiveDate, born_base: chrono::NaiveDate) -> String {
@@ -56,7 +64,7 @@ fn csv(due_base: chrono::NaiveDate, born_base: chrono::NaiveDate) -> String {
     out
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(server: &tokio::runtime::Handle) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     // The scheduler runs, as in production, on a clock stopped at 02:00 in
     // Tokyo: today's plan is made (and redone for each registration) but
@@ -74,12 +82,16 @@ async fn run() -> anyhow::Result<()> {
         run_scheduler: std::env::var_os("BENCH_NO_SCHEDULER").is_none(),
         ..ServeConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let launched = launch(config, listener, async move {
-        let _ = rx.await;
-    })
-    .await?;
+    let launched = server
+        .spawn(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            launch(config, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+        })
+        .await??;
     let base = format!("http://{}", launched.addr);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)

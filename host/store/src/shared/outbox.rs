@@ -365,9 +365,40 @@ fn recurring_chunks<T>(rows: &[T], full: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// Planned rows written per transaction (some 30 ms of the writer). At
-/// 1,024 planning 100,000 children took 0.70–1.20 s, at 4,096 0.87–0.95 s.
-const PLAN_WRITE_CHUNK: usize = 4_096;
+/// Planned rows per transaction while nobody is registering: 4,096 rows
+/// hold the writer some 30 ms; smaller transactions write the same index
+/// pages to the log again and again (planning 100,000 children took
+/// 0.76–0.81 s at 4,096 rows a transaction, 1.35–1.48 s in transactions of
+/// 2 ms).
+const PLAN_WRITE_MAX: usize = 4_096;
+/// While people are registering (a registration within
+/// [`REGISTERING_WINDOW`]), each transaction of planned rows is sized to
+/// hold the writer for about this long at the pace of the one before: on
+/// SQLite every registration waits behind it, and a pass planning a
+/// second's registrations in one 4,096-row transaction made the slowest
+/// percent of creates wait 30 ms.
+const PLAN_WRITE_HOLD: std::time::Duration = std::time::Duration::from_millis(2);
+const REGISTERING_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+/// The fewest rows in a transaction, and the first transaction's while
+/// people are registering (before the writer's pace is known): 64 rows
+/// hold this machine's writer about 2 ms, most of it the commit.
+const PLAN_WRITE_MIN: usize = 64;
+
+/// The rows of a plan's next transaction, a power of two (so that the
+/// insert statements' shapes recur and stay prepared): all it may take
+/// while nobody registers; otherwise as many as the last one (`rows` in
+/// `held`, if any) wrote in [`PLAN_WRITE_HOLD`].
+fn plan_chunk(registering: bool, last: Option<(usize, std::time::Duration)>) -> usize {
+    if !registering {
+        return PLAN_WRITE_MAX;
+    }
+    let Some((rows, held)) = last else {
+        return PLAN_WRITE_MIN;
+    };
+    let per_hold = rows as f64 * PLAN_WRITE_HOLD.as_secs_f64() / held.as_secs_f64().max(1e-6);
+    let n = (per_hold as usize).clamp(PLAN_WRITE_MIN, PLAN_WRITE_MAX);
+    1 << n.ilog2()
+}
 
 /// Inserts deliveries, leaving rows whose key exists as they are.
 async fn insert_deliveries(conn: &mut Conn, rows: &[NewDelivery]) -> StoreResult<Planned> {
@@ -735,17 +766,23 @@ impl OutboxStore for Engine {
                 ),
             });
         }
-        // Rows go in transactions of at most PLAN_WRITE_CHUNK, the state with
-        // the last: a national day of a big city would otherwise hold
-        // SQLite's single writer for a second, and every registration
-        // meanwhile would wait. Rows are idempotent, so a crash between
+        // Rows go in several transactions, the state with the last: a
+        // national day of a big city would otherwise hold SQLite's single
+        // writer for a second, and every registration meanwhile would wait.
+        // While people register, the transactions are short (`plan_chunk`),
+        // so registrations take turns with the planner whatever the
+        // machine's pace. Rows are idempotent, so a crash between
         // transactions only leaves the day to be planned again.
         let mut planned = Planned::default();
-        let mut chunks = rows.chunks(PLAN_WRITE_CHUNK).peekable();
+        let mut rest = rows;
+        let mut last_chunk = None;
         loop {
-            let chunk = chunks.next().unwrap_or(&[]);
-            let last = chunks.peek().is_none();
+            let size = plan_chunk(self.registrar().registering(REGISTERING_WINDOW), last_chunk);
+            let (chunk, tail) = rest.split_at(size.min(rest.len()));
+            rest = tail;
+            let last = rest.is_empty();
             let mut tx = self.begin_write().await?;
+            let began = std::time::Instant::now();
             // One planner at a time per tenant across nodes.
             lock_plan(&mut tx, tenant_id).await?;
             require_tenant(&mut tx, tenant_id).await?;
@@ -769,6 +806,7 @@ impl OutboxStore for Engine {
             if last {
                 return Ok(planned);
             }
+            last_chunk = Some((chunk.len(), began.elapsed()));
         }
     }
 
@@ -1297,5 +1335,37 @@ impl OutboxStore for Engine {
             due: u64::try_from(due).unwrap_or_default(),
             oldest_due_at: oldest,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{PLAN_WRITE_MAX, PLAN_WRITE_MIN, plan_chunk};
+
+    #[test]
+    fn plans_go_in_big_transactions_unless_people_are_registering() {
+        assert_eq!(plan_chunk(false, None), PLAN_WRITE_MAX);
+        assert_eq!(
+            plan_chunk(false, Some((64, Duration::from_millis(50)))),
+            PLAN_WRITE_MAX
+        );
+        // While people register: small first, then what the last
+        // transaction's pace writes in 2 ms, as a power of two.
+        assert_eq!(plan_chunk(true, None), PLAN_WRITE_MIN);
+        assert_eq!(plan_chunk(true, Some((64, Duration::from_millis(1)))), 128);
+        assert_eq!(plan_chunk(true, Some((100, Duration::from_millis(1)))), 128);
+        assert_eq!(plan_chunk(true, Some((64, Duration::from_millis(2)))), 64);
+        // Bounded both ways.
+        assert_eq!(
+            plan_chunk(true, Some((64, Duration::from_millis(40)))),
+            PLAN_WRITE_MIN
+        );
+        assert_eq!(
+            plan_chunk(true, Some((4_096, Duration::from_micros(10)))),
+            PLAN_WRITE_MAX
+        );
+        assert_eq!(plan_chunk(true, Some((64, Duration::ZERO))), PLAN_WRITE_MAX);
     }
 }

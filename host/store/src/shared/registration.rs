@@ -20,6 +20,8 @@
 //! retried on its own, so no request fails because of another.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tayori_core::{
     NewContact, NewSubscriber, StoreError, StoreResult, Subscriber, SubscriberStatus,
@@ -50,6 +52,10 @@ struct Request {
 #[derive(Debug, Clone)]
 pub(in super::super) struct Registrar {
     queue: mpsc::Sender<Request>,
+    /// When the last registration arrived (milliseconds since the Unix
+    /// epoch): bulk writers keep their transactions short while people are
+    /// registering.
+    last_arrival: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Request {
@@ -58,6 +64,10 @@ impl std::fmt::Debug for Request {
             .field("tenant_id", &self.tenant_id)
             .finish_non_exhaustive()
     }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn stopped() -> StoreError {
@@ -70,7 +80,21 @@ impl Registrar {
     /// queue is dropped.
     pub(in super::super) fn new(pools: Pools) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let (queue, requests) = mpsc::channel(QUEUE);
-        (Self { queue }, run(pools, requests))
+        let last_arrival = Arc::new(AtomicI64::new(i64::MIN));
+        (
+            Self {
+                queue,
+                last_arrival,
+            },
+            run(pools, requests),
+        )
+    }
+
+    /// Whether a registration arrived within the last `window`.
+    pub(super) fn registering(&self, window: std::time::Duration) -> bool {
+        let last = self.last_arrival.load(Ordering::Relaxed);
+        let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        now_ms().saturating_sub(last) <= window
     }
 
     /// Registers a subscriber (already validated by the caller).
@@ -79,6 +103,7 @@ impl Registrar {
         tenant_id: &str,
         subscriber: &NewSubscriber,
     ) -> StoreResult<Subscriber> {
+        self.last_arrival.store(now_ms(), Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Request {

@@ -115,6 +115,43 @@ pub async fn planning_the_same_rows_again_adds_nothing(store: Arc<dyn Store>) {
     assert!(err.to_string().contains("tenant"), "{err}");
 }
 
+/// A plan written while people register goes in several short
+/// transactions (so that registrations take turns with it on SQLite's one
+/// writer): every row goes in once, the state with the last, and the
+/// registrations made meanwhile all go in too.
+pub async fn a_plan_written_while_people_register_goes_in_whole(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    store.put_channel("minato", &line_channel()).await.unwrap();
+    let subs = subscribers(&store, "minato", 1).await;
+    let refs: Vec<&Subscriber> = subs.iter().collect();
+    // 1,000 messages for one child: more rows than the first transactions
+    // take, and not a power of two.
+    let rows: Vec<NewDelivery> = (0..1_000)
+        .flat_map(|m| rows_for("minato", &refs, &format!("m{m}"), true))
+        .collect();
+    let registering = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..100 {
+                let s = store
+                    .create_subscriber("minato", &household(&format!("Ureg{i:029x}"), "2027-05-01"))
+                    .await
+                    .unwrap();
+                ids.push(s.id);
+            }
+            ids
+        })
+    };
+    let planned = store.write_plan("minato", &rows, &state()).await.unwrap();
+    assert_eq!((planned.inserted, planned.existing), (1_000, 0));
+    assert_eq!(store.plan_state("minato").await.unwrap(), Some(state()));
+    let ids = registering.await.unwrap();
+    assert_eq!(ids.len(), 100);
+    let again = store.write_plan("minato", &rows, &state()).await.unwrap();
+    assert_eq!((again.inserted, again.existing), (0, 1_000));
+}
+
 pub async fn claims_are_leased_and_fenced(store: Arc<dyn Store>) {
     tenant(&store, "minato").await;
     store.put_channel("minato", &line_channel()).await.unwrap();
