@@ -316,6 +316,23 @@ pub struct Planned {
     pub existing: u64,
 }
 
+/// What [`OutboxStore::complete`] recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// The rows whose completion was recorded.
+    pub applied: Vec<i64>,
+    /// Completions refused because another dispatcher re-claimed the row
+    /// after this claim's lease ran out (its own completion counts).
+    pub stale: u64,
+}
+
+impl Completed {
+    /// (recorded, refused as stale).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.applied.len() as u64, self.stale)
+    }
+}
+
 /// What a dispatcher's claim took.
 #[derive(Debug, Clone, Default)]
 pub struct Claim {
@@ -393,8 +410,8 @@ pub trait OutboxStore: Send + Sync {
     async fn assign_batches(&self, rows: &[(i64, i64, String)]) -> StoreResult<Vec<i64>>;
     /// Records completions. A row whose claim was superseded (another
     /// dispatcher re-claimed it after its lease ran out) is left alone and
-    /// counted in the answer's second number: (applied, stale).
-    async fn complete(&self, completions: &[Complete], now: i64) -> StoreResult<(u64, u64)>;
+    /// counted as stale; the answer lists the rows recorded.
+    async fn complete(&self, completions: &[Complete], now: i64) -> StoreResult<Completed>;
     /// Puts in-flight deliveries whose lease ran out before `now` back to
     /// pending (their dispatcher died); answers how many.
     async fn rescue_expired_leases(&self, now: i64) -> StoreResult<u64>;

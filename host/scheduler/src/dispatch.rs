@@ -27,7 +27,7 @@ use chrono_tz::Tz;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use tayori_core::{
-    Anchor, Batch, Broadcast, Channel, ClaimedDelivery, Complete, Completion, Content,
+    Anchor, Batch, Broadcast, Channel, ClaimedDelivery, Complete, Completed, Completion, Content,
     DeliverySource, FailureKind, LocalInsert, Outcome, Recipient, Store, StoreResult, Tenant,
 };
 use tokio::sync::Notify;
@@ -176,7 +176,7 @@ impl std::fmt::Debug for Dispatcher {
 pub struct Dispatched {
     /// Rows claimed.
     pub claimed: usize,
-    /// Rows sent.
+    /// Rows recorded as sent (not those whose completion was refused as stale).
     pub sent: usize,
     /// Completions refused because another dispatcher re-claimed the row.
     pub stale: u64,
@@ -449,11 +449,24 @@ impl Dispatcher {
         for r in results {
             completions.extend(r);
         }
-        let sent = completions
-            .iter()
-            .filter(|c| matches!(c.completion, Completion::Sent { .. }))
-            .count();
-        for c in &completions {
+        let Completed { applied, stale } = self
+            .store
+            .complete(&completions, self.clock.now_ms())
+            .await?;
+        if stale > 0 {
+            tracing::warn!(
+                stale,
+                "completions refused: another dispatcher re-claimed those rows"
+            );
+        }
+        // Only what was recorded counts: a refused completion is the other
+        // dispatcher's to count, so across nodes each outcome counts once.
+        let recorded: HashSet<i64> = applied.into_iter().collect();
+        let mut sent = 0;
+        for c in completions.iter().filter(|c| recorded.contains(&c.id)) {
+            if matches!(c.completion, Completion::Sent { .. }) {
+                sent += 1;
+            }
             if let Some((tenant, channel)) = labels.get(&c.id) {
                 metrics::counter!(
                     "tayori_deliveries_total",
@@ -463,16 +476,6 @@ impl Dispatcher {
                 )
                 .increment(1);
             }
-        }
-        let (_, stale) = self
-            .store
-            .complete(&completions, self.clock.now_ms())
-            .await?;
-        if stale > 0 {
-            tracing::warn!(
-                stale,
-                "completions refused: another dispatcher re-claimed those rows"
-            );
         }
         Ok(Dispatched {
             claimed,

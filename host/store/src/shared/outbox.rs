@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use tayori_core::{
-    AudienceMember, Broadcast, Claim, ClaimedDelivery, Complete, Completion, Delivery,
+    AudienceMember, Broadcast, Claim, ClaimedDelivery, Complete, Completed, Completion, Delivery,
     DeliveryFilter, DeliverySource, Locale, NewDelivery, OutboxStats, OutboxStatus, OutboxStore,
     Page, PageRequest, PlanSource, PlanState, Planned, StoreError, StoreResult, from_millis,
 };
@@ -974,9 +974,9 @@ impl OutboxStore for Engine {
         Ok(assigned)
     }
 
-    async fn complete(&self, completions: &[Complete], now: i64) -> StoreResult<(u64, u64)> {
+    async fn complete(&self, completions: &[Complete], now: i64) -> StoreResult<Completed> {
         if completions.is_empty() {
-            return Ok((0, 0));
+            return Ok(Completed::default());
         }
         const COLUMNS: usize = 9;
         let per_statement = (MAX_BIND_PARAMS / COLUMNS).min(super::MAX_ROWS_PER_INSERT);
@@ -1116,8 +1116,11 @@ impl OutboxStore for Engine {
             }
         }
         tx.commit().await.db()?;
-        let applied = done.len() as u64;
-        Ok((applied, completions.len() as u64 - applied))
+        let stale = (completions.len() - done.len()) as u64;
+        Ok(Completed {
+            applied: done.into_iter().map(|row| row.id).collect(),
+            stale,
+        })
     }
 
     async fn rescue_expired_leases(&self, now: i64) -> StoreResult<u64> {

@@ -217,26 +217,24 @@ pub async fn claims_are_leased_and_fenced(store: Arc<dyn Store>) {
             plugin_version: "1.0.0".into(),
         },
     };
-    assert_eq!(
-        store
-            .complete(&[sent(c.id, c.fence)], T0 + 70_000)
-            .await
-            .unwrap(),
-        (0, 1)
-    );
-    assert_eq!(
-        store
-            .complete(&[sent(re.id, re.fence)], T0 + 70_000)
-            .await
-            .unwrap(),
-        (1, 0)
-    );
+    let refused = store
+        .complete(&[sent(c.id, c.fence)], T0 + 70_000)
+        .await
+        .unwrap();
+    assert_eq!((refused.applied, refused.stale), (vec![], 1));
+    // The answer names the rows recorded, so that only those are counted.
+    let recorded = store
+        .complete(&[sent(re.id, re.fence)], T0 + 70_000)
+        .await
+        .unwrap();
+    assert_eq!((recorded.applied, recorded.stale), (vec![re.id], 0));
     // Completing twice does nothing more.
     assert_eq!(
         store
             .complete(&[sent(re.id, re.fence)], T0 + 70_000)
             .await
-            .unwrap(),
+            .unwrap()
+            .counts(),
         (0, 1)
     );
     let page = store
@@ -338,7 +336,10 @@ pub async fn completions_retry_fail_and_defer(store: Arc<dyn Store>) {
             },
         },
     ];
-    assert_eq!(store.complete(&completions, T0 + 1).await.unwrap(), (4, 0));
+    assert_eq!(
+        store.complete(&completions, T0 + 1).await.unwrap().counts(),
+        (4, 0)
+    );
     let list = store
         .deliveries(
             "minato",
@@ -701,7 +702,14 @@ pub async fn batches_are_recorded_by_their_claim_and_survive_deferral(store: Arc
             },
         })
         .collect();
-    assert_eq!(store.complete(&deferred, T0 + 2_001).await.unwrap(), (3, 0));
+    assert_eq!(
+        store
+            .complete(&deferred, T0 + 2_001)
+            .await
+            .unwrap()
+            .counts(),
+        (3, 0)
+    );
     let again = store
         .claim(T0 + 3_000, T0 + 60_000, 1)
         .await
@@ -751,7 +759,10 @@ pub async fn concurrent_claims_take_kept_batches_whole(store: Arc<dyn Store>) {
                 },
             })
             .collect();
-        assert_eq!(store.complete(&retries, at + 1).await.unwrap(), (40, 0));
+        assert_eq!(
+            store.complete(&retries, at + 1).await.unwrap().counts(),
+            (40, 0)
+        );
         let start = Arc::new(tokio::sync::Barrier::new(8));
         let mut tasks = Vec::new();
         for _ in 0..8 {
