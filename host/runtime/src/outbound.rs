@@ -59,9 +59,65 @@ pub struct HostPolicy {
     /// resolver admits a private address only if it is here; each call checks
     /// its own channel's approval as well.
     approved_private: Arc<RwLock<HashSet<IpAddr>>>,
+    /// Names resolved for plugins' requests.
+    names: NameCache,
+}
+
+/// How long a name's addresses are used before it is resolved again.
+const NAME_TTL: Duration = Duration::from_secs(30);
+/// Names kept at most; past it, the cache starts again empty.
+const MAX_NAMES: usize = 10_000;
+
+/// Addresses of the names plugins reach, kept for [`NAME_TTL`]. Without it
+/// every request to a platform by name (`api.line.me`) asked the system
+/// resolver twice, once for the call's own check and once for the pooled
+/// client's: at a national morning's thousands of pushes a second, as many
+/// DNS queries, each on a blocking thread. With it the call's check and the
+/// client's resolver also read the same answer, so a name cannot change
+/// between the check and the connection.
+#[derive(Debug, Clone, Default)]
+struct NameCache {
+    entries: Arc<Mutex<std::collections::HashMap<String, (Instant, Arc<[IpAddr]>)>>>,
+    /// Lookups made through the system resolver.
+    lookups: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl NameCache {
+    async fn resolve(&self, host: &str) -> std::io::Result<Arc<[IpAddr]>> {
+        if let Some((at, addrs)) = self.entries.lock().expect("name cache lock").get(host)
+            && at.elapsed() < NAME_TTL
+        {
+            return Ok(addrs.clone());
+        }
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let addrs: Arc<[IpAddr]> = tokio::net::lookup_host((host, 0))
+            .await?
+            .map(|a| a.ip())
+            .collect();
+        let mut entries = self.entries.lock().expect("name cache lock");
+        if entries.len() >= MAX_NAMES {
+            entries.clear();
+        }
+        entries.insert(host.to_string(), (Instant::now(), addrs.clone()));
+        Ok(addrs)
+    }
 }
 
 impl HostPolicy {
+    /// A name's addresses, from the cache while they are fresh.
+    async fn resolve(&self, host: &str) -> std::io::Result<Arc<[IpAddr]>> {
+        self.names.resolve(host).await
+    }
+
+    /// How many names were resolved through the system resolver (the rest
+    /// came from the cache).
+    pub fn name_lookups(&self) -> u64 {
+        self.names
+            .lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn note_approved(&self, rules: &[HostRule]) {
         let ips: Vec<IpAddr> = rules
             .iter()
@@ -442,29 +498,26 @@ async fn send(
     }
     // A name must not lead to a private address the channel did not approve.
     if transport.is_none() && host.parse::<IpAddr>().is_err() {
-        let addrs: Vec<SocketAddr> =
-            tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
-                .await
-                .map_err(|_| fail(HttpError::DnsTimeout, format!("resolving {host} timed out")))?
-                .map_err(|e| {
-                    fail(
-                        HttpError::DnsError {
-                            rcode: None,
-                            info_code: None,
-                        },
-                        format!("resolving {host}: {e}"),
-                    )
-                })?
-                .collect();
+        let addrs = tokio::time::timeout(timeout, host_policy.resolve(&host))
+            .await
+            .map_err(|_| fail(HttpError::DnsTimeout, format!("resolving {host} timed out")))?
+            .map_err(|e| {
+                fail(
+                    HttpError::DnsError {
+                        rcode: None,
+                        info_code: None,
+                    },
+                    format!("resolving {host}: {e}"),
+                )
+            })?;
         if let Some(bad) = addrs
             .iter()
-            .find(|a| !is_public(a.ip()) && !policy.approves_ip(a.ip(), port))
+            .find(|ip| !is_public(**ip) && !policy.approves_ip(**ip, port))
         {
             return Err(fail(
                 HttpError::DestinationIpProhibited,
                 format!(
-                    "{host} resolves to {}, a non-public address not approved for this channel",
-                    bad.ip()
+                    "{host} resolves to {bad}, a non-public address not approved for this channel"
                 ),
             ));
         }
@@ -474,8 +527,8 @@ async fn send(
                 format!("{host} has no address"),
             ));
         }
-        // The client's resolver admits only public or approved addresses.
-        let _ = host_policy;
+        // The client's resolver reads the same cached answer and admits
+        // only public or approved addresses.
     }
     let body = Limited::new(body, max_request)
         .collect()
@@ -608,9 +661,12 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.0.clone();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+            let addrs: Vec<SocketAddr> = policy
+                .resolve(name.as_str())
                 .await?
-                .filter(|a| policy.admits(a.ip()))
+                .iter()
+                .filter(|ip| policy.admits(**ip))
+                .map(|ip| SocketAddr::new(*ip, 0))
                 .collect();
             if addrs.is_empty() {
                 return Err(format!("{} has no admissible address", name.as_str()).into());
@@ -644,6 +700,26 @@ mod tests {
         for ip in ["203.0.114.1", "147.92.0.1", "2606:4700::1111"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn names_are_resolved_once_while_fresh() {
+        let policy = HostPolicy::default();
+        let first = policy.resolve("localhost").await.unwrap();
+        assert!(first.iter().any(|ip| ip.is_loopback()), "{first:?}");
+        for _ in 0..100 {
+            assert_eq!(policy.resolve("localhost").await.unwrap(), first);
+        }
+        // The pooled client's resolver reads the same answer.
+        let resolver = GuardedResolver(policy.clone());
+        policy.note_approved(&[HostRule::parse("127.0.0.1:*").unwrap()]);
+        let addrs: Vec<SocketAddr> =
+            reqwest::dns::Resolve::resolve(&resolver, "localhost".parse().unwrap())
+                .await
+                .unwrap()
+                .collect();
+        assert!(addrs.iter().any(|a| a.ip().is_loopback()), "{addrs:?}");
+        assert_eq!(policy.name_lookups(), 1);
     }
 
     #[test]
