@@ -182,6 +182,14 @@ pub struct Dispatched {
     pub stale: u64,
 }
 
+impl Dispatched {
+    fn add(&mut self, d: Dispatched) {
+        self.claimed += d.claimed;
+        self.sent += d.sent;
+        self.stale += d.stale;
+    }
+}
+
 fn label(c: &Completion) -> &'static str {
     match c {
         Completion::Sent { .. } => "sent",
@@ -238,19 +246,24 @@ impl Dispatcher {
         caches.catalog = None;
     }
 
-    /// Runs `workers` claim loops and the lease rescuer until `shutdown`.
+    /// Runs `workers` claim loops and the lease rescuer until `shutdown`,
+    /// then logs what this node dispatched in all.
     pub async fn run(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..self.config.workers.max(1) {
             let me = self.clone();
             let mut stop = shutdown.clone();
             tasks.spawn(async move {
+                let mut total = Dispatched::default();
                 loop {
                     if *stop.borrow() {
-                        break;
+                        break total;
                     }
                     match me.run_once().await {
-                        Ok(d) if d.claimed > 0 => continue,
+                        Ok(d) if d.claimed > 0 => {
+                            total.add(d);
+                            continue;
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::error!(worker, error = %e, "dispatch failed"),
                     }
@@ -287,8 +300,20 @@ impl Dispatcher {
                     break;
                 }
             }
+            Dispatched::default()
         });
-        while tasks.join_next().await.is_some() {}
+        let mut total = Dispatched::default();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(d) = done {
+                total.add(d);
+            }
+        }
+        tracing::info!(
+            claimed = total.claimed,
+            sent = total.sent,
+            stale = total.stale,
+            "dispatcher stopped"
+        );
     }
 
     /// How long an idle worker waits: until the next due row, at most the idle poll.
@@ -311,9 +336,7 @@ impl Dispatcher {
             if d.claimed == 0 {
                 return Ok(total);
             }
-            total.claimed += d.claimed;
-            total.sent += d.sent;
-            total.stale += d.stale;
+            total.add(d);
         }
     }
 
