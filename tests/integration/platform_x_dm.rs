@@ -26,7 +26,7 @@ async fn sends_one_dm_per_recipient_and_keeps_the_event_ids() {
     let to = ["2244994945", "783214", "1582838213288706049"];
     let b = batch(&to, Some("妊娠20週"), "胎動を感じ始める頃です。");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &b)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&b))
         .await
         .result
         .unwrap();
@@ -66,7 +66,7 @@ async fn the_manifest_declares_xs_windows_and_a_429_waits_for_the_reset() {
     fake.fail_next(1, XFault::RateLimited { reset_in: 300 });
     let one = batch(&["2244994945"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &one)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&one))
         .await
         .result
         .unwrap();
@@ -76,7 +76,7 @@ async fn the_manifest_declares_xs_windows_and_a_429_waits_for_the_reset() {
     fake.set_limits(2, 1_000);
     let three = batch(&["1", "2", "3"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &three)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&three))
         .await
         .result
         .unwrap();
@@ -99,7 +99,7 @@ async fn a_spent_daily_limit_waits_for_the_24_hour_reset() {
     let first = batch(&["10"], None, "こんにちは");
     assert_eq!(
         kinds(
-            &rt.deliver(&xdm, &ctx("x"), &config(&fake), &first)
+            &rt.deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&first))
                 .await
                 .result
                 .unwrap()
@@ -108,7 +108,7 @@ async fn a_spent_daily_limit_waits_for_the_24_hour_reset() {
     );
     let second = batch(&["11"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &second)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&second))
         .await
         .result
         .unwrap();
@@ -123,7 +123,7 @@ async fn xs_refusals_map_to_what_the_host_does_next() {
     fake.close_dms("42");
     let b = batch(&["42", "@someone", "43"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &b)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&b))
         .await
         .result
         .unwrap();
@@ -162,7 +162,7 @@ async fn xs_refusals_map_to_what_the_host_does_next() {
     ] {
         fake.fail_next(1, fault.clone());
         let outcomes = rt
-            .deliver(&xdm, &ctx("x"), &config(&fake), &one)
+            .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&one))
             .await
             .result
             .unwrap();
@@ -170,7 +170,7 @@ async fn xs_refusals_map_to_what_the_host_does_next() {
     }
     let wrong = json!({ "access_token": "expired", "api_base": fake.api_base() }).to_string();
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &wrong, &one)
+        .deliver(&xdm, &ctx("x"), &wrong, std::slice::from_ref(&one))
         .await
         .result
         .unwrap();
@@ -188,7 +188,7 @@ async fn text_over_xs_limit_is_refused_before_sending() {
     let (rt, xdm) = bundled("x-dm").await;
     let b = batch(&["2244994945"], None, &"あ".repeat(10_001));
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &b)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&b))
         .await
         .result
         .unwrap();
@@ -215,7 +215,7 @@ async fn a_lost_answer_is_transient_and_not_retried_within_the_call() {
     fake.fail_next(1, XFault::Hang);
     let b = batch(&["2244994945"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), &b)
+        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&b))
         .await
         .result
         .unwrap();
@@ -248,7 +248,7 @@ async fn oauth1_credentials_sign_each_request_instead_of_a_bearer_token() {
     );
     let b = batch(&["2244994945", "783214"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &signed.to_string(), &b)
+        .deliver(&xdm, &ctx("x"), &signed.to_string(), std::slice::from_ref(&b))
         .await
         .result
         .unwrap();
@@ -274,7 +274,7 @@ async fn oauth1_credentials_sign_each_request_instead_of_a_bearer_token() {
         r.idempotency_key = r.idempotency_key.replace("0b8a", "7c9d");
     }
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &wrong.to_string(), &others)
+        .deliver(&xdm, &ctx("x"), &wrong.to_string(), std::slice::from_ref(&others))
         .await
         .result
         .unwrap();

@@ -39,11 +39,13 @@ pub(crate) fn batch(n: usize) -> Batch {
             subject: Some("Week 14".into()),
             body: "Hello from Tayori".into(),
             locale: "ja".into(),
+            ..Content::default()
         },
         recipients: (0..n)
             .map(|i| Recipient {
                 address: format!("U{i:032x}"),
                 idempotency_key: format!("00000000-0000-4000-8000-{i:012x}"),
+                unsubscribe_url: None,
             })
             .collect(),
     }
@@ -91,8 +93,8 @@ impl Env {
         let (hostile_ctx, echo_ctx) = (ctx(approved), ctx(&["127.0.0.1:*"]));
         let (hostile, good) = tokio::join!(
             self.rt
-                .deliver(&self.hostile, &hostile_ctx, &hostile_config, &b),
-            self.rt.deliver(&self.echo, &echo_ctx, &echo_config, &b),
+                .deliver(&self.hostile, &hostile_ctx, &hostile_config, std::slice::from_ref(&b)),
+            self.rt.deliver(&self.echo, &echo_ctx, &echo_config, std::slice::from_ref(&b)),
         );
         let outcomes = good
             .result
@@ -142,7 +144,7 @@ async fn well_behaved_plugin_delivers_through_approved_loopback_server() {
     let config = json!({ "endpoint": env.fake.url("/ok"), "token": "s3cret" }).to_string();
     let called = env
         .rt
-        .deliver(&env.echo, &ctx(&["127.0.0.1:*"]), &config, &batch(3))
+        .deliver(&env.echo, &ctx(&["127.0.0.1:*"]), &config, std::slice::from_ref(&batch(3)))
         .await;
     let outcomes = called.result.expect("deliver");
     assert_eq!(outcomes.len(), 3);
@@ -217,7 +219,7 @@ async fn memory_bomb_runs_out_of_memory_alone() {
             &env.hostile,
             &ctx(&[]),
             &json!({ "behaviour": "ok" }).to_string(),
-            &batch(1),
+            std::slice::from_ref(&batch(1)),
         )
         .await;
     assert!(ok.result.is_ok(), "{:?}", ok.result);
@@ -443,7 +445,7 @@ async fn secrets_in_plugin_log_lines_are_masked() {
     let config = json!({ "behaviour": "log-secret", "token": token }).to_string();
     let called = env
         .rt
-        .deliver(&env.hostile, &ctx(&[]), &config, &batch(1))
+        .deliver(&env.hostile, &ctx(&[]), &config, std::slice::from_ref(&batch(1)))
         .await;
     assert!(called.result.is_ok(), "{:?}", called.result);
 

@@ -26,7 +26,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tayori_core::{
-    EventKind, InboundAction, InboundEvent, InboundRecord, MAX_INBOUND_ADDRESS_BYTES,
+    InboundAction, InboundEvent, InboundRecord, MAX_INBOUND_ADDRESS_BYTES,
     MAX_INBOUND_DATA_BYTES, MAX_INBOUND_ID_BYTES, StoreError, WebhookRequest, WebhookResponse,
 };
 use tayori_runtime::CallContext;
@@ -89,10 +89,10 @@ fn keepable(event: &InboundEvent) -> bool {
     let fits = |s: &str, max: usize| !s.trim().is_empty() && s.len() <= max;
     fits(&event.id, MAX_INBOUND_ID_BYTES)
         && fits(&event.address, MAX_INBOUND_ADDRESS_BYTES)
-        && match &event.kind {
-            EventKind::Text(d) | EventKind::Postback(d) => d.len() <= MAX_INBOUND_DATA_BYTES,
-            EventKind::Follow { .. } | EventKind::Unfollow => true,
-        }
+        && event
+            .kind
+            .stored_data()
+            .is_none_or(|d| d.len() <= MAX_INBOUND_DATA_BYTES)
         && i64::try_from(event.timestamp_ms).is_ok()
 }
 
@@ -345,6 +345,7 @@ async fn list_inbound(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tayori_core::EventKind;
 
     fn event(id: &str, address: &str, kind: EventKind) -> InboundEvent {
         InboundEvent {
@@ -352,6 +353,8 @@ mod tests {
             address: address.into(),
             timestamp_ms: 1,
             kind,
+            reply: None,
+            redelivery: false,
         }
     }
 

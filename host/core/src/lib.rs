@@ -5,6 +5,7 @@
 //! tenants, channels, subscribers, catalog and tokens ([`domain`]), and the
 //! traits that the SQLite and PostgreSQL stores implement ([`store`]).
 
+pub mod content;
 pub mod domain;
 pub mod plugin;
 pub mod schedule;

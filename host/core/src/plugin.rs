@@ -1,13 +1,15 @@
 //! The plugin contract's values as the host sees them.
 //!
-//! These mirror the WIT types of `wit/v0.1.0/plugin.wit`. The runtime converts
-//! each contract version's generated bindings into these, so that nothing above
-//! the runtime depends on a contract version.
+//! These are the union of every contract version's types (today those of
+//! `wit/v0.2.0/plugin.wit`, which extends 0.1.0). The runtime converts each
+//! version's generated bindings into these, so that nothing above the runtime
+//! depends on a contract version. Fields a version lacks have serde defaults,
+//! so manifests stored by an older host read back as that version said.
 
 use serde::{Deserialize, Serialize};
 
 /// The contract versions this host loads, newest last.
-pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0"];
+pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// A rate window a platform imposes: `max` recipients per `window_seconds`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +35,36 @@ pub struct Manifest {
     pub daily_quota: Option<u32>,
     pub rate_windows: Vec<RateWindow>,
     pub handles_webhooks: bool,
+    /// The most batches one `deliver` call takes (0.1.0 plugins: 1).
+    #[serde(default = "one")]
+    pub max_batches_per_call: u32,
+    /// Whether `reply` does anything (0.2.0).
+    #[serde(default)]
+    pub replies: bool,
+    /// Whether `setup-channel` does anything (0.2.0).
+    #[serde(default)]
+    pub sets_up_channels: bool,
+    /// What the plugin can show (0.1.0 plugins: text only).
+    #[serde(default)]
+    pub renders: Renders,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What a plugin can render beyond text; the host falls back for the rest
+/// ([`Content::fit`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renders {
+    pub buttons: bool,
+    pub quick_replies: bool,
+    pub date_picker: bool,
+    pub link_buttons: bool,
+    /// The most buttons one message may carry.
+    pub max_buttons: u32,
+    /// The most quick replies one message may carry.
+    pub max_quick_replies: u32,
 }
 
 impl Manifest {
@@ -61,11 +93,61 @@ pub struct ConfigError {
 }
 
 /// One message's content, rendered for one locale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
     pub subject: Option<String>,
     pub body: String,
     pub locale: String,
+    /// Buttons under the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+    /// Quick-reply chips under the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<Button>,
+    /// Where a person can do what the buttons offer when the platform cannot
+    /// show them (the tenant's web form); used only by [`Content::fit`],
+    /// never sent to a plugin as a field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_url: Option<String>,
+}
+
+/// A button or quick reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub action: Action,
+}
+
+/// What pressing a button does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Posts back this data as a postback event.
+    Postback { data: String },
+    /// Opens a date picker.
+    DatePicker(DatePicker),
+    /// Opens an `https://` link.
+    Link { url: String },
+}
+
+/// What a date picker asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickerMode {
+    Date,
+    Time,
+    Datetime,
+}
+
+/// A date picker: `YYYY-MM-DD` dates, `HH:MM` times, `YYYY-MM-DDTHH:MM`
+/// date-times, in the tenant's time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatePicker {
+    pub data: String,
+    pub mode: PickerMode,
+    pub initial: Option<String>,
+    pub min: Option<String>,
+    pub max: Option<String>,
 }
 
 /// One recipient of a batch.
@@ -73,6 +155,9 @@ pub struct Content {
 pub struct Recipient {
     pub address: String,
     pub idempotency_key: String,
+    /// The contact's one-click stop link (RFC 8058), for email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe_url: Option<String>,
 }
 
 /// The same content for one or more recipients.
@@ -157,7 +242,56 @@ pub enum EventKind {
     Follow { unblocked: bool },
     Unfollow,
     Text(String),
+    /// A button's or quick reply's postback data.
     Postback(String),
+    /// A date picker's choice: the picker's data and the value chosen
+    /// (`YYYY-MM-DD`, `HH:MM` or `YYYY-MM-DDTHH:MM`).
+    Picked { data: String, chosen: String },
+    /// A mail sent to the channel's address.
+    Email(EmailMessage),
+}
+
+impl EventKind {
+    /// What the host keeps of the event as its data: the text, the
+    /// postback data, a date picker's data and choice joined by a tab
+    /// (`due\t2027-05-01`), a mail's subject and text joined by a blank
+    /// line.
+    pub fn stored_data(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match self {
+            EventKind::Text(d) | EventKind::Postback(d) => Some(Cow::Borrowed(d)),
+            EventKind::Picked { data, chosen } => Some(Cow::Owned(format!("{data}\t{chosen}"))),
+            EventKind::Email(m) => Some(Cow::Owned(format!("{}\n\n{}", m.subject, m.text))),
+            EventKind::Follow { .. } | EventKind::Unfollow => None,
+        }
+    }
+
+    /// Every text the event carries, for size and content checks.
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            EventKind::Text(d) | EventKind::Postback(d) => vec![d],
+            EventKind::Picked { data, chosen } => vec![data, chosen],
+            EventKind::Email(m) => vec![&m.subject, &m.text, &m.to],
+            EventKind::Follow { .. } | EventKind::Unfollow => Vec::new(),
+        }
+    }
+}
+
+/// A mail a person sent to the channel's address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailMessage {
+    pub subject: String,
+    pub text: String,
+    /// The address it was sent to.
+    pub to: String,
+}
+
+/// How to answer an event in place (LINE's reply token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyHandle {
+    pub token: String,
+    /// Milliseconds since the Unix epoch after which the platform refuses it.
+    pub expires_at_ms: u64,
 }
 
 /// An event a plugin parsed from a webhook.
@@ -167,6 +301,55 @@ pub struct InboundEvent {
     pub address: String,
     pub timestamp_ms: u64,
     pub kind: EventKind,
+    /// Present when the platform lets the event be answered in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyHandle>,
+    /// The platform says it sent this event before.
+    #[serde(default)]
+    pub redelivery: bool,
+}
+
+/// An answer to one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The event's reply handle token.
+    pub token: String,
+    pub address: String,
+    pub messages: Vec<Content>,
+}
+
+/// What became of one reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyStatus {
+    Sent(Option<String>),
+    /// The platform refused the handle as used or expired: push instead.
+    Expired,
+    Failed(Failure),
+}
+
+/// One reply's outcome, keyed by its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyOutcome {
+    pub token: String,
+    pub status: ReplyStatus,
+}
+
+/// What the host knows of a channel when it asks the plugin to set it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSetup {
+    pub tenant_name: String,
+    pub locale: String,
+    pub webhook_url: String,
+    pub form_url: String,
+    pub menu: Vec<Button>,
+}
+
+/// What a plugin's channel set-up did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupReport {
+    pub summary: String,
+    pub details: Vec<(String, String)>,
 }
 
 /// A webhook's answer and the events in it.

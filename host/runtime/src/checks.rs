@@ -10,10 +10,10 @@ use tayori_core::{
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-use crate::bindings::v0_1_0;
+use crate::contract::{Bound, RawManifest};
 use crate::engine::Runtime;
 use crate::outbound::HostRule;
-use crate::plugin::{Exports, LoadedPlugin};
+use crate::plugin::LoadedPlugin;
 
 /// Interfaces a plugin may import, by name without version. Everything else
 /// (notably `wasi:filesystem` and `wasi:sockets`) is refused at upload.
@@ -46,6 +46,8 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
 
 /// The largest batch a manifest may declare.
 const MAX_BATCH_SIZE: u32 = 10_000;
+/// The most batches per call a manifest may declare.
+const MAX_BATCHES_PER_CALL: u32 = 1_000;
 
 /// Why an upload was refused. Each says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -146,13 +148,21 @@ impl Runtime {
             })
             .await
             .map_err(|e| UploadError::Compile(format!("compiler task failed: {e}")))??;
-        let contract = check_imports(&self.engine, &component)?;
+        let imported = check_imports(&self.engine, &component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| UploadError::WrongWorld {
+                detail: format!("{e:#}"),
+            })?;
+        let bound = Bound::detect(&component, &instance_pre, imported.as_deref())
+            .map_err(|detail| UploadError::WrongWorld { detail })?;
         // A provisional record; the manifest fills it in below.
         let mut record = PluginVersionRecord {
             plugin_id: String::new(),
             version: semver::Version::new(0, 0, 0),
             digest,
-            contract,
+            contract: bound.version().to_string(),
             size: bytes.len() as u64,
             manifest: placeholder_manifest(),
             published_at: chrono::Utc::now(),
@@ -219,11 +229,12 @@ impl Runtime {
         component: &Component,
         record: PluginVersionRecord,
     ) -> Result<Arc<LoadedPlugin>, String> {
-        let instance_pre = self
+        let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| format!("{e:#}"))?;
-        let pre = v0_1_0::DeliveryPluginPre::new(instance_pre).map_err(|e| format!("{e:#}"))?;
+        // The stored contract version chooses the bindings.
+        let bound = Bound::bind(component, &pre, &record.contract)?;
         let hosts = record
             .manifest
             .hosts
@@ -231,37 +242,30 @@ impl Runtime {
             .filter_map(|h| HostRule::parse(h).ok())
             .collect();
         let secret_fields = record.manifest.secret_fields().into();
-        // `DeliveryPluginPre::new` has found and type-checked each of these.
-        let export = |name: &str| {
-            component
-                .get_export_index(None, name)
-                .ok_or_else(|| format!("the component has no export `{name}`"))
-        };
-        let exports = Exports {
-            manifest: export("manifest")?,
-            validate_config: export("validate-config")?,
-            deliver: export("deliver")?,
-            handle_webhook: export("handle-webhook")?,
-        };
         Ok(Arc::new(LoadedPlugin {
             record,
             pre,
+            bound,
             hosts: Arc::new(hosts),
             secret_fields,
-            exports,
         }))
     }
 }
 
-/// Refuses imports outside the world; returns the contract version.
-fn check_imports(engine: &wasmtime::Engine, component: &Component) -> Result<String, UploadError> {
+/// Refuses imports outside the world; returns the contract version of the
+/// `tayori:plugin` interfaces it imports, if it imports any.
+fn check_imports(
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> Result<Option<String>, UploadError> {
     let mut contract = None;
     for (name, item) in component.component_type().imports(engine) {
         let (iface, version) = name.split_once('@').unwrap_or((name, ""));
         let allowed = ALLOWED_IMPORTS.contains(&iface)
             && matches!(item.ty, ComponentItem::ComponentInstance(_));
         let version_ok = if iface.starts_with("tayori:plugin/") {
-            let ok = tayori_core::CONTRACT_VERSIONS.contains(&version);
+            let ok = tayori_core::CONTRACT_VERSIONS.contains(&version)
+                && contract.as_deref().is_none_or(|c| c == version);
             if ok {
                 contract = Some(version.to_string());
             }
@@ -273,7 +277,7 @@ fn check_imports(engine: &wasmtime::Engine, component: &Component) -> Result<Str
             return Err(UploadError::ForbiddenImport(name.to_string()));
         }
     }
-    Ok(contract.unwrap_or_else(|| tayori_core::CONTRACT_VERSIONS[0].to_string()))
+    Ok(contract)
 }
 
 fn placeholder_manifest() -> Manifest {
@@ -290,11 +294,15 @@ fn placeholder_manifest() -> Manifest {
         daily_quota: None,
         rate_windows: Vec::new(),
         handles_webhooks: false,
+        max_batches_per_call: 1,
+        replies: false,
+        sets_up_channels: false,
+        renders: tayori_core::Renders::default(),
     }
 }
 
 /// Checks the manifest a plugin returned and turns it into the host's type.
-pub(crate) fn check_manifest(raw: v0_1_0::RawManifest) -> Result<Manifest, UploadError> {
+pub(crate) fn check_manifest(raw: RawManifest) -> Result<Manifest, UploadError> {
     let bad = |field: &'static str, message: String| UploadError::Manifest { field, message };
     if !is_valid_plugin_id(&raw.id) {
         return Err(bad(
@@ -332,13 +340,34 @@ pub(crate) fn check_manifest(raw: v0_1_0::RawManifest) -> Result<Manifest, Uploa
             format!("{} is not from 1 to {MAX_BATCH_SIZE}", raw.max_batch_size),
         ));
     }
+    if raw.max_batches_per_call == 0 || raw.max_batches_per_call > MAX_BATCHES_PER_CALL {
+        return Err(bad(
+            "max-batches-per-call",
+            format!(
+                "{} is not from 1 to {MAX_BATCHES_PER_CALL}",
+                raw.max_batches_per_call
+            ),
+        ));
+    }
+    if raw.renders.buttons && raw.renders.max_buttons == 0 {
+        return Err(bad(
+            "max-buttons",
+            "must be at least 1 when the plugin renders buttons".into(),
+        ));
+    }
+    if raw.renders.quick_replies && raw.renders.max_quick_replies == 0 {
+        return Err(bad(
+            "max-quick-replies",
+            "must be at least 1 when the plugin renders quick replies".into(),
+        ));
+    }
     if raw.rate_per_second == 0 {
         return Err(bad("rate-per-second", "must be at least 1".into()));
     }
     if raw
         .rate_windows
         .iter()
-        .any(|w| w.max == 0 || w.window_seconds == 0)
+        .any(|&(max, seconds)| max == 0 || seconds == 0)
     {
         return Err(bad(
             "rate-windows",
@@ -359,11 +388,15 @@ pub(crate) fn check_manifest(raw: v0_1_0::RawManifest) -> Result<Manifest, Uploa
         rate_windows: raw
             .rate_windows
             .into_iter()
-            .map(|w| RateWindow {
-                max: w.max,
-                window_seconds: w.window_seconds,
+            .map(|(max, window_seconds)| RateWindow {
+                max,
+                window_seconds,
             })
             .collect(),
         handles_webhooks: raw.handles_webhooks,
+        max_batches_per_call: raw.max_batches_per_call,
+        replies: raw.replies,
+        sets_up_channels: raw.sets_up_channels,
+        renders: raw.renders,
     })
 }

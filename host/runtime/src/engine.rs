@@ -4,10 +4,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::v0_1_0;
 use crate::outbound::{self, HostPolicy, Transport};
 use crate::state::PluginState;
 
@@ -103,7 +102,8 @@ impl Runtime {
         // a request to a host that is not allowed is refused before any byte
         // is written.
         outbound::add_guarded_handler(&mut linker)?;
-        v0_1_0::log::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        // Every contract version's own host interfaces.
+        crate::contract::add_to_linker(&mut linker)?;
 
         let http = outbound::client(&config)?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();

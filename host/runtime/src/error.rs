@@ -21,6 +21,8 @@ pub enum CallErrorKind {
     Busy(String),
     /// The component could not be instantiated.
     Instantiate(String),
+    /// The plugin does not offer this call (a 0.1.0 plugin's `reply`).
+    Unsupported(&'static str),
 }
 
 impl CallErrorKind {
@@ -34,6 +36,7 @@ impl CallErrorKind {
             CallErrorKind::Contract(_) => "contract_violation",
             CallErrorKind::Busy(_) => "busy",
             CallErrorKind::Instantiate(_) => "instantiate",
+            CallErrorKind::Unsupported(_) => "unsupported",
         }
     }
 }
@@ -52,6 +55,7 @@ impl std::fmt::Display for CallErrorKind {
             CallErrorKind::Contract(t) => write!(f, "broke the contract: {t}"),
             CallErrorKind::Busy(t) => write!(f, "could not get an instance slot: {t}"),
             CallErrorKind::Instantiate(t) => write!(f, "could not be instantiated: {t}"),
+            CallErrorKind::Unsupported(call) => write!(f, "does not offer `{call}`"),
         }
     }
 }

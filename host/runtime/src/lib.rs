@@ -9,8 +9,8 @@
 //! [`Plugins`] is the lifecycle on top: upload checks, compiled artifacts kept
 //! by digest and engine, activation, canaries and rollback, swapped atomically.
 
-mod bindings;
 mod checks;
+mod contract;
 mod engine;
 mod error;
 mod lifecycle;

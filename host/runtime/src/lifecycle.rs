@@ -149,9 +149,9 @@ impl Plugins {
                     // The stored record (its publication time) with the fresh compilation.
                     record: record.clone(),
                     pre: p.pre.clone(),
+                    bound: p.bound,
                     hosts: p.hosts.clone(),
                     secret_fields: p.secret_fields.clone(),
-                    exports: p.exports,
                 }),
                 _ => self.load(&record).await?,
             };

@@ -6,16 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tayori_core::{
-    Batch, ConfigError, LogLevel, Outcome, PluginVersionRecord, WebhookRequest, WebhookResult,
+    Batch, ChannelSetup, ConfigError, Failure, LogLevel, Outcome, PluginVersionRecord, Reply,
+    ReplyOutcome, SetupReport, WebhookRequest, WebhookResult,
 };
-use wasmtime::component::{
-    ComponentExportIndex, ComponentNamedList, Instance, Lift, Lower, ResourceTable,
-};
+use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
-use crate::bindings::v0_1_0;
-use crate::bindings::v0_1_0::tayori::plugin::types as wt;
+use crate::contract::{Bound, Call, RawManifest};
 use crate::engine::Runtime;
 use crate::error::{CallError, CallErrorKind};
 use crate::outbound::{CallPolicy, HostRule, OutboundHooks};
@@ -25,24 +23,22 @@ use crate::state::{CallLog, Limits, PluginState, Secrets, Who};
 /// flight keep the version they started with alive.
 pub struct LoadedPlugin {
     pub record: PluginVersionRecord,
-    pub(crate) pre: v0_1_0::DeliveryPluginPre<PluginState>,
+    pub(crate) pre: InstancePre<PluginState>,
+    /// The contract version it was built for, and where its exports are
+    /// (found and type-checked once per version: a call looks up only the
+    /// export it calls).
+    pub(crate) bound: Bound,
     pub(crate) hosts: Arc<Vec<HostRule>>,
     /// The config properties the manifest's schema marks `writeOnly`: their
     /// values are masked in the plugin's log lines.
     pub(crate) secret_fields: Arc<[String]>,
-    pub(crate) exports: Exports,
 }
 
-/// Where the contract's exports are in the component, found once per
-/// version (`pre` has type-checked them). A call looks up only the one it
-/// calls: the bindings' `instantiate_async` would look up and type-check all
-/// four on every call.
-#[derive(Clone, Copy)]
-pub(crate) struct Exports {
-    pub manifest: ComponentExportIndex,
-    pub validate_config: ComponentExportIndex,
-    pub deliver: ComponentExportIndex,
-    pub handle_webhook: ComponentExportIndex,
+impl LoadedPlugin {
+    /// The contract version the component was built for (`0.1.0`, `0.2.0`).
+    pub fn contract(&self) -> &'static str {
+        self.bound.version()
+    }
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -157,12 +153,7 @@ impl Runtime {
                 peak_memory: 0,
                 memory_exceeded: false,
             },
-            who: Who {
-                plugin: plugin.record.plugin_id.clone(),
-                version: plugin.record.version.to_string(),
-                tenant: ctx.tenant.clone(),
-                channel: ctx.channel.clone(),
-            },
+            who: who(plugin, ctx),
             logs: Vec::new(),
             logs_dropped: 0,
             max_logs: self.config.max_log_lines_per_call,
@@ -194,8 +185,7 @@ impl Runtime {
     ) -> Called<T>
     where
         F: for<'a> FnOnce(
-            &'a Instance,
-            &'a mut Store<PluginState>,
+            Call<'a>,
         ) -> std::pin::Pin<
             Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>,
         >,
@@ -207,11 +197,15 @@ impl Runtime {
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = plugin
                 .pre
-                .instance_pre()
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| (true, e))?;
-            f(&instance, &mut store).await.map_err(|e| (false, e))
+            f(Call {
+                instance: &instance,
+                store: &mut store,
+            })
+            .await
+            .map_err(|e| (false, e))
         })
         .await;
         let state = store.data_mut();
@@ -242,10 +236,10 @@ impl Runtime {
     }
 
     /// Asks a plugin version for its manifest (used at upload).
-    pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<v0_1_0::RawManifest> {
-        let export = plugin.exports.manifest;
-        self.call(plugin, &CallContext::default(), None, move |i, s| {
-            Box::pin(async move { call_export(i, s, &export, ()).await })
+    pub(crate) async fn call_manifest(&self, plugin: &LoadedPlugin) -> Called<RawManifest> {
+        let bound = plugin.bound;
+        self.call(plugin, &CallContext::default(), None, move |c| {
+            Box::pin(async move { bound.manifest(c).await })
         })
         .await
     }
@@ -259,58 +253,157 @@ impl Runtime {
     ) -> Called<Result<(), ConfigError>> {
         let config: Arc<str> = config.into();
         let text = config.clone();
-        let export = plugin.exports.validate_config;
-        let called = self
-            .call(plugin, ctx, Some(config), move |i, s| {
-                Box::pin(async move {
-                    call_export::<_, Result<(), wt::ConfigError>>(i, s, &export, (&*text,)).await
-                })
-            })
-            .await;
-        Called {
-            result: called.result.map(|r| r.map_err(Into::into)),
-            report: called.report,
-        }
+        let bound = plugin.bound;
+        self.call(plugin, ctx, Some(config), move |c| {
+            Box::pin(async move { bound.validate_config(c, &text).await })
+        })
+        .await
     }
 
-    /// `deliver`: exactly one outcome per recipient, or a contract error.
+    /// `deliver`: exactly one outcome per recipient of every batch, or a
+    /// contract error.
+    ///
+    /// A 0.2.0 plugin gets every batch in one call, on one instance. A 0.1.0
+    /// plugin takes one batch per call: the dispatcher gives it one (its
+    /// manifest says `max_batches_per_call` 1); given more, each gets a
+    /// call of its own, in order, and the first that fails fails the rest
+    /// unsent.
     pub async fn deliver(
         &self,
         plugin: &LoadedPlugin,
         ctx: &CallContext,
         config: &str,
-        batch: &Batch,
+        batches: &[Batch],
     ) -> Called<Vec<Outcome>> {
-        let wbatch = wt::Batch::from(batch);
         let config: Arc<str> = config.into();
+        if plugin.bound.many_batches() || batches.len() <= 1 {
+            return self.deliver_call(plugin, ctx, &config, batches.to_vec()).await;
+        }
+        let mut all = Vec::new();
+        let mut report = CallReport::default();
+        for batch in batches {
+            let called = self
+                .deliver_call(plugin, ctx, &config, vec![batch.clone()])
+                .await;
+            report.absorb(called.report);
+            match called.result {
+                Ok(outcomes) => all.extend(outcomes),
+                Err(e) => {
+                    return Called {
+                        result: Err(e),
+                        report,
+                    };
+                }
+            }
+        }
+        Called {
+            result: Ok(all),
+            report,
+        }
+    }
+
+    async fn deliver_call(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: &Arc<str>,
+        batches: Vec<Batch>,
+    ) -> Called<Vec<Outcome>> {
         let text = config.clone();
-        let export = plugin.exports.deliver;
+        let bound = plugin.bound;
+        let renders = plugin.record.manifest.renders;
+        let batches = Arc::new(batches);
+        let sent = batches.clone();
         let called = self
-            .call(plugin, ctx, Some(config), move |i, s| {
-                Box::pin(async move {
-                    call_export::<_, Vec<wt::Outcome>>(i, s, &export, (&*text, &wbatch)).await
-                })
+            .call(plugin, ctx, Some(config.clone()), move |c| {
+                Box::pin(async move { bound.deliver(c, &text, &sent, &renders).await })
             })
             .await;
         let result = called.result.and_then(|outcomes| {
-            let outcomes: Vec<Outcome> = outcomes.into_iter().map(Into::into).collect();
-            check_outcomes(batch, &outcomes).map_err(|why| {
-                Box::new(CallError::new(
-                    &Who {
-                        plugin: plugin.record.plugin_id.clone(),
-                        version: plugin.record.version.to_string(),
-                        tenant: ctx.tenant.clone(),
-                        channel: ctx.channel.clone(),
-                    },
-                    CallErrorKind::Contract(why),
-                ))
-            })?;
+            check_outcomes(&batches, &outcomes)
+                .map_err(|why| Box::new(CallError::new(&who(plugin, ctx), CallErrorKind::Contract(why))))?;
             Ok(outcomes)
         });
         Called {
             result,
             report: called.report,
         }
+    }
+
+    /// `reply`: answers events in place, one outcome per reply. An error of
+    /// kind `unsupported` when the plugin does not reply (0.1.0, or a
+    /// manifest without `replies`): the caller pushes instead.
+    pub async fn reply(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: &str,
+        replies: &[Reply],
+    ) -> Called<Vec<ReplyOutcome>> {
+        if !plugin.record.manifest.replies || !plugin.bound.many_batches() {
+            return Called {
+                result: Err(Box::new(CallError::new(
+                    &who(plugin, ctx),
+                    CallErrorKind::Unsupported("reply"),
+                ))),
+                report: CallReport::default(),
+            };
+        }
+        let config: Arc<str> = config.into();
+        let text = config.clone();
+        let bound = plugin.bound;
+        let renders = plugin.record.manifest.renders;
+        let sent: Arc<Vec<Reply>> = Arc::new(replies.to_vec());
+        let given = sent.clone();
+        let called = self
+            .call(plugin, ctx, Some(config), move |c| {
+                Box::pin(async move {
+                    match bound.reply(c, &text, &given, &renders).await {
+                        Some(r) => r,
+                        None => wasmtime::bail!("this contract version has no reply"),
+                    }
+                })
+            })
+            .await;
+        let result = called.result.and_then(|outcomes| {
+            check_reply_outcomes(&sent, &outcomes)
+                .map_err(|why| Box::new(CallError::new(&who(plugin, ctx), CallErrorKind::Contract(why))))?;
+            Ok(outcomes)
+        });
+        Called {
+            result,
+            report: called.report,
+        }
+    }
+
+    /// `setup-channel`; `None` when the plugin sets nothing up (0.1.0, or
+    /// a manifest without `sets-up-channels`). `Ok(Err(..))` is the
+    /// plugin's own failure, to show on the channel.
+    pub async fn setup_channel(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &CallContext,
+        config: &str,
+        setup: &ChannelSetup,
+    ) -> Option<Called<Result<SetupReport, Failure>>> {
+        if !plugin.record.manifest.sets_up_channels || !plugin.bound.many_batches() {
+            return None;
+        }
+        let config: Arc<str> = config.into();
+        let text = config.clone();
+        let bound = plugin.bound;
+        let setup = setup.clone();
+        Some(
+            self.call(plugin, ctx, Some(config), move |c| {
+                Box::pin(async move {
+                    match bound.setup_channel(c, &text, &setup).await {
+                        Some(r) => r,
+                        None => wasmtime::bail!("this contract version has no setup-channel"),
+                    }
+                })
+            })
+            .await,
+        )
     }
 
     /// `handle-webhook`.
@@ -321,46 +414,44 @@ impl Runtime {
         config: &str,
         request: &WebhookRequest,
     ) -> Called<WebhookResult> {
-        let wreq = wt::HttpRequest::from(request);
         let config: Arc<str> = config.into();
         let text = config.clone();
-        let export = plugin.exports.handle_webhook;
-        let called = self
-            .call(plugin, ctx, Some(config), move |i, s| {
-                Box::pin(async move {
-                    call_export::<_, wt::WebhookResult>(i, s, &export, (&*text, &wreq)).await
-                })
-            })
-            .await;
-        Called {
-            result: called.result.map(Into::into),
-            report: called.report,
-        }
+        let bound = plugin.bound;
+        let request = request.clone();
+        self.call(plugin, ctx, Some(config), move |c| {
+            Box::pin(async move { bound.handle_webhook(c, &text, &request).await })
+        })
+        .await
     }
 }
 
-/// Calls the export at `index` of `instance` with `params`; it returns one
-/// value (every export of the contract does).
-async fn call_export<P, R>(
-    instance: &Instance,
-    store: &mut Store<PluginState>,
-    index: &ComponentExportIndex,
-    params: P,
-) -> wasmtime::Result<R>
-where
-    P: ComponentNamedList + Lower + Send + Sync,
-    R: Lift + Send + Sync + 'static,
-{
-    let func = instance.get_typed_func::<P, (R,)>(&mut *store, index)?;
-    Ok(func.call_async(&mut *store, params).await?.0)
+impl CallReport {
+    /// Adds another call's report to this one (a 0.1.0 plugin's batches,
+    /// one call each).
+    fn absorb(&mut self, other: CallReport) {
+        self.wall += other.wall;
+        self.peak_memory = self.peak_memory.max(other.peak_memory);
+        self.requests.extend(other.requests);
+        self.logs.extend(other.logs);
+        self.logs_dropped += other.logs_dropped;
+    }
 }
 
-/// One outcome per recipient, each key from the batch, none twice.
-fn check_outcomes(batch: &Batch, outcomes: &[Outcome]) -> Result<(), String> {
-    let expected: HashSet<&str> = batch
-        .recipients
+fn who(plugin: &LoadedPlugin, ctx: &CallContext) -> Who {
+    Who {
+        plugin: plugin.record.plugin_id.clone(),
+        version: plugin.record.version.to_string(),
+        tenant: ctx.tenant.clone(),
+        channel: ctx.channel.clone(),
+    }
+}
+
+/// One outcome per recipient of every batch, each key from the batches,
+/// none twice.
+fn check_outcomes(batches: &[Batch], outcomes: &[Outcome]) -> Result<(), String> {
+    let expected: HashSet<&str> = batches
         .iter()
-        .map(|r| r.idempotency_key.as_str())
+        .flat_map(|b| b.recipients.iter().map(|r| r.idempotency_key.as_str()))
         .collect();
     let mut seen = HashSet::new();
     for o in outcomes {
@@ -374,13 +465,38 @@ fn check_outcomes(batch: &Batch, outcomes: &[Outcome]) -> Result<(), String> {
             return Err(format!("returned two outcomes for `{}`", o.idempotency_key));
         }
     }
-    if outcomes.len() != batch.recipients.len() {
+    if seen.len() != expected.len() {
         let missing: Vec<&str> = expected.difference(&seen).copied().take(3).collect();
         return Err(format!(
             "returned {} outcomes for {} recipients (missing {})",
             outcomes.len(),
-            batch.recipients.len(),
+            expected.len(),
             missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// One outcome per reply, each for a token it was given, none twice.
+fn check_reply_outcomes(replies: &[Reply], outcomes: &[ReplyOutcome]) -> Result<(), String> {
+    let expected: HashSet<&str> = replies.iter().map(|r| r.token.as_str()).collect();
+    let mut seen = HashSet::new();
+    for o in outcomes {
+        if !expected.contains(o.token.as_str()) {
+            return Err(format!(
+                "answered a reply to handle `{}`, which it was not given",
+                o.token
+            ));
+        }
+        if !seen.insert(o.token.as_str()) {
+            return Err(format!("answered the reply to handle `{}` twice", o.token));
+        }
+    }
+    if seen.len() != expected.len() {
+        return Err(format!(
+            "answered {} of {} replies",
+            seen.len(),
+            expected.len()
         ));
     }
     Ok(())

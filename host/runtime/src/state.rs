@@ -13,7 +13,6 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::v0_1_0::log;
 use crate::outbound::OutboundHooks;
 use crate::plugin::RequestRecord;
 
@@ -152,11 +151,13 @@ impl WasiHttpView for PluginState {
     }
 }
 
-impl log::Host for PluginState {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+impl PluginState {
+    /// Keeps one of the plugin's log lines (any contract version's `log`),
+    /// masked and cut, and forwards it to `tracing`.
+    pub(crate) fn record_log(&mut self, level: LogLevel, message: String) {
         if self.logs.len() as u32 >= self.max_logs {
             self.logs_dropped += 1;
-            return Ok(());
+            return;
         }
         // Masked before it is cut, so that a cut cannot leave part of a
         // secret unmasked.
@@ -173,21 +174,20 @@ impl log::Host for PluginState {
         let tenant = w.tenant.as_deref().unwrap_or("-");
         let channel = w.channel.as_deref().unwrap_or("-");
         match level {
-            log::Level::Debug => {
+            LogLevel::Debug => {
                 tracing::debug!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
             }
-            log::Level::Info => {
+            LogLevel::Info => {
                 tracing::info!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
             }
-            log::Level::Warn => {
+            LogLevel::Warn => {
                 tracing::warn!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
             }
-            log::Level::Error => {
+            LogLevel::Error => {
                 tracing::error!(target: "tayori::plugin", plugin = %w.plugin, version = %w.version, tenant, channel, "{message}")
             }
         }
-        self.logs.push((level.into(), message));
-        Ok(())
+        self.logs.push((level, message));
     }
 }
 

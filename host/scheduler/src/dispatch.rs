@@ -1,7 +1,9 @@
 //! The dispatcher: claims due deliveries with a lease, renders them, groups
 //! them by (channel, plugin version, content) up to the plugin's batch size,
 //! holds each channel to its rate limit and quotas, calls the plugin and
-//! records every outcome, with retries, expiry and dead-lettering.
+//! records every outcome, with retries, expiry and dead-lettering. One call
+//! carries every batch of a claim for one channel, up to the sender's
+//! `max_batches_per_call` and `max_recipients_per_call`.
 //!
 //! What each failure does (docs/plugins.md has the partner's view):
 //!
@@ -39,8 +41,12 @@ use crate::render::{ChildOnDay, Renderer};
 /// How a channel's sender may be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendLimits {
-    /// The most recipients one call takes.
+    /// The most recipients one batch takes.
     pub max_batch: usize,
+    /// The most batches (different messages) one call takes.
+    pub max_batches_per_call: usize,
+    /// The most recipients of all its batches one call takes.
+    pub max_recipients_per_call: usize,
     /// Sustained recipients per second.
     pub rate_per_second: u32,
     /// Counting windows `(seconds, max)`; a daily quota is `(86400, quota)`.
@@ -59,8 +65,8 @@ pub trait Sender: Send + Sync {
     fn version(&self) -> String;
     /// Its limits for this channel.
     fn limits(&self) -> SendLimits;
-    /// Sends one batch: one outcome per recipient.
-    async fn deliver(&self, batch: &Batch) -> Result<Vec<Outcome>, SendError>;
+    /// Sends batches in one call: one outcome per recipient of every batch.
+    async fn deliver(&self, batches: &[Batch]) -> Result<Vec<Outcome>, SendError>;
 }
 
 /// Finds the sender of a tenant's channel.
@@ -461,9 +467,9 @@ impl Dispatcher {
             );
         }
         use futures::StreamExt;
-        let sends: Vec<_> = chunks
+        let sends: Vec<_> = calls(chunks)
             .into_iter()
-            .map(|(group, sender)| self.send(group, sender))
+            .map(|(groups, sender)| self.send(groups, sender))
             .collect();
         let results: Vec<Vec<Complete>> = futures::stream::iter(sends)
             .buffer_unordered(self.config.concurrency.max(1))
@@ -647,6 +653,7 @@ impl Dispatcher {
                                         subject,
                                         body,
                                         locale: used.as_str().to_string(),
+                                        ..Content::default()
                                     },
                                 )
                             })
@@ -660,6 +667,7 @@ impl Dispatcher {
                                 subject: b.subject.clone(),
                                 body: b.body.clone(),
                                 locale: d.locale.as_str().to_string(),
+                                ..Content::default()
                             },
                         )),
                         Err(e) => Err(format!("broadcast `{broadcast_id}`: {e}")),
@@ -868,13 +876,90 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one chunk and maps its outcomes to completions.
-    async fn send(&self, group: Group, sender: Arc<dyn Sender>) -> Vec<Complete> {
+    /// Sends one call's chunks (one channel) and maps their outcomes to
+    /// completions.
+    async fn send(&self, groups: Vec<Group>, sender: Arc<dyn Sender>) -> Vec<Complete> {
         let limits = sender.limits();
         let version = sender.version();
+        let mut out = Vec::new();
+        let mut ready: Vec<Group> = Vec::with_capacity(groups.len());
+        for group in groups {
+            if let Some(group) = self.admit(group, &limits, &mut out).await {
+                ready.push(group);
+            }
+        }
+        let Some(first) = ready.first() else {
+            return out;
+        };
+        let plugin_id = first.channel.plugin_id.clone();
+        let batches: Vec<Batch> = ready
+            .iter()
+            .map(|g| Batch {
+                message_id: g.message_id.clone(),
+                content: g.content.clone(),
+                recipients: g
+                    .rows
+                    .iter()
+                    .map(|d| Recipient {
+                        address: d.address.clone().unwrap_or_default(),
+                        idempotency_key: d.key.clone(),
+                        unsubscribe_url: None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let started = Instant::now();
+        let result = sender.deliver(&batches).await;
+        metrics::histogram!("tayori_plugin_call_seconds", "plugin" => plugin_id.clone())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("tayori_plugin_calls_total", "plugin" => plugin_id).increment(1);
+        let now = self.clock.now_ms();
+        match result {
+            Err(SendError(e)) => {
+                for group in &ready {
+                    let several = group.rows.len() > 1;
+                    for d in &group.rows {
+                        // The batch may or may not have gone out: keep it whole.
+                        let c = self.retry_with(
+                            d,
+                            now,
+                            e.clone(),
+                            None,
+                            several,
+                            Some(version.clone()),
+                        );
+                        out.push(Complete {
+                            id: d.id,
+                            fence: d.fence,
+                            completion: c,
+                        });
+                    }
+                }
+            }
+            Ok(outcomes) => {
+                let by_key: HashMap<&str, &Outcome> = outcomes
+                    .iter()
+                    .map(|o| (o.idempotency_key.as_str(), o))
+                    .collect();
+                for group in &ready {
+                    self.record_outcomes(group, &by_key, &version, now, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// Holds a chunk to its channel's quotas, rate windows and rate: the
+    /// rows that may go now, or `None` when none may (the rest are put
+    /// into `out`, deferred or expired).
+    async fn admit(
+        &self,
+        group: Group,
+        limits: &SendLimits,
+        out: &mut Vec<Complete>,
+    ) -> Option<Group> {
         let tenant_id = group.tenant.tenant.id.clone();
         let channel = group.channel.name.clone();
-        let mut out = Vec::with_capacity(group.rows.len());
         let mut rows = group.rows;
         // Quotas and rate windows, counted in the store across nodes.
         if !limits.windows.is_empty() {
@@ -964,7 +1049,7 @@ impl Dispatcher {
                 }
             }
             if rows.is_empty() {
-                return out;
+                return None;
             }
         }
         // The channel's rate: wait a little, or put the batch back for later.
@@ -990,58 +1075,43 @@ impl Dispatcher {
                                 },
                             });
                         }
-                        return out;
+                        return None;
                     }
                     tokio::time::sleep(wait).await;
                 }
                 Err(_) => break, // larger than the burst: chunks are cut to fit
             }
         }
-        let batch = Batch {
-            message_id: group.message_id,
-            content: group.content,
-            recipients: rows
-                .iter()
-                .map(|d| Recipient {
-                    address: d.address.clone().unwrap_or_default(),
-                    idempotency_key: d.key.clone(),
-                })
-                .collect(),
-        };
-        let started = Instant::now();
-        let result = sender.deliver(&batch).await;
-        metrics::histogram!("tayori_plugin_call_seconds", "plugin" => group.channel.plugin_id.clone())
-            .record(started.elapsed().as_secs_f64());
-        let now = self.clock.now_ms();
+        Some(Group { rows, ..group })
+    }
+
+    /// Maps a sent chunk's outcomes to completions.
+    fn record_outcomes(
+        &self,
+        group: &Group,
+        by_key: &HashMap<&str, &Outcome>,
+        version: &str,
+        now: i64,
+        out: &mut Vec<Complete>,
+    ) {
+        let rows = &group.rows;
+        let version = version.to_string();
         let several = rows.len() > 1;
-        match result {
-            Err(SendError(e)) => {
-                for d in &rows {
-                    // The batch may or may not have gone out: keep it whole.
-                    let c =
-                        self.retry_with(d, now, e.clone(), None, several, Some(version.clone()));
-                    out.push(Complete {
-                        id: d.id,
-                        fence: d.fence,
-                        completion: c,
-                    });
-                }
-            }
-            Ok(outcomes) => {
-                let by_key: HashMap<&str, &Outcome> = outcomes
-                    .iter()
-                    .map(|o| (o.idempotency_key.as_str(), o))
-                    .collect();
+        {
+            {
                 // A batch whose every recipient is to be retried alike may
                 // have been half-accepted: it is sent again whole.
-                let all_retry = outcomes.iter().all(|o| {
+                let all_retry = rows
+                    .iter()
+                    .filter_map(|d| by_key.get(d.key.as_str()))
+                    .all(|o| {
                     matches!(
                         &o.status,
                         tayori_core::DeliveryStatus::Failed(f)
                             if matches!(f.kind, FailureKind::Transient | FailureKind::RetryAfter(_))
                     )
                 });
-                for d in &rows {
+                for d in rows {
                     let completion = match by_key.get(d.key.as_str()).map(|o| &o.status) {
                         None => self.retry_with(
                             d,
@@ -1094,8 +1164,33 @@ impl Dispatcher {
                 }
             }
         }
-        out
     }
+}
+
+/// Packs chunks into calls: the chunks of one channel (one sender) go
+/// together, in claim order, up to the sender's batches and recipients per
+/// call.
+fn calls(chunks: Vec<(Group, Arc<dyn Sender>)>) -> Vec<(Vec<Group>, Arc<dyn Sender>)> {
+    let mut calls: Vec<(Vec<Group>, Arc<dyn Sender>, usize)> = Vec::new();
+    let mut open: HashMap<(String, String), usize> = HashMap::new();
+    for (group, sender) in chunks {
+        let limits = sender.limits();
+        let key = (group.tenant.tenant.id.clone(), group.channel.name.clone());
+        let n = group.rows.len();
+        if let Some(&i) = open.get(&key) {
+            let (groups, _, recipients) = &mut calls[i];
+            if groups.len() < limits.max_batches_per_call.max(1)
+                && *recipients + n <= limits.max_recipients_per_call.max(1)
+            {
+                groups.push(group);
+                *recipients += n;
+                continue;
+            }
+        }
+        open.insert(key, calls.len());
+        calls.push((vec![group], sender, n));
+    }
+    calls.into_iter().map(|(g, s, _)| (g, s)).collect()
 }
 
 /// Milliseconds of the tenant's local midnight (any day) since the epoch,

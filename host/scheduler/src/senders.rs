@@ -160,6 +160,12 @@ impl Senders for PluginSenders {
             threads: self.threads.clone(),
             limits: SendLimits {
                 max_batch: manifest.max_batch_size.max(1) as usize,
+                max_batches_per_call: manifest.max_batches_per_call.max(1) as usize,
+                // A plugin that pushes one request per recipient must not
+                // meet the call's request cap.
+                max_recipients_per_call: (self.plugins.runtime().config().max_requests_per_call
+                    as usize)
+                    .max(manifest.max_batch_size.max(1) as usize),
                 rate_per_second: channel.rate_per_second.unwrap_or(manifest.rate_per_second),
                 windows,
             },
@@ -178,26 +184,26 @@ impl Sender for PluginSender {
         self.limits.clone()
     }
 
-    async fn deliver(&self, batch: &Batch) -> Result<Vec<Outcome>, SendError> {
+    async fn deliver(&self, batches: &[Batch]) -> Result<Vec<Outcome>, SendError> {
         let Some(threads) = &self.threads else {
             let called = self
                 .plugins
                 .runtime()
-                .deliver(&self.plugin, &self.ctx, &self.config, batch)
+                .deliver(&self.plugin, &self.ctx, &self.config, batches)
                 .await;
             return called.result.map_err(|e| SendError(e.to_string()));
         };
         let runtime = self.plugins.runtime().clone();
-        let (plugin, ctx, config, batch) = (
+        let (plugin, ctx, config, batches) = (
             self.plugin.clone(),
             self.ctx.clone(),
             self.config.clone(),
-            batch.clone(),
+            batches.to_vec(),
         );
         let called = threads
             .run(async move {
                 runtime
-                    .deliver(&plugin, &ctx, &config, &batch)
+                    .deliver(&plugin, &ctx, &config, &batches)
                     .await
                     .result
                     .map_err(|e| e.to_string())
@@ -234,6 +240,10 @@ mod tests {
                 })
                 .collect(),
             handles_webhooks: false,
+            max_batches_per_call: 1,
+            replies: false,
+            sets_up_channels: false,
+            renders: Default::default(),
         }
     }
 

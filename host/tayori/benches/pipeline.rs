@@ -65,6 +65,7 @@ const LINE_MAX_BATCH: usize = 500;
 const LINE_RATE: u32 = 2_000;
 const LINE_MULTICAST_FROM: usize = 50;
 const LINE_PUSH_WAVE: usize = 20;
+const LINE_MAX_BATCHES_PER_CALL: usize = 100;
 
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -720,6 +721,9 @@ fn dispatch_config() -> DispatchConfig {
 fn native_limits() -> SendLimits {
     SendLimits {
         max_batch: LINE_MAX_BATCH,
+        // As the bundled LINE plugin declares and the runtime caps.
+        max_batches_per_call: LINE_MAX_BATCHES_PER_CALL,
+        max_recipients_per_call: 1_000,
         rate_per_second: LINE_RATE,
         windows: Vec::new(),
     }
@@ -836,7 +840,18 @@ impl Sender for NativeSender {
         native_limits()
     }
 
-    async fn deliver(&self, batch: &Batch) -> Result<Vec<Outcome>, SendError> {
+    async fn deliver(&self, batches: &[Batch]) -> Result<Vec<Outcome>, SendError> {
+        let each = futures::future::join_all(batches.iter().map(|b| self.deliver_one(b))).await;
+        let mut all = Vec::new();
+        for outcomes in each {
+            all.extend(outcomes?);
+        }
+        Ok(all)
+    }
+}
+
+impl NativeSender {
+    async fn deliver_one(&self, batch: &Batch) -> Result<Vec<Outcome>, SendError> {
         use futures::StreamExt;
         let text = match batch.content.subject.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => format!("{s}\n\n{}", batch.content.body.trim()),

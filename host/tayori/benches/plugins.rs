@@ -22,10 +22,12 @@ fn batch() -> Batch {
             subject: None,
             body: "おめでとうございます".into(),
             locale: "ja".into(),
+            ..Content::default()
         },
         recipients: vec![Recipient {
             address: "U0123".into(),
             idempotency_key: "00000000-0000-4000-8000-000000000001".into(),
+            unsubscribe_url: None,
         }],
     }
 }
@@ -62,7 +64,7 @@ async fn run() -> anyhow::Result<()> {
 
     // Warm up.
     for _ in 0..2_000 {
-        runtime.deliver(&plugin, &ctx, &config, &b).await.result?;
+        runtime.deliver(&plugin, &ctx, &config, std::slice::from_ref(&b)).await.result?;
     }
 
     // Single task: per-call latency.
@@ -70,7 +72,7 @@ async fn run() -> anyhow::Result<()> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        runtime.deliver(&plugin, &ctx, &config, &b).await.result?;
+        runtime.deliver(&plugin, &ctx, &config, std::slice::from_ref(&b)).await.result?;
         samples.push(t.elapsed());
     }
     samples.sort();
@@ -93,7 +95,7 @@ async fn run() -> anyhow::Result<()> {
             let ctx = CallContext::default();
             for _ in 0..per_task {
                 runtime
-                    .deliver(&plugin, &ctx, &config, &b)
+                    .deliver(&plugin, &ctx, &config, std::slice::from_ref(&b))
                     .await
                     .result
                     .expect("deliver");
@@ -279,7 +281,7 @@ async fn push_over_http() -> anyhow::Result<()> {
         for i in 0..n {
             b.recipients[0].idempotency_key = uuid::Uuid::new_v4().to_string();
             let t = Instant::now();
-            let outcomes = runtime.deliver(&plugin, &ctx, &config, &b).await.result?;
+            let outcomes = runtime.deliver(&plugin, &ctx, &config, std::slice::from_ref(&b)).await.result?;
             samples.push(t.elapsed());
             if i == 0 {
                 anyhow::ensure!(

@@ -60,7 +60,9 @@ impl From<&EventKind> for InboundKind {
             EventKind::Follow { .. } => Self::Follow,
             EventKind::Unfollow => Self::Unfollow,
             EventKind::Text(_) => Self::Text,
-            EventKind::Postback(_) => Self::Postback,
+            // A date picker's choice is a postback; a mail is a text.
+            EventKind::Postback(_) | EventKind::Picked { .. } => Self::Postback,
+            EventKind::Email(_) => Self::Text,
         }
     }
 }

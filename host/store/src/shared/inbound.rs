@@ -80,7 +80,7 @@ fn check(i: usize, event: &InboundEvent) -> StoreResult<()> {
     };
     bounded("id", &event.id, MAX_INBOUND_ID_BYTES)?;
     bounded("address", &event.address, MAX_INBOUND_ADDRESS_BYTES)?;
-    if let EventKind::Text(data) | EventKind::Postback(data) = &event.kind
+    if let Some(data) = event.kind.stored_data()
         && data.len() > MAX_INBOUND_DATA_BYTES
     {
         return Err(invalid(
@@ -170,11 +170,9 @@ async fn record_one(
     received_at: i64,
 ) -> StoreResult<InboundRecorded> {
     let kind = InboundKind::from(&event.kind);
-    let (unblocked, data) = match &event.kind {
-        EventKind::Follow { unblocked } => (*unblocked, None),
-        EventKind::Unfollow => (false, None),
-        EventKind::Text(data) | EventKind::Postback(data) => (false, Some(data.as_str())),
-    };
+    let unblocked = matches!(event.kind, EventKind::Follow { unblocked: true });
+    let stored = event.kind.stored_data();
+    let data = stored.as_deref();
     let occurred_at = i64::try_from(event.timestamp_ms).unwrap_or(i64::MAX);
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO inbound_events (tenant_id, channel, event_id, address, kind, unblocked, data, \

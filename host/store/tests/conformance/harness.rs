@@ -166,6 +166,10 @@ pub fn plugin_record(plugin_id: &str, version: &str, bytes: &[u8]) -> PluginVers
             daily_quota: None,
             rate_windows: vec![],
             handles_webhooks: true,
+            max_batches_per_call: 1,
+            replies: false,
+            sets_up_channels: false,
+            renders: Default::default(),
         },
         published_at: {
             // Microseconds: what both engines keep.

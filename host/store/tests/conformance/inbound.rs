@@ -24,6 +24,8 @@ fn event(id: &str, address: &str, at_ms: u64, kind: EventKind) -> InboundEvent {
         address: address.into(),
         timestamp_ms: at_ms,
         kind,
+        reply: None,
+        redelivery: false,
     }
 }
 

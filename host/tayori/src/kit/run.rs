@@ -231,7 +231,7 @@ pub(crate) async fn test_plugin(args: TestArgs) -> anyhow::Result<ExitCode> {
         }
         None => sample_batch(manifest.max_batch_size),
     };
-    let called = runtime.deliver(&plugin, &ctx, &config_text, &batch).await;
+    let called = runtime.deliver(&plugin, &ctx, &config_text, std::slice::from_ref(&batch)).await;
     let mut view = call_view("deliver", &called.report, &masker);
     match called.result {
         Err(e) => {
@@ -297,11 +297,13 @@ fn sample_batch(max_batch_size: u32) -> Batch {
             body: "そろそろ安定期。からだを冷やさないように、温かい飲み物でひと休みしましょう。"
                 .into(),
             locale: "ja".into(),
+            ..Content::default()
         },
         recipients: (1..=n)
             .map(|i| Recipient {
                 address: format!("user-{i:04}"),
                 idempotency_key: format!("5f0e7a2c-3b1d-4c8e-9a6f-{i:012x}"),
+                unsubscribe_url: None,
             })
             .collect(),
     }
@@ -549,6 +551,10 @@ fn call_problem(report: &mut Report, function: &str, kind: &CallErrorKind, runti
         CallErrorKind::Busy(t) | CallErrorKind::Instantiate(t) => (
             "instantiate",
             format!("{function} could not start an instance: {t}"),
+        ),
+        CallErrorKind::Unsupported(call) => (
+            "unsupported",
+            format!("{function}: the plugin does not offer `{call}` (its contract version or manifest leaves it out)"),
         ),
     };
     report.problem(code, message);
@@ -873,6 +879,10 @@ mod tests {
             daily_quota: None,
             rate_windows: Vec::new(),
             handles_webhooks: false,
+            max_batches_per_call: 1,
+            replies: false,
+            sets_up_channels: false,
+            renders: Default::default(),
         }
     }
 

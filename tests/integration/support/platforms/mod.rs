@@ -135,6 +135,7 @@ pub fn batch(addresses: &[&str], subject: Option<&str>, body: &str) -> Batch {
             subject: subject.map(str::to_owned),
             body: body.into(),
             locale: "ja".into(),
+            ..Content::default()
         },
         recipients: addresses
             .iter()
@@ -142,6 +143,7 @@ pub fn batch(addresses: &[&str], subject: Option<&str>, body: &str) -> Batch {
             .map(|(i, address)| Recipient {
                 address: (*address).into(),
                 idempotency_key: format!("0b8a3c3e-6d1f-4c55-8e2a-{:012x}", i + 1),
+                unsubscribe_url: None,
             })
             .collect(),
     }
