@@ -6,6 +6,7 @@
 mod support;
 
 mod api_catalog;
+mod backup;
 mod api_channels;
 mod api_isolation;
 mod api_openapi;

@@ -264,8 +264,8 @@ async fn a_broadcast_killed_at_random_moments_reaches_everyone_exactly_once() {
         database_url: format!("sqlite://{}", dir.path().join("tayori.db").display()),
         admin_token: random_token(),
         secret_key: random_secret_key(),
-        lease_seconds: 2,
-        retry_base_seconds: 1,
+        lease_seconds: Some(2),
+        retry_base_seconds: Some(1),
         dir: dir.path().to_path_buf(),
         log_name: "tayori.log".into(),
     };
@@ -376,8 +376,8 @@ async fn two_nodes_on_one_postgres_share_a_broadcast_and_send_each_delivery_once
             database_url: url.clone(),
             admin_token: "two-nodes-operator-token".into(),
             secret_key: key.clone(),
-            lease_seconds: 2,
-            retry_base_seconds: 1,
+            lease_seconds: Some(2),
+            retry_base_seconds: Some(1),
             dir: dir.path().to_path_buf(),
             log_name: format!("{name}.log"),
         };
@@ -410,6 +410,156 @@ async fn two_nodes_on_one_postgres_share_a_broadcast_and_send_each_delivery_once
             sent_a + sent_b,
             RECIPIENTS as u64,
             "the nodes' sent counts together (a {sent_a}, b {sent_b}; {stale_a} + {stale_b} completions refused as stale)"
+        );
+    })
+    .catch_unwind()
+    .await;
+    admin
+        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+        .await
+        .expect("drop the test schema");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Deliveries in flight in a SQLite database, read straight from it (the
+/// node that claimed them is dead).
+async fn in_flight_in(database_url: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect(database_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open {database_url}: {e}"));
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count in-flight deliveries");
+    conn.close().await.expect("close");
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_default_lease_a_restarted_sqlite_host_resends_what_its_predecessor_left_in_flight()
+{
+    // The case: kill -9 three times during a 3,000-recipient LINE
+    // broadcast, with `tayori serve`'s own lease and retry settings. With
+    // the old 300 s lease the rows in flight at a kill waited out the lease
+    // (far beyond the settling deadline); now a restart takes them back at
+    // once, and they go again under the keys they went with.
+    const RECIPIENTS: usize = 3_000;
+    const KILLS: usize = 3;
+    const RATE: u32 = 500;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = ServeSpec {
+        database_url: format!("sqlite://{}", dir.path().join("tayori.db").display()),
+        admin_token: random_token(),
+        secret_key: random_secret_key(),
+        lease_seconds: None,
+        retry_base_seconds: None,
+        dir: dir.path().to_path_buf(),
+        log_name: "tayori.log".into(),
+    };
+    let fake = FakeLine::start().await;
+    let mut node = ServeProcess::start(&spec).await;
+    setup(&node, &fake, RECIPIENTS, RATE).await;
+    broadcast(&node, RECIPIENTS).await;
+    let mut left_in_flight = 0;
+    for round in 0..KILLS {
+        // Killed once LINE has the next multicast: that batch's answer is
+        // on its way, the claim's next batch waits for the rate limit.
+        let before = fake.attempts().len();
+        if tokio::time::timeout(PROGRESS_DEADLINE, fake.received(before + 1))
+            .await
+            .is_err()
+        {
+            panic!(
+                "round {round}: LINE saw no request for {PROGRESS_DEADLINE:?}; the server's log ends:\n{}",
+                node.log_tail()
+            );
+        }
+        node.kill().await;
+        left_in_flight += in_flight_in(&spec.database_url).await;
+        node = ServeProcess::start(&spec).await;
+    }
+    // What this test is about: the kills left claims behind.
+    assert!(left_in_flight > 0, "no kill left a delivery in flight");
+    let rows = settled(&node).await;
+    node.stop().await;
+    eprintln!(
+        "default lease: {left_in_flight} rows in flight over {KILLS} kills; LINE answered {:?} over {} requests",
+        attempts_by_status(&fake),
+        fake.attempts().len()
+    );
+    assert_exactly_once(&fake, &rows, RECIPIENTS);
+    assert!(
+        node.log_text()
+            .contains("took back deliveries a previous run left in flight"),
+        "the restarted host did not say it took the claims back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_default_lease_another_postgres_node_takes_over_a_dead_nodes_claims() {
+    // Node a claims and dies with claims in flight; node b, started on the
+    // same database afterwards, cannot know a is gone but by its lease:
+    // with the default (20 s, renewed while a call runs) b sends them
+    // within the settling deadline; the old 300 s lease kept them waiting
+    // five minutes.
+    const RECIPIENTS: usize = 2_119;
+    const RATE: u32 = 500;
+    let Ok(base) = std::env::var(DATABASE_URL_VAR) else {
+        eprintln!("{DATABASE_URL_VAR} is not set: skipping the PostgreSQL takeover test");
+        return;
+    };
+    let schema = format!("tayori_takeover_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach {DATABASE_URL_VAR}: {e}"));
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .expect("create the test schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[search_path]={schema}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = random_secret_key();
+    let outcome = AssertUnwindSafe(async {
+        let spec = |name: &str| ServeSpec {
+            database_url: url.clone(),
+            admin_token: "takeover-operator-token".into(),
+            secret_key: key.clone(),
+            lease_seconds: None,
+            retry_base_seconds: None,
+            dir: dir.path().to_path_buf(),
+            log_name: format!("{name}.log"),
+        };
+        let fake = FakeLine::start().await;
+        let mut a = ServeProcess::start(&spec("a")).await;
+        setup(&a, &fake, RECIPIENTS, RATE).await;
+        broadcast(&a, RECIPIENTS).await;
+        tokio::time::timeout(PROGRESS_DEADLINE, fake.received(1))
+            .await
+            .expect("node a sent nothing");
+        a.kill().await;
+        let mut counting = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight'")
+                .fetch_one(&mut counting)
+                .await
+                .expect("count");
+        assert!(left > 0, "node a died holding no claims");
+        let mut b = ServeProcess::start(&spec("b")).await;
+        let rows = settled(&b).await;
+        b.stop().await;
+        eprintln!(
+            "takeover: node a left {left} rows in flight; LINE answered {:?} over {} requests",
+            attempts_by_status(&fake),
+            fake.attempts().len()
+        );
+        assert_exactly_once(&fake, &rows, RECIPIENTS);
+        assert!(
+            b.log_text()
+                .contains("rescued deliveries whose dispatcher's lease ran out"),
+            "node b did not rescue node a's claims"
         );
     })
     .catch_unwind()

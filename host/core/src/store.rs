@@ -415,6 +415,20 @@ pub trait OutboxStore: Send + Sync {
     /// Puts in-flight deliveries whose lease ran out before `now` back to
     /// pending (their dispatcher died); answers how many.
     async fn rescue_expired_leases(&self, now: i64) -> StoreResult<u64>;
+    /// Extends the leases of claimed deliveries still in flight under
+    /// these claims (`(id, fence)`) to `lease_until`: a dispatcher renews
+    /// its claims while their call runs, so leases can be short and a dead
+    /// node's claims are taken over soon. Answers how many were extended
+    /// (a row re-claimed by another dispatcher is not).
+    async fn renew_leases(&self, claims: &[(i64, i64)], lease_until: i64) -> StoreResult<u64>;
+    /// Takes back, when the dispatcher starts, the claims a predecessor
+    /// left in flight, if this store can know that no other dispatcher
+    /// holds them: on SQLite (one host per file) every in-flight delivery
+    /// goes back to pending at once, in its kept batch, so that it is sent
+    /// again under the same key. On PostgreSQL other nodes may hold them:
+    /// nothing changes, and a dead node's claims wait for their lease.
+    /// Answers how many.
+    async fn take_over_claims(&self, now: i64) -> StoreResult<u64>;
     /// The earliest `next_attempt_at` of a pending delivery, if any.
     async fn next_due(&self) -> StoreResult<Option<i64>>;
     /// A tenant's deliveries, newest first.
@@ -480,9 +494,20 @@ pub trait InboundStore: Send + Sync {
     ) -> StoreResult<Page<InboundRecord>>;
 }
 
+/// The store's own life.
+#[async_trait::async_trait]
+pub trait StoreLifecycle: Send + Sync {
+    /// Ends the store's use on a clean shutdown, once nothing writes any
+    /// more: SQLite copies its write-ahead log into the database file and
+    /// empties the log (so the file alone holds every commit), PostgreSQL
+    /// closes its connections. Calls after it fail.
+    async fn close(&self) -> StoreResult<()>;
+}
+
 /// Everything Tayori stores, behind one object: `Arc<dyn Store>`.
 pub trait Store:
-    PluginStore
+    StoreLifecycle
+    + PluginStore
     + TenantStore
     + ChannelStore
     + SubscriberStore
@@ -494,7 +519,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: PluginStore
+    T: StoreLifecycle
+        + PluginStore
         + TenantStore
         + ChannelStore
         + SubscriberStore

@@ -80,7 +80,8 @@ pub trait Senders: Send + Sync {
 pub struct DispatchConfig {
     /// Rows one claim takes.
     pub claim_size: u32,
-    /// How long a claim holds its rows before another dispatcher may rescue them.
+    /// How long a claim holds its rows before another dispatcher may
+    /// rescue them; renewed while the claim is worked on (see `lease.rs`).
     pub lease: Duration,
     /// Attempts before a delivery is dead.
     pub max_attempts: u32,
@@ -108,7 +109,7 @@ impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
             claim_size: 1_000,
-            lease: Duration::from_secs(300),
+            lease: crate::lease::DEFAULT_LEASE,
             max_attempts: 8,
             backoff_base: Duration::from_secs(30),
             backoff_cap: Duration::from_secs(3_600),
@@ -252,9 +253,19 @@ impl Dispatcher {
         caches.catalog = None;
     }
 
-    /// Runs `workers` claim loops and the lease rescuer until `shutdown`,
-    /// then logs what this node dispatched in all.
+    /// Takes back a predecessor's claims where the store can tell they
+    /// are nobody else's (SQLite), then runs `workers` claim loops and the
+    /// lease rescuer until `shutdown`, then logs what this node dispatched
+    /// in all.
     pub async fn run(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        match self.store.take_over_claims(self.clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                rows = n,
+                "took back deliveries a previous run left in flight: they go again under their keys"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot take back a previous run's claims"),
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..self.config.workers.max(1) {
             let me = self.clone();
@@ -285,7 +296,7 @@ impl Dispatcher {
         let me = self.clone();
         let mut stop = shutdown.clone();
         tasks.spawn(async move {
-            let every = (me.config.lease / 4).max(Duration::from_millis(100));
+            let every = crate::lease::renew_every(me.config.lease);
             loop {
                 match me.store.rescue_expired_leases(me.clock.now_ms()).await {
                     Ok(0) => {}
@@ -358,6 +369,13 @@ impl Dispatcher {
         if claimed == 0 {
             return Ok(Dispatched::default());
         }
+        // The lease stays ahead of the work until the completions are in.
+        let _renewal = crate::lease::Renewal::start(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.lease,
+            claim.deliveries.iter().map(|d| (d.id, d.fence)).collect(),
+        );
         let labels: HashMap<i64, (String, String)> = claim
             .deliveries
             .iter()

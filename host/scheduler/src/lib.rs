@@ -16,6 +16,7 @@ pub mod broadcast;
 pub mod clock;
 pub mod dispatch;
 pub mod keys;
+pub mod lease;
 pub mod plan;
 pub mod preview;
 pub mod render;

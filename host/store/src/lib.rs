@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use tayori_core::Store;
 
+mod backup;
 mod error;
 mod rows;
 mod validate;
@@ -29,6 +30,7 @@ mod validate;
 pub mod postgres;
 pub mod sqlite;
 
+pub use backup::{BackupError, backup};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

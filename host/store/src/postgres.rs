@@ -54,6 +54,11 @@ const BATCH_CLAIM_LOCK_CLASS: i32 = 0x7461_7962;
 /// skipped, not waited for, so nodes claim disjoint rows side by side.
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
+/// Whether a starting dispatcher may take back every in-flight claim
+/// (`OutboxStore::take_over_claims`): several nodes share one PostgreSQL
+/// database, so another node may hold them; they wait for their lease.
+const ONE_HOST: bool = false;
+
 /// The change cursor (`OutboxStore::change_cursor`): just below the oldest
 /// transaction still running. Changes are numbered by their transaction's
 /// id (migration 0012); every transaction below this one has ended, and
@@ -157,6 +162,14 @@ impl PostgresStore {
 
     fn registrar(&self) -> &shared::Registrar {
         &self.registrar
+    }
+}
+
+#[async_trait::async_trait]
+impl tayori_core::StoreLifecycle for PostgresStore {
+    async fn close(&self) -> StoreResult<()> {
+        self.pools.pool.close().await;
+        Ok(())
     }
 }
 

@@ -67,6 +67,12 @@ const PERSIST_BULK_STATEMENTS: bool = true;
 /// excludes every other claim.
 const CLAIM_LOCK: &str = "";
 
+/// Whether a starting dispatcher may take back every in-flight claim
+/// (`OutboxStore::take_over_claims`): one host serves a SQLite file, so
+/// whatever is in flight when it starts was its predecessor's, which is
+/// gone.
+const ONE_HOST: bool = true;
+
 /// The change cursor (`OutboxStore::change_cursor`): the last number given.
 /// Numbers come from the single writer, so they are given in commit order
 /// and every later change is above it (migration 0012).
@@ -190,6 +196,27 @@ impl SqliteStore {
 
     fn registrar(&self) -> &shared::Registrar {
         &self.registrar
+    }
+}
+
+#[async_trait::async_trait]
+impl tayori_core::StoreLifecycle for SqliteStore {
+    async fn close(&self) -> StoreResult<()> {
+        // TRUNCATE waits (the busy timeout) for readers and the checkpoint
+        // task, copies the whole log into the file, syncs it, and empties
+        // the log: what the file holds is then every commit.
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pools.writer)
+            .await
+            .db()?;
+        self.pools.reader.close().await;
+        self.pools.writer.close().await;
+        if busy != 0 {
+            return Err(tayori_core::StoreError::Backend(
+                "the write-ahead log could not be checkpointed: another connection held it".into(),
+            ));
+        }
+        Ok(())
     }
 }
 

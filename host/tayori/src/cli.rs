@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Run the service.
     Serve(ServeArgs),
+    /// Copy the SQLite database to a new file, consistently, while the
+    /// host runs (PostgreSQL: use pg_dump). Back up the secret key too.
+    Backup(BackupArgs),
     /// Delivery plugins: upload, list, activate, roll back on a running host;
     /// new, check and test locally (the partner kit).
     #[command(subcommand)]
@@ -128,9 +131,11 @@ struct ServeArgs {
     /// Do not publish the plugins bundled in this binary.
     #[arg(long)]
     no_bundled_plugins: bool,
-    /// How long a dispatcher holds the deliveries it claimed before another
-    /// (or a restarted) node may take them over, in seconds.
-    #[arg(long, env = "TAYORI_LEASE_SECONDS", default_value_t = 300)]
+    /// How long a claim holds its deliveries without renewal before another
+    /// node may take them over, in seconds. Renewed every quarter of it
+    /// while the claim's calls run; a restarted SQLite host takes its
+    /// predecessor's claims back at once.
+    #[arg(long, env = "TAYORI_LEASE_SECONDS", default_value_t = tayori_scheduler::lease::DEFAULT_LEASE.as_secs())]
     lease_seconds: u64,
     /// The first retry's delay in seconds (doubling up to an hour, with jitter).
     #[arg(long, env = "TAYORI_RETRY_BASE_SECONDS", default_value_t = 30)]
@@ -138,6 +143,19 @@ struct ServeArgs {
     /// Plan and send nothing: serve the API only (another node delivers).
     #[arg(long)]
     no_scheduler: bool,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// The new file (never overwritten).
+    file: PathBuf,
+    /// The database to copy: `sqlite://path`.
+    #[arg(
+        long,
+        env = "TAYORI_DATABASE_URL",
+        default_value = "sqlite://tayori.db"
+    )]
+    database_url: String,
 }
 
 /// Where the host is and who is calling.
@@ -521,6 +539,7 @@ fn init_tracing(kit: bool) {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Backup(args) => backup(args).await,
         Command::Schedule(cmd) => schedule(cmd).await,
         Command::Deliveries(cmd) => deliveries(cmd).await,
         Command::Plugin(cmd) => plugin(cmd).await,
@@ -851,6 +870,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("binding {}: {e}", args.bind))?;
     let launched = launch(config, listener, shutdown_signal()).await?;
     launched.task.await??;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tayori backup FILE`: an online copy of the SQLite database.
+async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    let bytes = tayori_store::backup(&args.database_url, &args.file).await?;
+    println!(
+        "{}",
+        serde_json::json!({"backup": args.file.display().to_string(), "bytes": bytes})
+    );
+    eprintln!(
+        "The copy holds channel secrets sealed with the host's key (TAYORI_SECRET_KEY, or the \
+         key file beside the database, e.g. tayori.key): keep the key with the backup, \
+         or the secrets in it cannot be opened."
+    );
     Ok(ExitCode::SUCCESS)
 }
 

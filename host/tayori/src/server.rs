@@ -151,6 +151,7 @@ pub async fn launch_with_key(
     );
     let running = config.run_scheduler.then(|| scheduler.start());
     let watcher = tokio::spawn(follow_plugin_changes(store.clone(), plugins.clone()));
+    let closing = store.clone();
     let state = AppState(Arc::new(Inner {
         store,
         plugins,
@@ -169,6 +170,12 @@ pub async fn launch_with_key(
         watcher.abort();
         if let Some(running) = running {
             running.shutdown().await;
+        }
+        // Nothing writes any more (requests answered, in-flight batches
+        // completed): SQLite's log goes into the database file.
+        match closing.close().await {
+            Ok(()) => tracing::info!("database closed"),
+            Err(e) => tracing::error!(error = %e, "cannot close the database cleanly"),
         }
         served
     });

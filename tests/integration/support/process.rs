@@ -37,10 +37,10 @@ pub struct ServeSpec {
     pub admin_token: String,
     /// `TAYORI_SECRET_KEY` (64 hex digits).
     pub secret_key: String,
-    /// `TAYORI_LEASE_SECONDS`.
-    pub lease_seconds: u64,
-    /// `TAYORI_RETRY_BASE_SECONDS`.
-    pub retry_base_seconds: u64,
+    /// `TAYORI_LEASE_SECONDS` (`None`: `tayori serve`'s default).
+    pub lease_seconds: Option<u64>,
+    /// `TAYORI_RETRY_BASE_SECONDS` (`None`: the default).
+    pub retry_base_seconds: Option<u64>,
     /// The working directory (and where the log file goes).
     pub dir: PathBuf,
     /// The log file's name in `dir` (appended to by every start).
@@ -99,6 +99,12 @@ impl ServeProcess {
                 command.env_remove(name);
             }
         }
+        if let Some(lease) = spec.lease_seconds {
+            command.env("TAYORI_LEASE_SECONDS", lease.to_string());
+        }
+        if let Some(base) = spec.retry_base_seconds {
+            command.env("TAYORI_RETRY_BASE_SECONDS", base.to_string());
+        }
         let mut child = command
             .arg("serve")
             .current_dir(&spec.dir)
@@ -106,11 +112,6 @@ impl ServeProcess {
             .env("TAYORI_BIND", format!("127.0.0.1:{port}"))
             .env("TAYORI_ADMIN_TOKEN", &spec.admin_token)
             .env("TAYORI_SECRET_KEY", &spec.secret_key)
-            .env("TAYORI_LEASE_SECONDS", spec.lease_seconds.to_string())
-            .env(
-                "TAYORI_RETRY_BASE_SECONDS",
-                spec.retry_base_seconds.to_string(),
-            )
             .env("TAYORI_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -22,7 +22,7 @@ use tayori_core::{
 };
 
 use super::{
-    CHANGE_CURSOR, CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, fetch_in,
+    CHANGE_CURSOR, CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, ONE_HOST, fetch_in,
     lock_batch_claims, lock_plan, require_tenant, worth_caching,
 };
 use crate::error::{DbResultExt, unreadable};
@@ -1128,6 +1128,59 @@ impl OutboxStore for Engine {
         let n = sqlx::query(
             "UPDATE deliveries SET status = 'pending', lease_until = NULL, updated_at = $1 \
              WHERE status = 'in_flight' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .db()?
+        .rows_affected();
+        tx.commit().await.db()?;
+        Ok(n)
+    }
+
+    async fn renew_leases(&self, claims: &[(i64, i64)], lease_until: i64) -> StoreResult<u64> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        const COLUMNS: usize = 2;
+        let per_statement = (MAX_BIND_PARAMS / COLUMNS).min(super::MAX_ROWS_PER_INSERT);
+        let mut tx = self.begin_write().await?;
+        let mut renewed = 0;
+        for chunk in claims.chunks(per_statement) {
+            let mut b = QueryBuilder::<Db>::new("WITH v (id, fence) AS (");
+            b.push_values(chunk, |mut row, (id, fence)| {
+                row.push_bind(*id).push_bind(*fence);
+            });
+            // Never shortens a lease (a later claim's own is longer).
+            b.push(") UPDATE deliveries SET lease_until = ")
+                .push_bind(lease_until)
+                .push(
+                    " FROM v WHERE deliveries.id = v.id AND deliveries.fence = v.fence \
+                     AND deliveries.status = 'in_flight' AND deliveries.lease_until < ",
+                )
+                .push_bind(lease_until);
+            renewed += b
+                .build()
+                .persistent(worth_caching(chunk.len(), per_statement))
+                .execute(&mut *tx)
+                .await
+                .db()?
+                .rows_affected();
+        }
+        tx.commit().await.db()?;
+        Ok(renewed)
+    }
+
+    async fn take_over_claims(&self, now: i64) -> StoreResult<u64> {
+        if !ONE_HOST {
+            return Ok(0);
+        }
+        // Like a rescue of an expired lease: the row keeps its batch (and
+        // so its retry key) and its attempt count.
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL, updated_at = $1 \
+             WHERE status = 'in_flight'",
         )
         .bind(now)
         .execute(&mut *tx)
