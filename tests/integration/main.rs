@@ -23,5 +23,6 @@ mod platform_kanameto;
 mod platform_line;
 mod platform_muni_app;
 mod platform_x_dm;
+mod plugin_answers;
 mod plugins_api;
 mod sandbox;

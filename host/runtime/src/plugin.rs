@@ -282,6 +282,7 @@ impl Runtime {
         batch: &Batch,
     ) -> Called<Vec<Outcome>> {
         let wbatch = wt::Batch::from(batch);
+        let scrub = tayori_core::answers::Scrub::new(&plugin.secret_fields, config);
         let config: Arc<str> = config.into();
         let text = config.clone();
         let export = plugin.exports.deliver;
@@ -305,7 +306,7 @@ impl Runtime {
                     CallErrorKind::Contract(why),
                 ))
             })?;
-            Ok(outcomes)
+            Ok(scrub.outcomes(outcomes))
         });
         Called {
             result,
@@ -367,11 +368,14 @@ fn check_outcomes(batch: &Batch, outcomes: &[Outcome]) -> Result<(), String> {
         if !expected.contains(o.idempotency_key.as_str()) {
             return Err(format!(
                 "returned an outcome for `{}`, which is not in the batch",
-                o.idempotency_key
+                tayori_core::answers::cut(o.idempotency_key.clone(), 128)
             ));
         }
         if !seen.insert(o.idempotency_key.as_str()) {
-            return Err(format!("returned two outcomes for `{}`", o.idempotency_key));
+            return Err(format!(
+                "returned two outcomes for `{}`",
+                tayori_core::answers::cut(o.idempotency_key.clone(), 128)
+            ));
         }
     }
     if outcomes.len() != batch.recipients.len() {
