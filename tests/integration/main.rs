@@ -7,6 +7,7 @@ mod support;
 
 mod api_catalog;
 mod api_channels;
+mod api_input;
 mod api_isolation;
 mod api_openapi;
 mod api_subscribers;

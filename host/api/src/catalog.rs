@@ -434,6 +434,15 @@ async fn import_catalog(
                 format!("catalog file: {e}"),
             )
         })?;
+        // YAML's "\0" escape makes a NUL no database keeps as text.
+        if let Ok(value) = serde_yaml::from_slice::<serde_json::Value>(&body)
+            && let Some(field) = crate::input::nul_in_json(&value)
+        {
+            return Err(ApiError::invalid(
+                &format!("catalog file {field}"),
+                crate::input::NUL_MESSAGE,
+            ));
+        }
         check_file(&file)
     })
     .await
