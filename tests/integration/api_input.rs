@@ -119,6 +119,31 @@ async fn arrays_are_not_objects(api: Api) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_with_an_unknown_filter_is_refused_at_import() {
+    let api = Api::sqlite().await;
+    api.tenant("otaru").await;
+    let import = |body: &str| {
+        let catalog = format!("programs:\n  - id: local\n    name: Local\n    messages:\n      - id: local-day-1\n        stage: newborn\n        rule: {{ child_day: 1 }}\n        content:\n          ja: {{ body: \"{body}\" }}\n");
+        api.op(Method::POST, "/v1/catalog/import")
+            .header("content-type", "application/yaml")
+            .body(catalog)
+    };
+    let (status, body) = send(import("{{ tenant_name | nosuchfilter }}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error(&body).1.contains("unknown filter"), "{body}");
+    let (status, body) = send(import("{{ tenant_name | upper }}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(
+        api.op(Method::PUT, "/v1/tenants/otaru/catalog/inserts/stage/newborn")
+            .json(&json!({ "content": { "ja": "{{ tenant_name | nosuchfilter }}" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, message) = error(&body);
+    assert!(message.starts_with("content.ja: ") && message.contains("unknown filter"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_array_is_not_an_object_on_both_engines() {
     on_each_engine(arrays_are_not_objects).await;
 }
