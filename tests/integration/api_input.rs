@@ -14,7 +14,10 @@ fn assert_names(status: StatusCode, body: &serde_json::Value, field: &str) {
     let (code, message) = error(body);
     assert_eq!(code, "invalid_field", "{body}");
     assert!(message.starts_with(field), "{field}: {message}");
-    assert!(message.contains("NUL") || message.contains("invalid type"), "{message}");
+    assert!(
+        message.contains("NUL") || message.contains("invalid type"),
+        "{message}"
+    );
 }
 
 async fn nul_is_refused_everywhere(api: Api) {
@@ -29,7 +32,8 @@ async fn nul_is_refused_everywhere(api: Api) {
     assert_names(status, &body, "tenant:");
     let (status, body) = send(api.op(Method::GET, "/v1/tenants/ot%00aru")).await;
     assert_names(status, &body, "tenant:");
-    let (status, body) = send(api.op(Method::GET, "/v1/tenants/otaru/deliveries?channel=a%00b")).await;
+    let (status, body) =
+        send(api.op(Method::GET, "/v1/tenants/otaru/deliveries?channel=a%00b")).await;
     assert_names(status, &body, "query parameter `channel`:");
 
     // JSON bodies: names, broadcasts, inserts, subscribers, canary lists.
@@ -42,24 +46,29 @@ async fn nul_is_refused_everywhere(api: Api) {
     let (status, body) = send(api.op(Method::GET, "/v1/tenants/sapporo")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing was written: {body}");
     let (status, body) = send(
-        api.op(Method::POST, "/v1/tenants/otaru/broadcasts").json(&json!({
-            "content": { "subject": "休館", "body": "本日は\u{0}休館" }, "audience": {}
-        })),
+        api.op(Method::POST, "/v1/tenants/otaru/broadcasts")
+            .json(&json!({
+                "content": { "subject": "休館", "body": "本日は\u{0}休館" }, "audience": {}
+            })),
     )
     .await;
     assert_names(status, &body, "content.body:");
     let (status, body) = send(
-        api.op(Method::PUT, "/v1/tenants/otaru/catalog/inserts/stage/newborn")
-            .json(&json!({ "content": { "ja": "健診\u{0}" } })),
+        api.op(
+            Method::PUT,
+            "/v1/tenants/otaru/catalog/inserts/stage/newborn",
+        )
+        .json(&json!({ "content": { "ja": "健診\u{0}" } })),
     )
     .await;
     assert_names(status, &body, "content.ja:");
     let (status, body) = send(
-        api.op(Method::POST, "/v1/tenants/otaru/subscribers").json(&json!({
-            "locale": "ja",
-            "contacts": [{ "channel": "line", "address": "U\u{0}1" }],
-            "children": [{ "due_date": tokyo_day(100).to_string() }],
-        })),
+        api.op(Method::POST, "/v1/tenants/otaru/subscribers")
+            .json(&json!({
+                "locale": "ja",
+                "contacts": [{ "channel": "line", "address": "U\u{0}1" }],
+                "children": [{ "due_date": tokyo_day(100).to_string() }],
+            })),
     )
     .await;
     assert_names(status, &body, "contacts[0].address:");
@@ -85,7 +94,11 @@ async fn nul_is_refused_everywhere(api: Api) {
             .body(catalog),
     )
     .await;
-    assert_names(status, &body, "catalog file programs[0].messages[0].content.ja.subject:");
+    assert_names(
+        status,
+        &body,
+        "catalog file programs[0].messages[0].content.ja.subject:",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,24 +110,36 @@ async fn arrays_are_not_objects(api: Api) {
     api.tenant("otaru").await;
     api.upload_echo().await;
     api.echo_channel("otaru", "line").await;
-    let (status, created) = send(
-        api.op(Method::POST, "/v1/tenants/otaru/subscribers").json(&json!({
+    let (status, created) = send(api.op(Method::POST, "/v1/tenants/otaru/subscribers").json(
+        &json!({
             "locale": "ja",
             "contacts": [{ "channel": "line", "address": "U1" }],
             "children": [{ "due_date": tokyo_day(100).to_string() }],
-        })),
-    )
+        }),
+    ))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let path = format!("/v1/tenants/otaru/subscribers/{}", created["id"].as_str().unwrap());
+    let path = format!(
+        "/v1/tenants/otaru/subscribers/{}",
+        created["id"].as_str().unwrap()
+    );
     for patch in [json!([null, null]), json!({ "contacts": [["line", "U2"]] })] {
         let (status, body) = send(api.op(Method::PATCH, &path).json(&patch)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch}: {body}");
-        assert!(error(&body).1.contains("invalid type: sequence, expected an object"), "{body}");
+        assert!(
+            error(&body)
+                .1
+                .contains("invalid type: sequence, expected an object"),
+            "{body}"
+        );
     }
     let (_, now) = send(api.op(Method::GET, &path)).await;
     assert_eq!(now, created, "nothing changed");
-    let (status, body) = send(api.op(Method::POST, "/v1/tenants").json(&json!(["x", "X city"]))).await;
+    let (status, body) = send(
+        api.op(Method::POST, "/v1/tenants")
+            .json(&json!(["x", "X city"])),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
@@ -123,7 +148,9 @@ async fn a_template_with_an_unknown_filter_is_refused_at_import() {
     let api = Api::sqlite().await;
     api.tenant("otaru").await;
     let import = |body: &str| {
-        let catalog = format!("programs:\n  - id: local\n    name: Local\n    messages:\n      - id: local-day-1\n        stage: newborn\n        rule: {{ child_day: 1 }}\n        content:\n          ja: {{ body: \"{body}\" }}\n");
+        let catalog = format!(
+            "programs:\n  - id: local\n    name: Local\n    messages:\n      - id: local-day-1\n        stage: newborn\n        rule: {{ child_day: 1 }}\n        content:\n          ja: {{ body: \"{body}\" }}\n"
+        );
         api.op(Method::POST, "/v1/catalog/import")
             .header("content-type", "application/yaml")
             .body(catalog)
@@ -134,13 +161,19 @@ async fn a_template_with_an_unknown_filter_is_refused_at_import() {
     let (status, body) = send(import("{{ tenant_name | upper }}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = send(
-        api.op(Method::PUT, "/v1/tenants/otaru/catalog/inserts/stage/newborn")
-            .json(&json!({ "content": { "ja": "{{ tenant_name | nosuchfilter }}" } })),
+        api.op(
+            Method::PUT,
+            "/v1/tenants/otaru/catalog/inserts/stage/newborn",
+        )
+        .json(&json!({ "content": { "ja": "{{ tenant_name | nosuchfilter }}" } })),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (_, message) = error(&body);
-    assert!(message.starts_with("content.ja: ") && message.contains("unknown filter"), "{message}");
+    assert!(
+        message.starts_with("content.ja: ") && message.contains("unknown filter"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,14 +26,23 @@ async fn hostile_host(config: Value) -> Host {
         .send()
         .await
         .expect("upload");
-    assert!(response.status().is_success(), "upload: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "upload: {}",
+        response.status()
+    );
     host.put_channel(
         "hostile",
         json!({ "plugin": "hostile", "config": config, "allowed_hosts": [] }),
     )
     .await;
-    host.subscriber("ja", "hostile", "U-hostile-1", today() - chrono::Duration::days(200))
-        .await;
+    host.subscriber(
+        "ja",
+        "hostile",
+        "U-hostile-1",
+        today() - chrono::Duration::days(200),
+    )
+    .await;
     host
 }
 
@@ -54,11 +63,17 @@ async fn a_webhook_answer_carries_no_cookie_and_only_an_http_status() {
     let headers = response.headers().clone();
     assert!(headers.get("set-cookie").is_none(), "{headers:?}");
     assert!(headers.get("location").is_none(), "{headers:?}");
-    assert!(headers.get("access-control-allow-origin").is_none(), "{headers:?}");
+    assert!(
+        headers.get("access-control-allow-origin").is_none(),
+        "{headers:?}"
+    );
     assert_eq!(headers["retry-after"], "30");
     assert_eq!(headers["content-type"], "text/html");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["content-security-policy"], "default-src 'none'; sandbox");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
 
     // Not an HTTP status, a redirect, an informational status: the plugin
     // failed, and the platform hears 502 (and sends again).
@@ -89,7 +104,11 @@ async fn a_huge_message_id_is_stored_cut_and_without_nul() {
     let sent = host.deliveries("&status=sent").await;
     assert_eq!(sent.len(), 1, "{sent:#?}");
     let receipt = sent[0]["receipt"].as_str().expect("a receipt");
-    assert!(receipt.len() <= MAX_RECEIPT_BYTES, "{} bytes", receipt.len());
+    assert!(
+        receipt.len() <= MAX_RECEIPT_BYTES,
+        "{} bytes",
+        receipt.len()
+    );
     assert!(receipt.starts_with("999999"), "{receipt}");
     assert!(!receipt.contains('\0'));
 }
@@ -103,10 +122,17 @@ async fn a_failure_quoting_the_secret_is_masked_and_cut() {
     assert_eq!(failed.len(), 1, "{failed:#?}");
     let error = failed[0]["last_error"].as_str().expect("an error");
     assert!(error.len() <= MAX_FAILURE_BYTES, "{} bytes", error.len());
-    assert!(error.starts_with("the platform refused token ***: eee"), "{error}");
+    assert!(
+        error.starts_with("the platform refused token ***: eee"),
+        "{error}"
+    );
     assert!(!error.contains(TOKEN));
     let (_, page) = host
-        .request(Method::GET, "/v1/tenants/otaru/deliveries?status=failed", None)
+        .request(
+            Method::GET,
+            "/v1/tenants/otaru/deliveries?status=failed",
+            None,
+        )
         .await;
     assert!(!page.to_string().contains(TOKEN), "{page}");
 }

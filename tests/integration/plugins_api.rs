@@ -217,7 +217,12 @@ async fn activation_canary_and_rollback() {
         "the first version is active, later ones wait"
     );
     for tenant in ["otaru", "sapporo"] {
-        let (status, body) = post(&server, "/v1/tenants", json!({ "id": tenant, "name": tenant })).await;
+        let (status, body) = post(
+            &server,
+            "/v1/tenants",
+            json!({ "id": tenant, "name": tenant }),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 

@@ -934,7 +934,11 @@ programs:
             ("{{ child_day + tenant_name }}", "does not render"),
         ] {
             let err = template("message `m1` ja body", text).unwrap_err();
-            assert!(err.message.starts_with("message `m1` ja body: "), "{}", err.message);
+            assert!(
+                err.message.starts_with("message `m1` ja body: "),
+                "{}",
+                err.message
+            );
             assert!(err.message.contains(found), "{text}: {}", err.message);
         }
         for fine in [

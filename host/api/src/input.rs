@@ -104,9 +104,8 @@ pub fn from_json<T: DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
     if let Some(field) = nul_in_json(value) {
         return Err(nul(&field));
     }
-    strict::from_value(value).map_err(|(path, e)| {
-        ApiError::invalid(if path.is_empty() { "body" } else { &path }, e)
-    })
+    strict::from_value(value)
+        .map_err(|(path, e)| ApiError::invalid(if path.is_empty() { "body" } else { &path }, e))
 }
 
 /// A JSON body (bytes) read as `T` by the API's rules.
@@ -120,7 +119,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// names the line (1-based).
 pub fn text_body<'a>(what: &str, body: &'a [u8]) -> Result<&'a str, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| {
-        let line = body[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = body[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         ApiError::invalid(&format!("{what} line {line}"), "is not UTF-8")
     })?;
     if let Some(at) = text.find('\0') {
@@ -194,7 +197,10 @@ mod tests {
         );
         assert_eq!(nul_in_json(&json!({"a\u{0}b": 1})), Some("a\\0b".into()));
         assert_eq!(nul_in_json(&json!("x\u{0}")), Some("body".into()));
-        assert_eq!(nul_query_parameter("status=sent&channel=a%00b"), Some("channel".into()));
+        assert_eq!(
+            nul_query_parameter("status=sent&channel=a%00b"),
+            Some("channel".into())
+        );
         assert_eq!(nul_query_parameter("a%2500=1&b=%3000"), None);
         assert_eq!(nul_query_parameter("x%00y=1"), Some("x\\0y".into()));
     }
@@ -214,11 +220,25 @@ mod tests {
     fn an_array_is_not_an_object_at_any_depth() {
         let err = from_json::<Outer>(&json!([null, []])).unwrap_err();
         assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(err.message.starts_with("body: invalid type: sequence"), "{}", err.message);
+        assert!(
+            err.message.starts_with("body: invalid type: sequence"),
+            "{}",
+            err.message
+        );
         let err = from_json::<Outer>(&json!({"contacts": [["U1"]]})).unwrap_err();
-        assert!(err.message.starts_with("contacts[0]: invalid type: sequence"), "{}", err.message);
+        assert!(
+            err.message
+                .starts_with("contacts[0]: invalid type: sequence"),
+            "{}",
+            err.message
+        );
         let ok: Outer = from_json(&json!({"contacts": [{"address": "U1"}]})).unwrap();
-        assert_eq!(ok.contacts, vec![Inner { address: "U1".into() }]);
+        assert_eq!(
+            ok.contacts,
+            vec![Inner {
+                address: "U1".into()
+            }]
+        );
         let err = from_json::<Outer>(&json!({"contacts": [{}]})).unwrap_err();
         assert_eq!(err.message, "contacts[0]: missing field `address`");
         let err = from_json::<Outer>(&json!({"name": "a\u{0}", "contacts": []})).unwrap_err();

@@ -21,8 +21,6 @@ use crate::plugin::RequestRecord;
 /// Table elements an instance may grow to (function tables of Rust programs
 /// are small; this only stops a table bomb).
 const MAX_TABLE_ELEMENTS: usize = 100_000;
-#[cfg(test)]
-use tayori_core::answers::MASK;
 
 /// Who a call is for, carried into log lines and errors.
 #[derive(Debug, Clone, Default)]

@@ -131,7 +131,20 @@ mod tests {
         for status in [200, 204, 299, 400, 401, 404, 429, 500, 503, 599] {
             assert!(with(status, &[], 0).is_some(), "{status}");
         }
-        for status in [0, 99, 100, 101, 199, 300, 302, 399, 600, 999, 1000, u16::MAX] {
+        for status in [
+            0,
+            99,
+            100,
+            101,
+            199,
+            300,
+            302,
+            399,
+            600,
+            999,
+            1000,
+            u16::MAX,
+        ] {
             assert!(with(status, &[], 0).is_none(), "{status}");
         }
         assert!(with(200, &[], MAX_WEBHOOK_ANSWER).is_some());

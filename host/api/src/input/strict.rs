@@ -7,7 +7,9 @@
 //! Errors carry the path to the value (`contacts[0].address`), by
 //! `serde_path_to_error`.
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Unexpected, Visitor,
+};
 use serde_json::Value;
 
 type Error = serde_json::Error;
@@ -118,7 +120,10 @@ impl<'de> SeqAccess<'de> for Items<'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        self.0.next().map(|v| seed.deserialize(Strict(v))).transpose()
+        self.0
+            .next()
+            .map(|v| seed.deserialize(Strict(v)))
+            .transpose()
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -134,7 +139,10 @@ struct Entries<'a> {
 impl<'de> MapAccess<'de> for Entries<'de> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         let Some((key, value)) = self.iter.next() else {
             return Ok(None);
         };

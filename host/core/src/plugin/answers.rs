@@ -186,8 +186,15 @@ mod tests {
             panic!("{:?}", outcomes[1]);
         };
         assert!(f.message.len() <= MAX_FAILURE_BYTES);
-        assert!(f.message.starts_with("401 for token ***: "), "{}", f.message);
-        assert_eq!(outcomes[2].status, DeliveryStatus::Accepted(Some("\u{FFFD}".into())));
+        assert!(
+            f.message.starts_with("401 for token ***: "),
+            "{}",
+            f.message
+        );
+        assert_eq!(
+            outcomes[2].status,
+            DeliveryStatus::Accepted(Some("\u{FFFD}".into()))
+        );
         assert_eq!(outcomes[1].idempotency_key, "k2");
     }
 }

@@ -196,12 +196,11 @@ impl PluginStore for Engine {
             )));
         }
         if let ActivationScope::Tenant(tenant) = scope {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
-                    .bind(tenant)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .db()?;
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
             if exists.is_none() {
                 return Err(invalid(
                     "tenants",

@@ -399,7 +399,12 @@ pub async fn a_bad_event_is_refused_alone_and_the_rest_take_effect(store: Arc<dy
     let batch = [
         event("unfollow", &user(1), T0, EventKind::Unfollow),
         event("nul-text", &user(2), T0, EventKind::Text("a\0b".into())),
-        event("long-text", &user(2), T0, EventKind::Text("あ".repeat(10_000))),
+        event(
+            "long-text",
+            &user(2),
+            T0,
+            EventKind::Text("あ".repeat(10_000)),
+        ),
         event("nul-address", "U\0x", T0, EventKind::Unfollow),
         event("late", &user(3), u64::MAX, EventKind::Postback("p".into())),
         event("text", &user(2), T0, EventKind::Text("こんにちは".into())),
@@ -425,7 +430,10 @@ pub async fn a_bad_event_is_refused_alone_and_the_rest_take_effect(store: Arc<dy
         delivery_statuses(&store, "minato").await,
         [OutboxStatus::Cancelled]
     );
-    let reasons: Vec<Option<&str>> = recorded.iter().map(|r| r.record.reason.as_deref()).collect();
+    let reasons: Vec<Option<&str>> = recorded
+        .iter()
+        .map(|r| r.record.reason.as_deref())
+        .collect();
     assert_eq!(
         reasons,
         [

@@ -234,7 +234,11 @@ pub async fn canaries_roll_back_on_their_own(store: Arc<dyn Store>) {
         .unwrap();
     // A canary for a tenant that does not exist is refused, naming it.
     let nowhere = store
-        .activate_plugin("line", &v("2.0.0"), &ActivationScope::Tenant("minato".into()))
+        .activate_plugin(
+            "line",
+            &v("2.0.0"),
+            &ActivationScope::Tenant("minato".into()),
+        )
         .await;
     assert!(
         matches!(&nowhere, Err(StoreError::Invalid { field, message }) if field == "tenants" && message.contains("minato")),
