@@ -363,3 +363,36 @@ async fn addresses_that_lead_nowhere_say_nothing_more() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_event_is_refused_alone_and_the_rest_of_the_batch_takes_effect() {
+    let (host, fake, subscriber) = line_host().await;
+    let unfollow = fake.unfollow(&user(1));
+    let bad_text = fake.text(&user(2), "予定日は\u{0}5月です");
+    let body = fake.callback(vec![unfollow.clone(), bad_text.clone()]);
+    let response = FakeLine::post_webhook(&host.hook_url("line"), body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // The unfollow is applied; the text is kept as refused, with why, and
+    // without its words.
+    assert_eq!(contact_status(&host, &subscriber).await, "invalid");
+    assert!(host.deliveries("&status=pending").await.is_empty());
+    let inbound = host.inbound().await;
+    assert_eq!(inbound.len(), 2, "{inbound:#?}");
+    assert_eq!(inbound[0]["action"], "contact_invalidated");
+    assert_eq!(inbound[0]["reason"], Value::Null);
+    assert_eq!(inbound[1]["kind"], "text");
+    assert_eq!(inbound[1]["action"], "refused");
+    assert_eq!(inbound[1]["reason"], "the data contains a NUL character");
+    assert_eq!(inbound[1]["data"], Value::Null);
+    assert_eq!(inbound[1]["event_id"], bad_text["webhookEventId"]);
+
+    // LINE redelivers the batch: 200 again, and nothing more happens.
+    let again = fake.callback(vec![
+        FakeLine::redelivered(&unfollow),
+        FakeLine::redelivered(&bad_text),
+    ]);
+    let response = FakeLine::post_webhook(&host.hook_url("line"), again).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(host.inbound().await, inbound);
+}

@@ -216,6 +216,47 @@ async fn activation_canary_and_rollback() {
         (json!("1.0.0"), json!({})),
         "the first version is active, later ones wait"
     );
+    for tenant in ["otaru", "sapporo"] {
+        let (status, body) = post(
+            &server,
+            "/v1/tenants",
+            json!({ "id": tenant, "name": tenant }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    // A canary for a tenant that does not exist changes nothing, even for
+    // the tenants before it in the list.
+    let (status, body) = post(
+        &server,
+        "/v1/plugins/echo/versions/2.0.0/activate",
+        json!({ "tenants": ["otaru", "nowhere"] }),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "tenants[1]: tenant `nowhere` does not exist"
+    );
+    assert_eq!(active_version(&server, "echo").await.1, json!({}));
+    // Nor does a list that is not an object's.
+    let (status, body) = post(
+        &server,
+        "/v1/plugins/echo/versions/2.0.0/activate",
+        json!([["otaru"]]),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        "{body}"
+    );
+    assert_eq!(active_version(&server, "echo").await.1, json!({}));
 
     let (status, _) = post(
         &server,

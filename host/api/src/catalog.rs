@@ -228,7 +228,36 @@ pub(crate) fn template(what: &str, text: &str) -> ApiResult<()> {
             ),
         ));
     }
+    // Filters, tests and operations are only found when the template runs:
+    // render it once, with the renderer deliveries use, for an expecting
+    // and for a born child, so that `{{ tenant_name | nosuchfilter }}` is
+    // refused here rather than failing every delivery.
+    let renderer = tayori_scheduler::render::Renderer::default();
+    for sample in sample_variables() {
+        renderer
+            .render(text, &sample)
+            .map_err(|e| ApiError::invalid(what, e))?;
+    }
     Ok(())
+}
+
+/// Values of every [`TEMPLATE_VARIABLES`] entry, as the renderer gives
+/// them: for a child 12 weeks into pregnancy, and for one born 100 days ago.
+fn sample_variables() -> [minijinja::Value; 2] {
+    let expecting = serde_json::json!({
+        "tenant_name": "小樽市", "age": "妊娠12週0日", "pregnancy_week": 12,
+        "pregnancy_day": 84, "days_to_due": 196, "child_day": 0, "child_month": 0,
+        "child_year": 0, "due_date": "2027-05-01", "locale": "ja",
+    });
+    let born = serde_json::json!({
+        "tenant_name": "小樽市", "age": "生後3か月", "pregnancy_week": 0,
+        "pregnancy_day": 0, "days_to_due": -100, "child_day": 100, "child_month": 3,
+        "child_year": 0, "due_date": "2027-05-01", "birth_date": "2027-04-28", "locale": "ja",
+    });
+    [
+        minijinja::Value::from_serialize(&expecting),
+        minijinja::Value::from_serialize(&born),
+    ]
 }
 
 /// Content per locale, every template checked; `ja` is required.
@@ -434,6 +463,15 @@ async fn import_catalog(
                 format!("catalog file: {e}"),
             )
         })?;
+        // YAML's "\0" escape makes a NUL no database keeps as text.
+        if let Ok(value) = serde_yaml::from_slice::<serde_json::Value>(&body)
+            && let Some(field) = crate::input::nul_in_json(&value)
+        {
+            return Err(ApiError::invalid(
+                &format!("catalog file {field}"),
+                crate::input::NUL_MESSAGE,
+            ));
+        }
         check_file(&file)
     })
     .await
@@ -886,6 +924,30 @@ programs:
             programs[0].messages[1].rule,
             ScheduleRule::SchoolEntry { offset_days: -7 }
         );
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_refused_at_import() {
+        for (text, found) in [
+            ("{{ tenant_name | nosuchfilter }}", "unknown filter"),
+            ("{% if age is nosuchtest %}x{% endif %}", "unknown test"),
+            ("{{ child_day + tenant_name }}", "does not render"),
+        ] {
+            let err = template("message `m1` ja body", text).unwrap_err();
+            assert!(
+                err.message.starts_with("message `m1` ja body: "),
+                "{}",
+                err.message
+            );
+            assert!(err.message.contains(found), "{text}: {}", err.message);
+        }
+        for fine in [
+            "{{ tenant_name | upper }}",
+            "{% if birth_date is defined %}{{ child_day + 1 }}{% endif %}",
+            "{{ age }} {{ due_date }} {{ days_to_due | abs }}",
+        ] {
+            template("m", fine).unwrap_or_else(|e| panic!("{fine}: {}", e.message));
+        }
     }
 
     #[test]

@@ -126,49 +126,5 @@ impl From<LifecycleError> for ApiError {
     }
 }
 
-/// Turns axum's body and JSON rejections into our error shape.
-pub struct Json422<T>(pub T);
-
-impl<S, T> axum::extract::FromRequest<S> for Json422<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Json422(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiError {
-    use axum::extract::rejection::JsonRejection as J;
-    match r {
-        J::JsonDataError(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            e.body_text(),
-        ),
-        J::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
-        J::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected `Content-Type: application/json`",
-        ),
-        J::BytesRejection(e) => {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    "the request body is too large",
-                )
-            } else {
-                ApiError::bad_request("bad_body", e.body_text())
-            }
-        }
-        other => ApiError::bad_request("bad_body", other.body_text()),
-    }
-}
+/// The JSON body extractor lives with the other input rules.
+pub use crate::input::Json422;

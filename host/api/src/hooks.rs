@@ -11,7 +11,8 @@
 //! it answers: a platform that hears 2xx has nothing to send again, and one
 //! that hears nothing (or 5xx) sends again harmlessly, since an event is
 //! kept once per platform event id. The platform then hears the plugin's
-//! answer as it is, status, headers and body, whatever it is: 401 for a bad
+//! answer, its status, body and the few headers a platform reads (see
+//! [`answer`]: never a cookie on the host's origin): 401 for a bad
 //! signature, 404 where the plugin takes no webhooks (LINE's `push_only`
 //! mode, plugins without webhooks).
 //!
@@ -19,16 +20,13 @@
 //! route tells a stranger nothing about which tenants exist.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tayori_core::{
-    InboundAction, InboundEvent, InboundRecord, MAX_INBOUND_ADDRESS_BYTES,
-    MAX_INBOUND_DATA_BYTES, MAX_INBOUND_ID_BYTES, StoreError, WebhookRequest, WebhookResponse,
-};
+use tayori_core::{InboundAction, InboundEvent, InboundRecord, StoreError, WebhookRequest};
 use tayori_runtime::CallContext;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -38,16 +36,15 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::pagination::{PageQuery, Paged};
-use crate::system::AsIs;
+
+mod answer;
+pub use answer::{ANSWER_HEADERS, MAX_WEBHOOK_ANSWER, answer, answerable};
 
 /// The largest webhook body taken. LINE's callbacks are a few KiB (a batch
 /// of events, each under 5,000 characters of text); 1 MiB leaves room for
 /// any platform's without letting a stranger make the plugin's sandbox copy
 /// more.
 pub const MAX_WEBHOOK_BODY: usize = 1 << 20;
-/// The largest answer body a plugin may give its platform (platforms read
-/// little more than the status).
-pub const MAX_WEBHOOK_ANSWER: usize = 64 * 1024;
 /// The most events one webhook may yield. More is a plugin fault: nothing
 /// is recorded, and the platform hears 502 and sends again.
 pub const MAX_WEBHOOK_EVENTS: usize = 1_000;
@@ -80,47 +77,12 @@ fn plugin_failed() -> ApiError {
     )
 }
 
-/// Headers the host sets itself on an answer.
-const HOST_HEADERS: &[&str] = &["content-length", "transfer-encoding", "connection"];
-
-/// Whether the host can keep an event as the plugin gave it (see the
-/// limits of `InboundStore::record_inbound`).
+/// Whether the host can keep an event at all: only its id must be usable
+/// (the key a redelivery is recognised by). An event wrong in any other
+/// way is kept as refused, with the reason, by the store (see
+/// `tayori_core::inbound_refusal`), and the others go on.
 fn keepable(event: &InboundEvent) -> bool {
-    let fits = |s: &str, max: usize| !s.trim().is_empty() && s.len() <= max;
-    fits(&event.id, MAX_INBOUND_ID_BYTES)
-        && fits(&event.address, MAX_INBOUND_ADDRESS_BYTES)
-        && event
-            .kind
-            .stored_data()
-            .is_none_or(|d| d.len() <= MAX_INBOUND_DATA_BYTES)
-        && i64::try_from(event.timestamp_ms).is_ok()
-}
-
-/// The plugin's answer as an HTTP response, or `None` when it cannot be
-/// one (a status below 200, a body over [`MAX_WEBHOOK_ANSWER`]).
-fn answer(plugin_answer: WebhookResponse) -> Option<Response> {
-    let status = StatusCode::from_u16(plugin_answer.status)
-        .ok()
-        .filter(|s| s.as_u16() >= 200)?;
-    if plugin_answer.body.len() > MAX_WEBHOOK_ANSWER {
-        return None;
-    }
-    let mut response = Response::new(Body::from(plugin_answer.body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    for (name, value) in plugin_answer.headers {
-        if HOST_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            continue;
-        }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    response.extensions_mut().insert(AsIs);
-    Some(response)
+    tayori_core::id_problem(&event.id).is_none()
 }
 
 /// `message` with every secret value of `config` masked.
@@ -137,8 +99,9 @@ fn redacted(message: String, secret_fields: &[String], config: &serde_json::Valu
 }
 
 /// A platform's webhook for a channel. No token: the channel's plugin
-/// checks the platform's signature. The answer is the plugin's, as it is
-/// (e.g. LINE: 200, or 401 for a missing or wrong `x-line-signature`; 404
+/// checks the platform's signature. The answer is the plugin's status and
+/// body, with only `content-type`, `content-language`, `retry-after` and
+/// `www-authenticate` of its headers (never a cookie) (e.g. LINE: 200, or 401 for a missing or wrong `x-line-signature`; 404
 /// where the plugin takes no webhooks). The events it read are recorded
 /// (a redelivered event once) and acted on before the answer: an unfollow
 /// invalidates the contact, a follow makes it valid again, the rest are
@@ -151,7 +114,7 @@ fn redacted(message: String, secret_fields: &[String], config: &serde_json::Valu
     ),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The platform's request as it sent it, at most 1 MiB (LINE: JSON with `x-line-signature`)"),
     responses(
-        (status = 200, description = "The plugin's answer to the platform: its status, headers and body, whatever they are"),
+        (status = 200, description = "The plugin's answer to the platform: its status (2xx, 4xx or 5xx), its body (at most 64 KiB) and only its `content-type`, `content-language`, `retry-after` and `www-authenticate` headers"),
         (status = 404, description = "No such tenant or channel (one answer for both)", body = ErrorBody),
         (status = 413, description = "Over 1 MiB", body = ErrorBody),
         (status = 500, description = "The events could not be recorded; the platform should send again", body = ErrorBody),
@@ -240,7 +203,7 @@ async fn webhook(
     let (events, unkeepable): (Vec<InboundEvent>, Vec<InboundEvent>) =
         result.events.into_iter().partition(keepable);
     if !unkeepable.is_empty() {
-        tracing::warn!(%tenant, channel = %name, plugin = %channel.plugin_id, %version, dropped = unkeepable.len(), "events without an id or address, or over the size limits, were dropped");
+        tracing::warn!(%tenant, channel = %name, plugin = %channel.plugin_id, %version, dropped = unkeepable.len(), "events without a usable id (empty, too long, or with a NUL) were dropped");
     }
     let Some(response) = answer(result.response) else {
         tracing::warn!(%tenant, channel = %name, plugin = %channel.plugin_id, %version, "webhook failed: the plugin's answer is not a final HTTP status or is over {MAX_WEBHOOK_ANSWER} bytes");
@@ -259,7 +222,14 @@ async fn webhook(
             } else {
                 r.record.action.as_str()
             };
-            changed |= !r.duplicate && r.record.action != InboundAction::Recorded;
+            changed |= !r.duplicate
+                && !matches!(
+                    r.record.action,
+                    InboundAction::Recorded | InboundAction::Refused
+                );
+            if !r.duplicate && r.record.action == InboundAction::Refused {
+                tracing::warn!(%tenant, channel = %name, plugin = %channel.plugin_id, %version, event = %r.record.event_id, reason = r.record.reason.as_deref().unwrap_or_default(), "inbound event refused");
+            }
             metrics::counter!("tayori_inbound_events_total", "tenant" => tenant.clone(), "channel" => name.clone(), "kind" => r.record.kind.as_str(), "action" => action).increment(1);
         }
         if changed {
@@ -294,8 +264,11 @@ pub struct InboundView {
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     /// recorded (nothing to change), contact_invalidated, contact_restored,
-    /// or superseded (a later follow or unfollow was already applied).
+    /// superseded (a later follow or unfollow was already applied), or
+    /// refused (it could not be taken as it came: see `reason`).
     pub action: String,
+    /// Why a refused event was refused; `null` otherwise.
+    pub reason: Option<String>,
     /// The subscriber and contact the address belonged to when it arrived.
     pub subscriber_id: Option<String>,
     pub contact_id: Option<String>,
@@ -314,6 +287,7 @@ impl From<InboundRecord> for InboundView {
             occurred_at: r.occurred_at,
             received_at: r.received_at,
             action: r.action.to_string(),
+            reason: r.reason,
             subscriber_id: r.subscriber_id,
             contact_id: r.contact_id,
         }
@@ -344,8 +318,9 @@ async fn list_inbound(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use tayori_core::EventKind;
+
+    use super::*;
 
     fn event(id: &str, address: &str, kind: EventKind) -> InboundEvent {
         InboundEvent {
@@ -359,50 +334,22 @@ mod tests {
     }
 
     #[test]
-    fn events_the_store_cannot_keep_are_told_apart() {
+    fn only_an_event_without_a_usable_id_is_dropped() {
         assert!(keepable(&event("e", "U1", EventKind::Unfollow)));
         assert!(!keepable(&event("", "U1", EventKind::Unfollow)));
-        assert!(!keepable(&event("e", " ", EventKind::Unfollow)));
+        assert!(!keepable(&event(" ", "U1", EventKind::Unfollow)));
+        assert!(!keepable(&event("e\0", "U1", EventKind::Unfollow)));
         assert!(!keepable(&event(
-            &"e".repeat(MAX_INBOUND_ID_BYTES + 1),
+            &"e".repeat(tayori_core::MAX_INBOUND_ID_BYTES + 1),
             "U1",
             EventKind::Unfollow
         )));
-        assert!(!keepable(&event(
-            "e",
-            "U1",
-            EventKind::Text("x".repeat(MAX_INBOUND_DATA_BYTES + 1))
-        )));
+        // The store keeps these as refused.
+        assert!(keepable(&event("e", " ", EventKind::Unfollow)));
+        assert!(keepable(&event("e", "U1", EventKind::Text("a\0b".into()))));
         let mut late = event("e", "U1", EventKind::Unfollow);
         late.timestamp_ms = u64::MAX;
-        assert!(!keepable(&late));
-    }
-
-    #[test]
-    fn a_plugins_answer_goes_out_as_it_is_or_not_at_all() {
-        let ok = answer(WebhookResponse {
-            status: 401,
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("Content-Length".into(), "999".into()),
-                ("bad header".into(), "x".into()),
-            ],
-            body: br#"{"message":"invalid x-line-signature"}"#.to_vec(),
-        })
-        .expect("a 401 is an answer");
-        assert_eq!(ok.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(ok.headers()["content-type"], "application/json");
-        assert!(ok.headers().get("content-length").is_none());
-        assert_eq!(ok.headers().len(), 1);
-        assert!(ok.extensions().get::<AsIs>().is_some());
-        for (status, size) in [(100, 0), (99, 0), (1000, 0), (200, MAX_WEBHOOK_ANSWER + 1)] {
-            let refused = answer(WebhookResponse {
-                status,
-                headers: Vec::new(),
-                body: vec![b'x'; size],
-            });
-            assert!(refused.is_none(), "{status} with {size} bytes");
-        }
+        assert!(keepable(&late));
     }
 
     #[test]

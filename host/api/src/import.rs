@@ -387,6 +387,7 @@ async fn import_subscribers(
             "send the file as `Content-Type: text/csv` (UTF-8)",
         ));
     }
+    crate::input::text_body("CSV", &body)?;
     let channels = state.store.channels(&tenant).await?;
     let rules = Rules::new(
         &tenant_row,

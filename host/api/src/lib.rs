@@ -10,6 +10,7 @@ mod deliveries;
 pub mod error;
 pub mod hooks;
 mod import;
+pub mod input;
 pub mod pagination;
 mod plugins;
 pub mod secrets;
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
     let max_upload = state.plugins.runtime().config().max_component_bytes;
     let (router, openapi) = routes(max_upload).split_for_parts();
     router
+        .route_layer(axum::middleware::from_fn(input::reject_nul))
         .layer(axum::Extension(Arc::new(openapi)))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(system::json_errors))

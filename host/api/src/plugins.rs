@@ -205,13 +205,25 @@ fn optional_scope(body: &Bytes) -> ApiResult<ScopeRequest> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ScopeRequest::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            format!("body: {e}"),
-        )
-    })
+    crate::input::parse_json(body)
+}
+
+/// Refuses a scope naming a tenant that does not exist, before anything
+/// is activated (so a list with one unknown tenant changes nothing).
+async fn require_tenants(state: &AppState, scope: &ScopeRequest) -> ApiResult<()> {
+    for (i, tenant) in scope.tenants.iter().enumerate() {
+        match state.store.tenant(tenant).await {
+            Ok(_) => {}
+            Err(tayori_core::StoreError::NotFound(_)) => {
+                return Err(ApiError::invalid(
+                    &format!("tenants[{i}]"),
+                    format!("tenant `{tenant}` does not exist"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Activate a version for every tenant, or for chosen tenants first (a canary).
@@ -232,6 +244,7 @@ async fn activate_version(
     principal.require_operator()?;
     let version = parse_version(&version)?;
     let scope = optional_scope(&body)?;
+    require_tenants(&state, &scope).await?;
     let done = state
         .plugins
         .activate(&plugin, &version, &scope.tenants)

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod answers;
+
 /// The contract versions this host loads, newest last.
 pub const CONTRACT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 

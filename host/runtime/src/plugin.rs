@@ -320,9 +320,11 @@ impl Runtime {
             })
             .await;
         let result = called.result.and_then(|outcomes| {
-            check_outcomes(&batches, &outcomes)
-                .map_err(|why| Box::new(CallError::new(&who(plugin, ctx), CallErrorKind::Contract(why))))?;
-            Ok(outcomes)
+            check_outcomes(&batches, &outcomes).map_err(|why| {
+                Box::new(CallError::new(&who(plugin, ctx), CallErrorKind::Contract(why)))
+            })?;
+            let scrub = tayori_core::answers::Scrub::new(&plugin.secret_fields, config);
+            Ok(scrub.outcomes(outcomes))
         });
         Called {
             result,
@@ -458,11 +460,14 @@ fn check_outcomes(batches: &[Batch], outcomes: &[Outcome]) -> Result<(), String>
         if !expected.contains(o.idempotency_key.as_str()) {
             return Err(format!(
                 "returned an outcome for `{}`, which is not in the batch",
-                o.idempotency_key
+                tayori_core::answers::cut(o.idempotency_key.clone(), 128)
             ));
         }
         if !seen.insert(o.idempotency_key.as_str()) {
-            return Err(format!("returned two outcomes for `{}`", o.idempotency_key));
+            return Err(format!(
+                "returned two outcomes for `{}`",
+                tayori_core::answers::cut(o.idempotency_key.clone(), 128)
+            ));
         }
     }
     if seen.len() != expected.len() {

@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use tayori_core::LogLevel;
+use tayori_core::answers::{MAX_LOG_LINE_BYTES, Scrub};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -16,14 +17,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::outbound::OutboundHooks;
 use crate::plugin::RequestRecord;
 
-/// Longest log line kept; the rest is cut. Bounds what a plugin can make the
-/// host hold per line.
-const MAX_LOG_LINE: usize = 2048;
 /// Table elements an instance may grow to (function tables of Rust programs
 /// are small; this only stops a table bomb).
 const MAX_TABLE_ELEMENTS: usize = 100_000;
-/// What a secret value is replaced by in a plugin's log lines.
-pub(crate) const MASK: &str = "***";
 
 /// Who a call is for, carried into log lines and errors.
 #[derive(Debug, Clone, Default)]
@@ -70,13 +66,14 @@ fn empty_wasi() -> WasiCtx {
 /// The channel's secret values, to mask in the plugin's log lines: the
 /// values, in the call's config, of the properties the plugin's schema marks
 /// `writeOnly` (the same fields the API stores encrypted and never shows).
+/// The rule is the core's ([`Scrub`]), the same as for the call's answers.
 ///
 /// Found on the first log line, so a call that logs nothing never parses
 /// its config a second time.
 pub(crate) struct Secrets {
     fields: Arc<[String]>,
     config: Option<Arc<str>>,
-    values: Option<Vec<String>>,
+    scrub: Option<Scrub>,
 }
 
 impl Secrets {
@@ -84,46 +81,23 @@ impl Secrets {
         Self {
             fields,
             config,
-            values: None,
+            scrub: None,
         }
     }
 
-    /// `text` with every secret value replaced by [`MASK`].
-    pub fn mask(&mut self, text: String) -> String {
-        let values = self
-            .values
-            .get_or_insert_with(|| secret_values(&self.fields, self.config.as_deref()));
-        let mut text = text;
-        for value in values.iter() {
-            if text.contains(value.as_str()) {
-                text = text.replace(value.as_str(), MASK);
-            }
-        }
-        text
-    }
-}
-
-/// The non-empty values of `fields` in the JSON `config` (strings as they
-/// are, other values as JSON text), longest first so that a secret that
-/// contains another is masked whole.
-fn secret_values(fields: &[String], config: Option<&str>) -> Vec<String> {
-    let (false, Some(config)) = (fields.is_empty(), config) else {
-        return Vec::new();
-    };
-    let Ok(serde_json::Value::Object(config)) = serde_json::from_str(config) else {
-        return Vec::new();
-    };
-    let mut values: Vec<String> = fields
-        .iter()
-        .filter_map(|field| match config.get(field)? {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
+    /// The call's scrubbing rule.
+    pub fn scrub(&mut self) -> &Scrub {
+        self.scrub.get_or_insert_with(|| match &self.config {
+            Some(config) => Scrub::new(&self.fields, config),
+            None => Scrub::default(),
         })
-        .filter(|v| !v.is_empty())
-        .collect();
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values
+    }
+
+    /// `text` with every secret value replaced by `***`.
+    #[cfg(test)]
+    pub fn mask(&mut self, text: String) -> String {
+        self.scrub().mask(text)
+    }
 }
 
 impl PluginState {
@@ -159,17 +133,9 @@ impl PluginState {
             self.logs_dropped += 1;
             return;
         }
-        // Masked before it is cut, so that a cut cannot leave part of a
-        // secret unmasked.
-        let mut message = self.secrets.mask(message);
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
+        // Masked before it is cut (see `Scrub::text`), so that a cut cannot
+        // leave part of a secret unmasked.
+        let message = self.secrets.scrub().text(message, MAX_LOG_LINE_BYTES);
         let w = &self.who;
         let tenant = w.tenant.as_deref().unwrap_or("-");
         let channel = w.channel.as_deref().unwrap_or("-");

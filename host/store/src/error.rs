@@ -36,8 +36,16 @@ impl<T> DbResultExt<T> for Result<T, sqlx::Error> {
     }
 }
 
-/// A database failure, for logs.
+/// A database failure, for logs. The last line behind the API's own check:
+/// PostgreSQL refuses a NUL character in `TEXT` (22021) or a `\u0000` in
+/// `JSONB` (22P05); that is the caller's input, not a fault of the store,
+/// so it is `Invalid`, as it is on SQLite's side of the API.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(d) = &e
+        && matches!(d.code().as_deref(), Some("22021" | "22P05"))
+    {
+        return invalid("text", "must not contain a NUL character (U+0000)");
+    }
     StoreError::Backend(e.to_string())
 }
 

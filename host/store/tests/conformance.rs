@@ -73,6 +73,7 @@ conformance! {
     inbound::strangers_texts_and_postbacks_are_recorded_only,
     inbound::a_late_follow_or_unfollow_is_superseded,
     inbound::events_are_scoped_by_tenant_and_channel,
+    inbound::a_bad_event_is_refused_alone_and_the_rest_take_effect,
     inbound::erasure_removes_the_personal_data_of_inbound_events,
     plugins::versions_are_inserted_once,
     plugins::concurrent_uploads_of_one_version_insert_it_once,

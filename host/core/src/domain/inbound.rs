@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::string_enum;
-use crate::plugin::EventKind;
+use crate::plugin::{EventKind, InboundEvent};
 
 string_enum! {
     /// What kind of event it was.
@@ -43,6 +43,11 @@ string_enum! {
         /// A later follow or unfollow of the same address was already
         /// applied (a late redelivery): this one changes nothing.
         Superseded = "superseded",
+        /// The event could not be taken as it came (a NUL character, an
+        /// address or a text over the limits, a time out of range): kept
+        /// with the reason, and nothing was done. The other events of the
+        /// same webhook are not affected.
+        Refused = "refused",
     }
 }
 
@@ -53,6 +58,54 @@ pub const MAX_INBOUND_ADDRESS_BYTES: usize = 256;
 /// The largest text or postback data, in bytes (LINE: 5,000 characters of
 /// text, 300 of postback data; three bytes a character at most).
 pub const MAX_INBOUND_DATA_BYTES: usize = 16 * 1024;
+
+/// What is wrong with a platform event id as a key, or `None`: a row is
+/// keyed by it, so an event without a usable id cannot be kept at all.
+pub fn id_problem(id: &str) -> Option<String> {
+    if id.trim().is_empty() {
+        Some("must not be empty".into())
+    } else if id.len() > MAX_INBOUND_ID_BYTES {
+        Some(format!("must be at most {MAX_INBOUND_ID_BYTES} bytes"))
+    } else if id.contains('\0') {
+        Some("must not contain a NUL character".into())
+    } else {
+        None
+    }
+}
+
+/// What is wrong with an address, or `None`.
+pub fn address_problem(address: &str) -> Option<String> {
+    if address.trim().is_empty() {
+        Some("is empty".into())
+    } else if address.len() > MAX_INBOUND_ADDRESS_BYTES {
+        Some(format!("is over {MAX_INBOUND_ADDRESS_BYTES} bytes"))
+    } else if address.contains('\0') {
+        Some("contains a NUL character".into())
+    } else {
+        None
+    }
+}
+
+/// Why an event (with a usable id) is refused, kept as
+/// [`InboundAction::Refused`] without being acted on, or `None` when it can
+/// be taken as it came.
+pub fn inbound_refusal(event: &InboundEvent) -> Option<String> {
+    if let Some(problem) = address_problem(&event.address) {
+        return Some(format!("the address {problem}"));
+    }
+    if let EventKind::Text(data) | EventKind::Postback(data) = &event.kind {
+        if data.len() > MAX_INBOUND_DATA_BYTES {
+            return Some(format!("the data is over {MAX_INBOUND_DATA_BYTES} bytes"));
+        }
+        if data.contains('\0') {
+            return Some("the data contains a NUL character".into());
+        }
+    }
+    if i64::try_from(event.timestamp_ms).is_err() {
+        return Some("the time is out of range".into());
+    }
+    None
+}
 
 impl From<&EventKind> for InboundKind {
     fn from(kind: &EventKind) -> Self {
@@ -93,6 +146,8 @@ pub struct InboundRecord {
     /// The subscriber and contact the address belonged to when it arrived.
     pub subscriber_id: Option<String>,
     pub contact_id: Option<String>,
+    /// Why a refused event was refused (`None` for the other actions).
+    pub reason: Option<String>,
 }
 
 /// What recording one event came to.

@@ -7,12 +7,18 @@
 //! and then does nothing either, so two nodes receiving the same
 //! redelivery still act once. Only a new row goes on to change its contact,
 //! with a conditional update, and then records what it did.
+//!
+//! Each event stands alone: one the table cannot keep as it came (a NUL
+//! character, an address or a text over the limits, a time out of range)
+//! is kept as `refused`, with the reason and without the offending values,
+//! and the other events of the same webhook take effect. Only an event
+//! without a usable id (the key a redelivery is recognised by) refuses the
+//! call, since it cannot be kept at all; the API drops those first.
 
 use chrono::{DateTime, Utc};
 use tayori_core::{
     EventKind, InboundAction, InboundEvent, InboundKind, InboundRecord, InboundRecorded,
-    InboundStore, MAX_INBOUND_ADDRESS_BYTES, MAX_INBOUND_DATA_BYTES, MAX_INBOUND_ID_BYTES, Page,
-    PageRequest, StoreResult, from_millis,
+    InboundStore, Page, PageRequest, StoreResult, address_problem, from_millis, id_problem,
 };
 
 use super::subscribers::touch_subscriber;
@@ -20,7 +26,7 @@ use super::{Conn, Engine, outbox_hooks, require_tenant};
 use crate::error::{DbResultExt, invalid, now, unreadable};
 
 const SELECT_INBOUND: &str = "SELECT id, tenant_id, channel, event_id, address, kind, unblocked, \
-     data, occurred_at, received_at, action, subscriber_id, contact_id FROM inbound_events";
+     data, occurred_at, received_at, action, subscriber_id, contact_id, reason FROM inbound_events";
 
 /// An `inbound_events` row.
 #[derive(sqlx::FromRow)]
@@ -38,6 +44,7 @@ struct InboundRow {
     action: String,
     subscriber_id: Option<String>,
     contact_id: Option<String>,
+    reason: Option<String>,
 }
 
 impl InboundRow {
@@ -62,36 +69,17 @@ impl InboundRow {
             received_at: from_millis(self.received_at),
             subscriber_id: self.subscriber_id,
             contact_id: self.contact_id,
+            reason: self.reason,
         })
     }
 }
 
-/// Refuses an event the table cannot keep as it is, naming the field.
-fn check(i: usize, event: &InboundEvent) -> StoreResult<()> {
-    let field = |name: &str| format!("events[{i}].{name}");
-    let bounded = |name: &str, value: &str, max: usize| {
-        if value.trim().is_empty() {
-            Err(invalid(field(name), "must not be empty"))
-        } else if value.len() > max {
-            Err(invalid(field(name), format!("must be at most {max} bytes")))
-        } else {
-            Ok(())
-        }
-    };
-    bounded("id", &event.id, MAX_INBOUND_ID_BYTES)?;
-    bounded("address", &event.address, MAX_INBOUND_ADDRESS_BYTES)?;
-    if let Some(data) = event.kind.stored_data()
-        && data.len() > MAX_INBOUND_DATA_BYTES
-    {
-        return Err(invalid(
-            field("data"),
-            format!("must be at most {MAX_INBOUND_DATA_BYTES} bytes"),
-        ));
+/// Refuses a call with an event whose id cannot key a row, naming it.
+fn check_id(i: usize, event: &InboundEvent) -> StoreResult<()> {
+    match id_problem(&event.id) {
+        Some(problem) => Err(invalid(format!("events[{i}].id"), problem)),
+        None => Ok(()),
     }
-    if i64::try_from(event.timestamp_ms).is_err() {
-        return Err(invalid(field("timestamp_ms"), "is out of range"));
-    }
-    Ok(())
 }
 
 /// The contact an address is on a channel of the tenant: (id, subscriber).
@@ -170,24 +158,42 @@ async fn record_one(
     received_at: i64,
 ) -> StoreResult<InboundRecorded> {
     let kind = InboundKind::from(&event.kind);
+    let reason = tayori_core::inbound_refusal(event);
     let unblocked = matches!(event.kind, EventKind::Follow { unblocked: true });
     let stored = event.kind.stored_data();
     let data = stored.as_deref();
-    let occurred_at = i64::try_from(event.timestamp_ms).unwrap_or(i64::MAX);
+    // A refused event keeps none of what may be wrong: its address only
+    // when that is sound, never its data; its time is the arrival's when
+    // its own is out of range.
+    let (address, data) = match &reason {
+        None => (Some(event.address.as_str()), data),
+        Some(_) => {
+            let sound = address_problem(&event.address).is_none();
+            (sound.then_some(event.address.as_str()), None)
+        }
+    };
+    let occurred_at = i64::try_from(event.timestamp_ms).unwrap_or(received_at);
+    let action = match reason {
+        None => InboundAction::Recorded,
+        Some(_) => InboundAction::Refused,
+    };
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO inbound_events (tenant_id, channel, event_id, address, kind, unblocked, data, \
-         occurred_at, received_at, action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'recorded') \
+         occurred_at, received_at, action, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (tenant_id, channel, event_id) DO NOTHING RETURNING id",
     )
     .bind(tenant_id)
     .bind(channel)
     .bind(&event.id)
-    .bind(&event.address)
+    .bind(address)
     .bind(kind.as_str())
     .bind(unblocked)
     .bind(data)
     .bind(occurred_at)
     .bind(received_at)
+    .bind(action.as_str())
+    .bind(reason.as_deref())
     .fetch_optional(&mut *conn)
     .await
     .db()?;
@@ -207,9 +213,30 @@ async fn record_one(
             duplicate: true,
         });
     };
+    if let Some(reason) = reason {
+        return Ok(InboundRecorded {
+            record: InboundRecord {
+                id,
+                tenant_id: tenant_id.to_string(),
+                channel: channel.to_string(),
+                event_id: event.id.clone(),
+                address: address.map(str::to_string),
+                kind,
+                unblocked,
+                data: None,
+                occurred_at: from_millis(occurred_at),
+                received_at: from_millis(received_at),
+                action,
+                contact_id: None,
+                subscriber_id: None,
+                reason: Some(reason),
+            },
+            duplicate: false,
+        });
+    }
 
     let contact = contact_of(conn, tenant_id, channel, &event.address).await?;
-    let mut action = InboundAction::Recorded;
+    let mut action = action;
     if let Some((contact_id, subscriber_id)) = &contact
         && matches!(kind, InboundKind::Follow | InboundKind::Unfollow)
     {
@@ -256,6 +283,7 @@ async fn record_one(
             action,
             contact_id: contact.as_ref().map(|(c, _)| c.clone()),
             subscriber_id: contact.map(|(_, s)| s),
+            reason: None,
         },
         duplicate: false,
     })
@@ -302,7 +330,7 @@ impl InboundStore for Engine {
         received_at: DateTime<Utc>,
     ) -> StoreResult<Vec<InboundRecorded>> {
         for (i, event) in events.iter().enumerate() {
-            check(i, event)?;
+            check_id(i, event)?;
         }
         let received_at = received_at.timestamp_millis();
         let mut tx = self.begin_write().await?;

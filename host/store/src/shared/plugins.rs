@@ -195,6 +195,19 @@ impl PluginStore for Engine {
                 "version {version} of plugin `{plugin_id}`"
             )));
         }
+        if let ActivationScope::Tenant(tenant) = scope {
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
+            if exists.is_none() {
+                return Err(invalid(
+                    "tenants",
+                    format!("tenant `{tenant}` does not exist"),
+                ));
+            }
+        }
         let activated_at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO plugin_activations (plugin_id, version, scope, activated_at) \

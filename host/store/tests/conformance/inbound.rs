@@ -367,44 +367,117 @@ pub async fn events_are_scoped_by_tenant_and_channel(store: Arc<dyn Store>) {
             .await,
         Err(StoreError::NotFound(_))
     ));
-    // A bad event refuses the whole webhook, naming it.
-    let refused = store
-        .record_inbound(
-            "otaru",
-            "line",
-            &[
-                event("ok", &user(2), T0, EventKind::Unfollow),
-                event(" ", &user(2), T0, EventKind::Unfollow),
-            ],
-            received(),
-        )
-        .await;
-    assert!(
-        matches!(&refused, Err(StoreError::Invalid { field, .. }) if field == "events[1].id"),
-        "{refused:?}"
-    );
-    let too_long = store
-        .record_inbound(
-            "otaru",
-            "line",
-            &[event(
-                "long",
-                &user(2),
-                T0,
-                EventKind::Text("あ".repeat(10_000)),
-            )],
-            received(),
-        )
-        .await;
-    assert!(
-        matches!(&too_long, Err(StoreError::Invalid { field, .. }) if field == "events[0].data"),
-        "{too_long:?}"
-    );
+    // An event without a usable id cannot be kept at all: the call is
+    // refused, naming it, and nothing of it is kept (the API drops such
+    // events before it calls).
+    for bad_id in [" ".to_string(), "a\0b".to_string(), "e".repeat(257)] {
+        let refused = store
+            .record_inbound(
+                "otaru",
+                "line",
+                &[
+                    event("ok", &user(2), T0, EventKind::Unfollow),
+                    event(&bad_id, &user(2), T0, EventKind::Unfollow),
+                ],
+                received(),
+            )
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::Invalid { field, .. }) if field == "events[1].id"),
+            "{refused:?}"
+        );
+    }
     let otaru = store
         .inbound_events("otaru", &PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(otaru.items.len(), 1, "nothing of a refused webhook is kept");
+    assert_eq!(otaru.items.len(), 1, "nothing of a refused call is kept");
+}
+
+pub async fn a_bad_event_is_refused_alone_and_the_rest_take_effect(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    let s = subscriber(&store, "minato", &user(1)).await;
+    pending_delivery(&store, &s).await;
+    let batch = [
+        event("unfollow", &user(1), T0, EventKind::Unfollow),
+        event("nul-text", &user(2), T0, EventKind::Text("a\0b".into())),
+        event(
+            "long-text",
+            &user(2),
+            T0,
+            EventKind::Text("あ".repeat(10_000)),
+        ),
+        event("nul-address", "U\0x", T0, EventKind::Unfollow),
+        event("late", &user(3), u64::MAX, EventKind::Postback("p".into())),
+        event("text", &user(2), T0, EventKind::Text("こんにちは".into())),
+    ];
+    let recorded = store
+        .record_inbound("minato", "line", &batch, received())
+        .await
+        .expect("one bad event does not refuse the others");
+    let actions: Vec<InboundAction> = recorded.iter().map(|r| r.record.action).collect();
+    assert_eq!(
+        actions,
+        [
+            InboundAction::ContactInvalidated,
+            InboundAction::Refused,
+            InboundAction::Refused,
+            InboundAction::Refused,
+            InboundAction::Refused,
+            InboundAction::Recorded,
+        ]
+    );
+    assert_eq!(contact_status(&store, &s).await, ContactStatus::Invalid);
+    assert_eq!(
+        delivery_statuses(&store, "minato").await,
+        [OutboxStatus::Cancelled]
+    );
+    let reasons: Vec<Option<&str>> = recorded
+        .iter()
+        .map(|r| r.record.reason.as_deref())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            None,
+            Some("the data contains a NUL character"),
+            Some("the data is over 16384 bytes"),
+            Some("the address contains a NUL character"),
+            Some("the time is out of range"),
+            None,
+        ]
+    );
+    // Kept without what was wrong, and listed as the store gave them.
+    let listed = store
+        .inbound_events("minato", &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed.len(), 6);
+    for (r, kept) in listed.iter().zip(&recorded) {
+        assert_eq!(r, &kept.record);
+    }
+    assert_eq!(listed[1].data, None);
+    assert_eq!(listed[1].address.as_deref(), Some(user(2).as_str()));
+    assert_eq!(listed[3].address, None);
+    assert_eq!(listed[1].kind, InboundKind::Text);
+
+    // A redelivery of the whole batch is a redelivery of each.
+    let again = store
+        .record_inbound("minato", "line", &batch, received())
+        .await
+        .unwrap();
+    assert!(again.iter().all(|r| r.duplicate), "{again:?}");
+    assert_eq!(again[1].record.action, InboundAction::Refused);
+    assert_eq!(
+        store
+            .inbound_events("minato", &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        6
+    );
 }
 
 pub async fn erasure_removes_the_personal_data_of_inbound_events(store: Arc<dyn Store>) {

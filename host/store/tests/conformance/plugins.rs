@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tayori_core::{ActivationScope, InsertVersion, Store, StoreError};
 
-use super::harness::plugin_record;
+use super::harness::{plugin_record, tenant};
 
 fn v(s: &str) -> semver::Version {
     s.parse().unwrap()
@@ -232,6 +232,19 @@ pub async fn canaries_roll_back_on_their_own(store: Arc<dyn Store>) {
         .activate_plugin("line", &v("1.0.0"), &ActivationScope::All)
         .await
         .unwrap();
+    // A canary for a tenant that does not exist is refused, naming it.
+    let nowhere = store
+        .activate_plugin(
+            "line",
+            &v("2.0.0"),
+            &ActivationScope::Tenant("minato".into()),
+        )
+        .await;
+    assert!(
+        matches!(&nowhere, Err(StoreError::Invalid { field, message }) if field == "tenants" && message.contains("minato")),
+        "{nowhere:?}"
+    );
+    tenant(&store, "minato").await;
     let minato = ActivationScope::Tenant("minato".into());
     let canary = store
         .activate_plugin("line", &v("2.0.0"), &minato)

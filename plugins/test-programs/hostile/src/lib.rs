@@ -9,7 +9,8 @@ use std::hint::black_box;
 use serde::Deserialize;
 use serde_json::json;
 use tayori_plugin_sdk::{
-    Batch, Manifest, Outcome, Plugin, WebhookRequest, WebhookResult, export_plugin, http, log,
+    Batch, Manifest, Outcome, Plugin, WebhookRequest, WebhookResponse, WebhookResult,
+    export_plugin, http, log,
 };
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,15 @@ enum Behaviour {
     /// Log the config's secret `token` (the host must mask it), then accept
     /// everyone.
     LogSecret,
+    /// Accept everyone with a 10 MiB platform message id ending in a NUL
+    /// (the host keeps at most a few hundred bytes of it).
+    HugeReceipt,
+    /// Fail everyone for good with a message quoting the secret `token`
+    /// and 1 MiB more (the host masks and cuts it).
+    LeakSecret,
+    /// Webhooks: answer with `status`, cookies and other headers the host
+    /// must not pass on; deliveries: accept everyone.
+    BadAnswer,
     /// Accept everyone, no HTTP.
     Ok,
 }
@@ -49,6 +59,12 @@ struct Config {
     count: u32,
     #[serde(default)]
     token: String,
+    #[serde(default = "ok_status")]
+    status: u16,
+}
+
+fn ok_status() -> u16 {
+    200
 }
 
 fn one() -> u32 {
@@ -71,11 +87,13 @@ impl Plugin for Hostile {
                 "properties": {
                     "behaviour": { "enum": [
                         "loop", "memory-bomb", "recursion", "trap", "panic", "request",
-                        "many-requests", "too-few-outcomes", "unknown-keys", "log-secret", "ok"
+                        "many-requests", "too-few-outcomes", "unknown-keys", "log-secret",
+                        "huge-receipt", "leak-secret", "bad-answer", "ok"
                     ] },
                     "url": { "type": "string" },
                     "token": { "type": "string", "writeOnly": true },
-                    "count": { "type": "integer", "minimum": 0 }
+                    "count": { "type": "integer", "minimum": 0 },
+                    "status": { "type": "integer", "minimum": 0, "maximum": 65535 }
                 }
             }))
             .hosts(["127.0.0.1:*", "localhost:*", "example.invalid"])
@@ -118,6 +136,24 @@ impl Plugin for Hostile {
                 log::error(format!("{}{token}", "x".repeat(2040)));
                 recipients.iter().map(|r| r.accepted(None)).collect()
             }
+            Behaviour::HugeReceipt => {
+                let id = format!("{}\0", "9".repeat(10 << 20));
+                recipients
+                    .iter()
+                    .map(|r| r.accepted(Some(id.clone())))
+                    .collect()
+            }
+            Behaviour::LeakSecret => {
+                let message = format!(
+                    "the platform refused token {}: {}",
+                    config.token,
+                    "e".repeat(1 << 20)
+                );
+                recipients
+                    .iter()
+                    .map(|r| r.failed(tayori_plugin_sdk::Failure::permanent(message.clone())))
+                    .collect()
+            }
             Behaviour::UnknownKeys => (0..recipients.len())
                 .map(|i| Outcome::accepted(format!("unknown-{i}"), None))
                 .collect(),
@@ -125,9 +161,30 @@ impl Plugin for Hostile {
         }
     }
 
-    /// Webhooks crash the same way deliveries do, and otherwise answer 200.
+    /// Webhooks crash the same way deliveries do, and otherwise answer 200
+    /// (`bad-answer`: `status`, with a cookie and other headers for the
+    /// host's origin).
     fn handle_webhook(config: &Config, _request: WebhookRequest) -> WebhookResult {
         crash(config.behaviour);
+        if config.behaviour == Behaviour::BadAnswer {
+            let header = |n: &str, v: &str| (n.to_string(), v.to_string());
+            return WebhookResult {
+                response: WebhookResponse {
+                    status: config.status,
+                    headers: vec![
+                        header("content-type", "text/html"),
+                        header("set-cookie", "session=planted; Path=/; HttpOnly"),
+                        header("Set-Cookie", "tayori_console=planted; Path=/"),
+                        header("location", "https://evil.example/"),
+                        header("access-control-allow-origin", "*"),
+                        header("content-security-policy", "script-src *"),
+                        header("retry-after", "30"),
+                    ],
+                    body: b"<script>document.cookie</script>".to_vec(),
+                },
+                events: Vec::new(),
+            };
+        }
         WebhookResult::ok(Vec::new())
     }
 }
