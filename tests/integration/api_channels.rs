@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tayori_core::StoreLifecycle;
 
 use crate::support::api::{Api, error, on_each_engine, send};
 use crate::support::server::ADMIN_TOKEN;
@@ -159,8 +160,12 @@ async fn the_scheduler_gets_the_full_config_and_the_database_only_ciphertext() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    drop(store);
+    // Both the server and this connection close their pools (each
+    // checkpoints and empties the log) before the files are listed: a pool
+    // dropped unawaited closes later and may delete `-wal` mid-read.
     api.stop().await;
+    store.close().await.unwrap();
+    drop(store);
 
     // Neither the database nor its WAL holds the secret in clear, while the
     // endpoint is there to be found (so the bytes read are the right ones).
