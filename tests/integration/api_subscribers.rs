@@ -327,7 +327,7 @@ async fn csv_imports_are_all_or_nothing_and_idempotent() {
         let (code, message) = error(&answer);
         assert_eq!(code, "invalid_csv");
         let lines: Vec<&str> = message.lines().collect();
-        assert_eq!(lines.len(), 5, "{message}");
+        assert_eq!(lines.len(), 6, "{message}");
         assert_eq!(
             lines[0],
             "line 3: due_date: `2027-13-01` is not a date (YYYY-MM-DD)"
@@ -348,16 +348,34 @@ async fn csv_imports_are_all_or_nothing_and_idempotent() {
             lines[4].starts_with("line 7: due_date: external_id `N6` has no child"),
             "{message}"
         );
-        // A line whose address belongs to another stored household: the
-        // store refuses it, still named by line, and nothing is written.
+        // An address a household outside the file has is named in the same
+        // answer as the file's own bad lines.
+        assert_eq!(
+            lines[5],
+            "line 8: address: this line address is already registered to another subscriber",
+            "{message}"
+        );
+        // A file whose only faults are addresses other households have:
+        // every such line is named at once, and nothing is written.
         let taken = format!(
-            "external_id,channel,address,due_date\nN1,line,Unew1,{due}\nN7,line,Uaaa,{due}\n"
+            "external_id,channel,address,due_date\n\
+             N1,line,Unew1,{due}\n\
+             N7,line,Uaaa,{due}\n\
+             N8,line,Unew8,{due}\n\
+             N8,line,Uccc,\n\
+             K0002,email,b@example.jp,{due}\n"
         );
         let (status, answer) = send(import(taken)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-        assert!(
-            error(&answer).1.starts_with("line 3: address: "),
-            "{answer}"
+        let message = error(&answer).1;
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "line 3: address: this line address is already registered to another subscriber",
+                "line 5: address: this line address is already registered to another subscriber",
+            ],
+            "K0002 keeps its own address: {message}"
         );
         let (_, counts) = send(api.op(Method::GET, "/v1/tenants/otaru/subscribers/counts")).await;
         assert_eq!(

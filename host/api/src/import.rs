@@ -14,7 +14,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
-use tayori_core::{ImportRow, ImportSummary, Locale, NewChild, NewContact, StoreError};
+use tayori_core::{
+    ImportRefusal, ImportRow, ImportSummary, Locale, NewChild, NewContact, StoreError,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,6 +75,8 @@ struct Household {
 pub(crate) struct Parsed {
     lines: u64,
     households: Vec<Household>,
+    /// The bad lines found reading the file.
+    errors: Errors,
 }
 
 impl Parsed {
@@ -86,6 +90,14 @@ impl Parsed {
                 children: h.children.clone(),
             })
             .collect()
+    }
+
+    /// The store's refusals, each at its line, added to the bad lines.
+    fn add_refusals(&mut self, refusals: Vec<ImportRefusal>) {
+        for r in refusals {
+            let (line, column) = self.locate(&r.field).unwrap_or((0, r.field));
+            self.errors.push(line, (column, r.message));
+        }
     }
 
     /// The line a store field path (`rows[3].contacts[1].address`) points at,
@@ -175,7 +187,9 @@ fn column_index(headers: &csv::StringRecord) -> Result<HashMap<&'static str, usi
     Ok(index)
 }
 
-/// Parses and checks a whole file; every problem is collected.
+/// Parses and checks a whole file; every problem of a line is collected
+/// in [`Parsed::errors`] (only a bad header is an error at once), and the
+/// lines that are good still make rows, for the store to check too.
 pub(crate) fn parse(body: &[u8], rules: &Rules) -> Result<Parsed, ApiError> {
     let bad = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv", m);
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
@@ -328,13 +342,11 @@ pub(crate) fn parse(body: &[u8], rules: &Rules) -> Result<Parsed, ApiError> {
             );
         }
     }
-    if !errors.list.is_empty() {
-        return Err(errors.into_error());
-    }
-    if households.is_empty() {
-        return Err(bad("the file has no lines after the header".into()));
-    }
-    Ok(Parsed { lines, households })
+    Ok(Parsed {
+        lines,
+        households,
+        errors,
+    })
 }
 
 fn csv_error(e: &csv::Error) -> String {
@@ -395,24 +407,36 @@ async fn import_subscribers(
         channels.into_iter().map(|c| c.name),
     );
     // Parsing 100,000 lines takes a while: off the async workers.
-    let parsed = tokio::task::spawn_blocking(move || parse(&body, &rules))
+    let mut parsed = tokio::task::spawn_blocking(move || parse(&body, &rules))
         .await
         .map_err(ApiError::internal)??;
     let rows = parsed.rows();
+    if !parsed.errors.list.is_empty() {
+        // Name the lines the store would refuse too, in the same answer.
+        let refusals = state.store.import_refusals(&tenant, &rows).await?;
+        parsed.add_refusals(refusals);
+        return Err(parsed.errors.into_error());
+    }
+    if rows.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_csv",
+            "the file has no lines after the header",
+        ));
+    }
     let summary: ImportSummary = match state.store.import_subscribers(&tenant, &rows).await {
         Ok(s) => {
             state.scheduler.subscribers_changed(&tenant);
             s
         }
         Err(StoreError::Invalid { field, message }) => {
-            return Err(match parsed.locate(&field) {
-                Some((line, column)) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_csv",
-                    format!("line {line}: {column}: {message}"),
-                ),
-                None => ApiError::invalid(&field, message),
-            });
+            // The store stops at its first refusal: list them all.
+            let mut refusals = state.store.import_refusals(&tenant, &rows).await?;
+            if refusals.is_empty() {
+                refusals.push(ImportRefusal { field, message });
+            }
+            parsed.add_refusals(refusals);
+            return Err(parsed.errors.into_error());
         }
         Err(e) => return Err(e.into()),
     };
@@ -437,6 +461,15 @@ mod tests {
         )
     }
 
+    /// The answer to a file refused by its own lines.
+    fn refused(csv: &str) -> ApiError {
+        match parse(csv.as_bytes(), &rules()) {
+            Err(e) => e,
+            Ok(p) if !p.errors.list.is_empty() => p.errors.into_error(),
+            Ok(_) => panic!("accepted {csv}"),
+        }
+    }
+
     #[test]
     fn households_gather_their_lines() {
         let csv = "\u{feff}external_id,locale,channel,address,due_date,birth_date\n\
@@ -445,6 +478,7 @@ mod tests {
                    K2,en,line,U2,,2025-03-01\n\
                    K2,en,line,U2,,2025-03-01\n";
         let parsed = parse(csv.as_bytes(), &rules()).unwrap();
+        assert!(parsed.errors.list.is_empty());
         let rows = parsed.rows();
         assert_eq!(parsed.lines, 4);
         assert_eq!(rows.len(), 2);
@@ -472,10 +506,7 @@ mod tests {
                    K3,fax,U3,2026-12-01\n\
                    K4,line,U1,2026-12-01\n\
                    K5,line,U5\n";
-        let err = match parse(csv.as_bytes(), &rules()) {
-            Err(e) => e,
-            Ok(_) => panic!("accepted"),
-        };
+        let err = refused(csv);
         let lines: Vec<&str> = err.message.lines().collect();
         assert_eq!(lines.len(), 4, "{}", err.message);
         assert_eq!(
@@ -500,10 +531,7 @@ mod tests {
                 "needs a `due_date` or a `birth_date`",
             ),
         ] {
-            let err = match parse(csv.as_bytes(), &rules()) {
-                Err(e) => e,
-                Ok(_) => panic!("accepted {csv}"),
-            };
+            let err = refused(csv);
             assert!(err.message.contains(expected), "{}", err.message);
         }
     }

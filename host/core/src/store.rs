@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel, ChannelSpec,
-    Child, ClaimedDelivery, Complete, Contact, ContactStatus, Delivery, DeliveryFilter, ImportRow,
-    ImportSummary, InboundRecord, InboundRecorded, InsertTarget, LocalInsert, NewApiToken,
-    NewChild, NewDelivery, NewSubscriber, NewTenant, OutboxStats, Page, PageRequest, PlanSource,
-    PlanState, Program, ProgramImport, PutChannel, Subscriber, SubscriberCounts, SubscriberPatch,
-    Tenant, TenantMessage, TenantPatch,
+    Child, ClaimedDelivery, Complete, Contact, ContactStatus, Delivery, DeliveryFilter,
+    ImportRefusal, ImportRow, ImportSummary, InboundRecord, InboundRecorded, InsertTarget,
+    LocalInsert, NewApiToken, NewChild, NewDelivery, NewSubscriber, NewTenant, OutboxStats, Page,
+    PageRequest, PlanSource, PlanState, Program, ProgramImport, PutChannel, Subscriber,
+    SubscriberCounts, SubscriberPatch, Tenant, TenantMessage, TenantPatch,
 };
 use crate::plugin::{InboundEvent, Manifest};
 
@@ -255,6 +255,17 @@ pub trait SubscriberStore: Send + Sync {
         tenant_id: &str,
         rows: &[ImportRow],
     ) -> StoreResult<ImportSummary>;
+    /// Every refusal [`import_subscribers`](Self::import_subscribers) would
+    /// meet in what is stored, for all the rows at once (it stops at the
+    /// first): each address of a row that a subscriber other than the row's
+    /// own already has. Reads only. `rows` must be a valid file (ids unique,
+    /// no address twice); rows may lack contacts or children, so that a file
+    /// with other bad lines can still be checked.
+    async fn import_refusals(
+        &self,
+        tenant_id: &str,
+        rows: &[ImportRow],
+    ) -> StoreResult<Vec<ImportRefusal>>;
     /// The tenant's subscribers by status.
     async fn subscriber_counts(&self, tenant_id: &str) -> StoreResult<SubscriberCounts>;
 }

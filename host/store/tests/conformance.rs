@@ -100,6 +100,7 @@ conformance! {
     import::a_reimport_updates_by_external_id,
     import::a_reimport_restores_the_file_after_other_changes,
     import::a_bad_row_leaves_nothing_behind,
+    import::every_stored_refusal_is_listed_before_an_import,
     import::a_large_import_spans_many_statements,
     catalog::importing_a_program_replaces_it,
     catalog::a_refused_catalog_import_changes_nothing,

@@ -232,6 +232,17 @@ pub struct ImportSummary {
     pub unchanged: u64,
 }
 
+/// A reason an import would refuse one of its rows given what is stored
+/// (an address registered to a subscriber the row is not), with the row's
+/// field path (`rows[17].contacts[0].address`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRefusal {
+    /// Where, as `rows[i]...`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
 /// A tenant's subscribers by status. Erased subscribers stay counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubscriberCounts {

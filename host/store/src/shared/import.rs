@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use tayori_core::{
-    ChildStatus, ImportRow, ImportSummary, Locale, NewChild, NewContact, StoreResult,
-    SubscriberStatus,
+    ChildStatus, ImportRefusal, ImportRow, ImportSummary, Locale, NewChild, NewContact,
+    StoreResult, SubscriberStatus,
 };
 
 use super::subscribers::{
@@ -105,25 +105,20 @@ fn row_digest(row: &ImportRow) -> StoreResult<String> {
     Ok(hex::encode(Sha256::digest(&canonical)))
 }
 
-/// Imports `rows` into the tenant (see `SubscriberStore::import_subscribers`).
-pub(super) async fn import(
-    store: &Engine,
+/// The rows not already in place (see the module's note on digests), each
+/// with its stored subscriber if it has one; `summary.unchanged` counts the
+/// others.
+async fn pending_rows(
+    conn: &mut Conn,
     tenant_id: &str,
     rows: &[ImportRow],
-) -> StoreResult<ImportSummary> {
-    validate::import_rows(rows)?;
-    let digests = rows
-        .iter()
-        .map(row_digest)
-        .collect::<StoreResult<Vec<_>>>()?;
-    let at = now();
-    let mut tx = store.begin_write().await?;
-    require_tenant(&mut tx, tenant_id).await?;
-
+    digests: &[String],
+    summary: &mut ImportSummary,
+) -> StoreResult<Vec<(usize, Option<ImportedRow>)>> {
     // Who exists already, by external id.
     let external_ids: Vec<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
     let existing: Vec<ImportedRow> = fetch_in(
-        &mut tx,
+        conn,
         "SELECT id, external_id, locale, status, import_digest FROM subscribers WHERE ",
         &[("tenant_id", tenant_id)],
         "external_id",
@@ -138,8 +133,7 @@ pub(super) async fn import(
     // A row identical to the one last imported, with nothing changed since
     // (any other change clears the digest), is already in place. The rest
     // are new or need comparing with what is stored.
-    let mut summary = ImportSummary::default();
-    let mut pending: Vec<(usize, Option<ImportedRow>)> = Vec::new();
+    let mut pending = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         match by_external.remove(&row.external_id) {
             Some(stored) if stored.import_digest.as_deref() == Some(digests[i].as_str()) => {
@@ -148,28 +142,91 @@ pub(super) async fn import(
             stored => pending.push((i, stored)),
         }
     }
+    Ok(pending)
+}
 
-    // Every address must be free or already this row's subscriber's.
+/// Every address of a pending row that a subscriber other than the row's
+/// own already has, in row order.
+async fn address_refusals(
+    conn: &mut Conn,
+    tenant_id: &str,
+    rows: &[ImportRow],
+    pending: &[(usize, Option<ImportedRow>)],
+) -> StoreResult<Vec<ImportRefusal>> {
     let all_contacts: Vec<&NewContact> = pending
         .iter()
         .flat_map(|(i, _)| rows[*i].contacts.iter())
         .collect();
-    let owners = address_owners(&mut tx, tenant_id, &all_contacts).await?;
-    for (i, stored) in &pending {
+    let owners = address_owners(conn, tenant_id, &all_contacts).await?;
+    let mut refusals = Vec::new();
+    for (i, stored) in pending {
         let mine = stored.as_ref().map(|s| s.id.as_str());
         for (j, c) in rows[*i].contacts.iter().enumerate() {
             if let Some(owner) = owner_of(&owners, c)
                 && Some(owner) != mine
             {
-                return Err(invalid(
-                    format!("rows[{i}].contacts[{j}].address"),
-                    format!(
+                refusals.push(ImportRefusal {
+                    field: format!("rows[{i}].contacts[{j}].address"),
+                    message: format!(
                         "this {} address is already registered to another subscriber",
                         c.channel
                     ),
-                ));
+                });
             }
         }
+    }
+    Ok(refusals)
+}
+
+fn digests(rows: &[ImportRow]) -> StoreResult<Vec<String>> {
+    rows.iter().map(row_digest).collect()
+}
+
+/// What importing `rows` would be refused for by what is stored (see
+/// `SubscriberStore::import_refusals`).
+pub(super) async fn refusals(
+    store: &Engine,
+    tenant_id: &str,
+    rows: &[ImportRow],
+) -> StoreResult<Vec<ImportRefusal>> {
+    validate::import_rows(rows)?;
+    let digests = digests(rows)?;
+    let mut tx = store.begin_read().await?;
+    require_tenant(&mut tx, tenant_id).await?;
+    let pending = pending_rows(
+        &mut tx,
+        tenant_id,
+        rows,
+        &digests,
+        &mut ImportSummary::default(),
+    )
+    .await?;
+    let refusals = address_refusals(&mut tx, tenant_id, rows, &pending).await?;
+    tx.commit().await.db()?;
+    Ok(refusals)
+}
+
+/// Imports `rows` into the tenant (see `SubscriberStore::import_subscribers`).
+pub(super) async fn import(
+    store: &Engine,
+    tenant_id: &str,
+    rows: &[ImportRow],
+) -> StoreResult<ImportSummary> {
+    validate::import_rows(rows)?;
+    let digests = digests(rows)?;
+    let at = now();
+    let mut tx = store.begin_write().await?;
+    require_tenant(&mut tx, tenant_id).await?;
+    let mut summary = ImportSummary::default();
+    let pending = pending_rows(&mut tx, tenant_id, rows, &digests, &mut summary).await?;
+
+    // Every address must be free or already this row's subscriber's.
+    if let Some(first) = address_refusals(&mut tx, tenant_id, rows, &pending)
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Err(invalid(first.field, first.message));
     }
 
     // The stored contacts and children of the subscribers to compare.

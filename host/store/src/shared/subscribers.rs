@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tayori_core::{
-    Child, ChildStatus, Contact, ContactStatus, ImportRow, ImportSummary, Locale, NewChild,
-    NewContact, NewSubscriber, Page, PageRequest, StoreError, StoreResult, Subscriber,
+    Child, ChildStatus, Contact, ContactStatus, ImportRefusal, ImportRow, ImportSummary, Locale,
+    NewChild, NewContact, NewSubscriber, Page, PageRequest, StoreError, StoreResult, Subscriber,
     SubscriberCounts, SubscriberPatch, SubscriberStatus, SubscriberStore,
 };
 
@@ -898,6 +898,14 @@ impl SubscriberStore for Engine {
         rows: &[ImportRow],
     ) -> StoreResult<ImportSummary> {
         super::import::import(self, tenant_id, rows).await
+    }
+
+    async fn import_refusals(
+        &self,
+        tenant_id: &str,
+        rows: &[ImportRow],
+    ) -> StoreResult<Vec<ImportRefusal>> {
+        super::import::refusals(self, tenant_id, rows).await
     }
 
     async fn subscriber_counts(&self, tenant_id: &str) -> StoreResult<SubscriberCounts> {

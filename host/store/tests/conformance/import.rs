@@ -229,7 +229,6 @@ pub async fn a_bad_row_leaves_nothing_behind(store: Arc<dyn Store>) {
         1,
         "nothing of the file was written"
     );
-
     let mut file = rows(400);
     file[399].external_id = file[10].external_id.clone();
     match store.import_subscribers("minato", &file).await {
@@ -297,4 +296,72 @@ pub async fn a_large_import_spans_many_statements(store: Arc<dyn Store>) {
             .unchanged,
         5_000
     );
+}
+
+pub async fn every_stored_refusal_is_listed_before_an_import(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    let mut file = rows(400);
+    store
+        .import_subscribers("minato", &file[..10])
+        .await
+        .unwrap();
+    let outside = store
+        .create_subscriber("minato", &household("TAKEN", "2027-05-01"))
+        .await
+        .unwrap();
+    let mut other = household("TAKEN-2", "2027-05-01");
+    other.contacts.push(contact("email", "taken@example.jp"));
+    store.create_subscriber("minato", &other).await.unwrap();
+
+    // The import stops at its first refusal; the check lists them all. A
+    // row keeps the addresses its own household has (row 3, imported).
+    file[250].contacts[0].address = "TAKEN".into();
+    file[300]
+        .contacts
+        .push(contact("email", "taken@example.jp"));
+    file[3].locale = Locale::En;
+    // A row the file's other faults left without contacts or children.
+    file.push(ImportRow {
+        external_id: "E-NONE".into(),
+        locale: Locale::Ja,
+        contacts: Vec::new(),
+        children: Vec::new(),
+    });
+    let refusals = store.import_refusals("minato", &file).await.unwrap();
+    let fields: Vec<&str> = refusals.iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "rows[250].contacts[0].address",
+            "rows[300].contacts[1].address"
+        ]
+    );
+    assert!(
+        refusals[1]
+            .message
+            .contains("email address is already registered to another subscriber"),
+        "{refusals:?}"
+    );
+    match store.import_subscribers("minato", &file).await {
+        Err(StoreError::Invalid { field, .. }) => assert_eq!(field, fields[0]),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(count(&store, "minato").await, 12, "nothing was written");
+    assert_eq!(
+        store.subscriber("minato", &outside.id).await.unwrap(),
+        outside
+    );
+
+    let mut clean = rows(400);
+    assert_eq!(store.import_refusals("minato", &clean).await.unwrap(), []);
+    clean[7].external_id = clean[8].external_id.clone();
+    assert!(matches!(
+        store.import_refusals("minato", &clean).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        store.import_refusals("nowhere", &rows(2)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(count(&store, "minato").await, 12, "a check writes nothing");
 }
