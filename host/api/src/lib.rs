@@ -7,6 +7,7 @@ pub mod auth;
 mod catalog;
 mod channels;
 mod deliveries;
+mod document;
 pub mod error;
 pub mod hooks;
 mod import;
@@ -150,7 +151,8 @@ async fn openapi_document(
 /// route group says otherwise (plugin uploads, CSV imports, catalog files).
 pub fn router(state: AppState) -> Router {
     let max_upload = state.plugins.runtime().config().max_component_bytes;
-    let (router, openapi) = routes(max_upload).split_for_parts();
+    let (router, mut openapi) = routes(max_upload).split_for_parts();
+    document::complete(&mut openapi);
     router
         .route_layer(axum::middleware::from_fn(input::reject_nul))
         .layer(axum::Extension(Arc::new(openapi)))
@@ -163,6 +165,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone (for tools and tests).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, openapi) = routes(0).split_for_parts();
+    let (_, mut openapi) = routes(0).split_for_parts();
+    document::complete(&mut openapi);
     openapi
 }
