@@ -2,7 +2,8 @@
 //! on SQLite and on a fresh PostgreSQL schema: every check
 //! (`--checks all`: no 5xx, statuses, content types, headers and bodies as
 //! documented, schema-valid requests accepted, invalid ones refused, auth
-//! enforced), a bounded number of examples per operation.
+//! enforced), a bounded number of examples per operation, with the
+//! settings of `tests/schemathesis.toml`.
 //!
 //! The CLI is `$TAYORI_SCHEMATHESIS` (`scripts/test` installs it into a
 //! virtualenv and sets it), else `schemathesis` on the `PATH`. Without it
@@ -21,6 +22,9 @@ use crate::support::server::PgSchema;
 /// Examples per operation and phase: the whole run stays within about a
 /// minute per engine on 2 cores.
 const MAX_EXAMPLES: &str = "25";
+/// What is relaxed, and why (NUL characters, rules that depend on what is
+/// stored), and the seeded tenant as the `{tenant}` parameter.
+const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/schemathesis.toml");
 /// A fixed seed, so that a failure is reproduced by running the test again.
 const SEED: &str = "16";
 
@@ -71,10 +75,13 @@ async fn run(cli: &PathBuf, database_url: String, label: &str) {
 
     let report = dir.path().join("report");
     let output = tokio::process::Command::new(cli)
+        .arg("--config-file")
+        .arg(CONFIG)
         .arg("run")
         .arg(server.url("/openapi.json"))
         .args(["--checks", "all"])
         .args(["--max-examples", MAX_EXAMPLES])
+        .arg("--no-shrink")
         .args(["--seed", SEED])
         .args(["--workers", "2"])
         .args(["--generation-database", "none"])

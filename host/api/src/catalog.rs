@@ -503,7 +503,7 @@ pub struct ExportQuery {
 #[utoipa::path(
     get, path = "/v1/catalog/export", tag = "catalog",
     params(ExportQuery),
-    responses((status = 200, content_type = "application/yaml", body = String), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "A catalog file (docs/catalog.md)", content_type = "application/yaml", body = Object), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
 async fn export_catalog(

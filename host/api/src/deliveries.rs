@@ -32,6 +32,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 pub struct BroadcastContent {
     /// Used by platforms with subjects (email); optional.
     pub subject: Option<String>,
+    /// The text; not blank.
+    #[schema(pattern = "\\S")]
     pub body: String,
 }
 
@@ -246,6 +248,7 @@ impl From<Delivery> for DeliveryView {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// pending, held, in_flight, sent, failed, expired, cancelled or dead.
+    #[param(pattern = "^(pending|held|in_flight|sent|failed|expired|cancelled|dead)$")]
     pub status: Option<String>,
     pub channel: Option<String>,
     pub broadcast: Option<String>,
@@ -255,6 +258,7 @@ pub struct DeliveryQuery {
     pub until: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -335,6 +339,7 @@ pub struct PreviewQuery {
     /// The first day (tenant's zone), `YYYY-MM-DD`.
     pub from: NaiveDate,
     /// How many days, 1 to 1100.
+    #[param(minimum = 1, maximum = 1100)]
     pub days: u32,
     /// Only this subscriber.
     pub subscriber: Option<String>,

@@ -22,6 +22,7 @@ pub struct PageQuery {
     /// The `next_cursor` of the previous page; absent for the first page.
     pub cursor: Option<String>,
     /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

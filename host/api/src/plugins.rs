@@ -87,7 +87,7 @@ pub struct PluginList {
 /// and published; the first version of a plugin id becomes active.
 #[utoipa::path(
     post, path = "/v1/plugins", tag = "plugins",
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The component (`application/wasm` is taken too)"),
     responses(
         (status = 201, description = "Published", body = PluginVersionView),
         (status = 200, description = "The same version with the same bytes was already published", body = PluginVersionView),
@@ -202,7 +202,9 @@ fn parse_version(v: &str) -> ApiResult<semver::Version> {
 }
 
 fn optional_scope(body: &Bytes) -> ApiResult<ScopeRequest> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null` (the document says the body is optional): every
+    // tenant.
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(ScopeRequest::default());
     }
     crate::input::parse_json(body)
@@ -230,7 +232,7 @@ async fn require_tenants(state: &AppState, scope: &ScopeRequest) -> ApiResult<()
 /// Calls in flight finish on the version they started with.
 #[utoipa::path(
     post, path = "/v1/plugins/{plugin}/versions/{version}/activate", tag = "plugins",
-    params(("plugin" = String, Path), ("version" = String, Path)),
+    params(("plugin" = String, Path), ("version" = String, Path, pattern = "^(0|[1-9][0-9]{0,18})\\.(0|[1-9][0-9]{0,18})\\.(0|[1-9][0-9]{0,18})(-[0-9A-Za-z.-]+)?(\\+[0-9A-Za-z.-]+)?$")),
     request_body(content = Option<ScopeRequest>, content_type = "application/json"),
     responses((status = 200, body = ActivationList), (status = 404, body = ErrorBody)),
     security(("bearer" = []))

@@ -124,7 +124,10 @@ pub struct BirthBody {
 pub struct StopBody {
     /// `pregnancy_loss`, `child_loss`, `unsubscribed`, `moved_away`,
     /// `duplicate` or `other`.
-    #[schema(example = "unsubscribed")]
+    #[schema(
+        example = "unsubscribed",
+        pattern = "^(pregnancy_loss|child_loss|unsubscribed|moved_away|duplicate|other)$"
+    )]
     pub reason: String,
 }
 

@@ -116,6 +116,7 @@ pub struct CreateTenant {
     /// Default `["standard"]`. Named programs must be in the catalog.
     pub programs: Option<Vec<String>>,
     /// Default 360 (6 hours); 1 to 1440.
+    #[schema(minimum = 1, maximum = 1440)]
     pub lateness_window_minutes: Option<u32>,
     /// Default none.
     pub quiet_hours: Option<QuietHoursView>,
@@ -131,6 +132,8 @@ pub struct UpdateTenant {
     pub send_time: Option<String>,
     pub span: Option<String>,
     pub programs: Option<Vec<String>>,
+    /// 1 to 1440.
+    #[schema(minimum = 1, maximum = 1440)]
     pub lateness_window_minutes: Option<u32>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<QuietHoursView>)]
