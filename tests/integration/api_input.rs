@@ -143,6 +143,50 @@ async fn arrays_are_not_objects(api: Api) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 
+/// Every operation of the document that takes a JSON body refuses an
+/// array for it, naming the body, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_endpoint_refuses_an_array_for_its_body() {
+    let api = Api::sqlite().await;
+    api.tenant("otaru").await;
+    let doc = serde_json::to_value(tayori_api::openapi()).unwrap();
+    let mut probed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["requestBody"]["content"]
+                .get("application/json")
+                .is_none()
+            {
+                continue;
+            }
+            let concrete = path
+                .replace("{tenant}", "otaru")
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x1" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            // Activations read their version first: give a valid one.
+            let concrete = concrete.replace("/versions/x1/", "/versions/1.0.0/");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (status, body) =
+                send(api.op(method.clone(), &concrete).json(&json!([null, null]))).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {path}: {body}"
+            );
+            assert!(
+                error(&body).1.starts_with("body: invalid type: sequence"),
+                "{method} {path}: {body}"
+            );
+            probed += 1;
+        }
+    }
+    assert!(probed >= 15, "only {probed} JSON operations");
+    let (_, tenant) = send(api.op(Method::GET, "/v1/tenants/otaru")).await;
+    assert_eq!(tenant["name"], "otaru city", "nothing changed: {tenant}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_with_an_unknown_filter_is_refused_at_import() {
     let api = Api::sqlite().await;

@@ -204,6 +204,37 @@ fn documented(doc: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// Every operation documents the answers any of its requests can get, with
+/// the shared error body: 401 and 403 where a token is taken, 413 and 415
+/// where a body is.
+#[test]
+fn every_operation_documents_the_shared_answers() {
+    let doc: Value = serde_json::to_value(tayori_api::openapi()).unwrap();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let at = format!("{} {path}", method.to_uppercase());
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            let public = PUBLIC.contains(&at.as_str()) || PLATFORM.contains(&at.as_str());
+            assert_eq!(secured, !public, "{at}: security");
+            let mut want = Vec::new();
+            if secured {
+                want.extend(["401", "403"]);
+            }
+            if op.get("requestBody").is_some() {
+                want.extend(["400", "413", "415", "422"]);
+            }
+            for status in want {
+                let schema = &op["responses"][status]["content"]["application/json"]["schema"];
+                if schema["$ref"] != "#/components/schemas/ErrorBody" {
+                    missing.push(format!("{at}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
 #[test]
 fn the_structural_check_catches_broken_documents() {
     let good: Value = serde_json::to_value(tayori_api::openapi()).unwrap();
