@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tayori_core::StoreLifecycle;
 
 use crate::support::api::{Api, error, on_each_engine, send};
 use crate::support::server::ADMIN_TOKEN;

@@ -6,7 +6,6 @@
 mod support;
 
 mod api_catalog;
-mod backup;
 mod api_channels;
 mod api_input;
 mod api_isolation;
@@ -14,6 +13,8 @@ mod api_openapi;
 mod api_schemathesis;
 mod api_subscribers;
 mod api_tenants;
+mod backup;
+mod cli_households;
 mod e2e_failures;
 mod e2e_platforms;
 mod e2e_webhooks;

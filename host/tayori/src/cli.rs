@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::Client;
+
+mod subscribers;
 use crate::server::{ServeConfig, launch};
+use subscribers::{SubscribersCommand, subscribers};
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +41,8 @@ enum Command {
     /// A tenant's delivery channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
-    /// A tenant's subscribers: CSV import, list, read.
+    /// A tenant's households (subscribers): register, report a birth, add,
+    /// stop a child, stop, erase, CSV import, list, read.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
     /// The message catalog: import and export files (docs/catalog.md).
@@ -374,41 +378,6 @@ enum ChannelCommand {
 }
 
 #[derive(Subcommand)]
-enum SubscribersCommand {
-    /// Import subscribers from a CSV file (docs/subscribers-csv.md), all or
-    /// nothing; importing the same file again changes nothing.
-    Import {
-        /// The CSV file, or `-` for standard input.
-        file: PathBuf,
-        #[arg(long)]
-        tenant: String,
-        #[command(flatten)]
-        remote: Remote,
-    },
-    /// List a page of a tenant's subscribers.
-    List {
-        #[arg(long)]
-        tenant: String,
-        /// Items per page (1 to 500).
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// The `next_cursor` of the previous page.
-        #[arg(long)]
-        cursor: Option<String>,
-        #[command(flatten)]
-        remote: Remote,
-    },
-    /// Show a subscriber.
-    Get {
-        id: String,
-        #[arg(long)]
-        tenant: String,
-        #[command(flatten)]
-        remote: Remote,
-    },
-}
-
-#[derive(Subcommand)]
 enum CatalogCommand {
     /// Import a catalog file (YAML): each program in it replaces the stored one.
     Import {
@@ -656,47 +625,6 @@ async fn channel(cmd: ChannelCommand) -> anyhow::Result<ExitCode> {
                 .json(
                     "DELETE",
                     &format!("/v1/tenants/{tenant}/channels/{name}"),
-                    None,
-                )
-                .await
-        }
-    }
-}
-
-async fn subscribers(cmd: SubscribersCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        SubscribersCommand::Import {
-            file,
-            tenant,
-            remote,
-        } => {
-            let bytes = read_input(&file)?;
-            Client::new(&remote)?
-                .send_bytes(
-                    "POST",
-                    &format!("/v1/tenants/{tenant}/subscribers/import"),
-                    "text/csv; charset=utf-8",
-                    bytes,
-                )
-                .await
-        }
-        SubscribersCommand::List {
-            tenant,
-            limit,
-            cursor,
-            remote,
-        } => {
-            let mut path = format!("/v1/tenants/{tenant}/subscribers?limit={limit}");
-            if let Some(c) = cursor {
-                path.push_str(&format!("&cursor={c}"));
-            }
-            Client::new(&remote)?.json("GET", &path, None).await
-        }
-        SubscribersCommand::Get { id, tenant, remote } => {
-            Client::new(&remote)?
-                .json(
-                    "GET",
-                    &format!("/v1/tenants/{tenant}/subscribers/{id}"),
                     None,
                 )
                 .await
