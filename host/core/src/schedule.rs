@@ -11,7 +11,9 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use crate::domain::{Anchor, DeliverySpan, ScheduleRule};
+use crate::domain::{
+    Anchor, CorrectedAge, DeliverySpan, ScheduleRule, UNREPORTED_BIRTH_ASK_DAYS, UnreportedBirth,
+};
 
 /// Gestational age, in days, on the due date.
 pub const TERM_DAYS: i64 = 280;
@@ -46,6 +48,203 @@ pub fn span_end(birth: NaiveDate, span: DeliverySpan) -> NaiveDate {
             NaiveDate::from_ymd_opt(entry.year() + 1, 3, 31).expect("31 March exists")
         }
     }
+}
+
+/// How a child's days are counted on one day, under the tenant's rules for
+/// births never reported and for preterm children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayAnchor {
+    /// Nothing is sent that day: no dates, or a pregnancy past
+    /// [`UNREPORTED_BIRTH_ASK_DAYS`] after its due date under
+    /// [`UnreportedBirth::Pause`].
+    Silent,
+    /// Every message counts from this anchor. A pregnancy past the ask day
+    /// under [`UnreportedBirth::Continue`] is `Birth(due date)`.
+    One(Anchor),
+    /// A preterm child counted by corrected age: the messages
+    /// [`counts_corrected`] names count from `corrected` (the due date),
+    /// the rest from `birth`. The span is always measured from `birth`.
+    Corrected {
+        birth: NaiveDate,
+        corrected: NaiveDate,
+        months: u32,
+    },
+}
+
+/// The tenant's rules that change how a child's days are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrackRules {
+    pub unreported_birth: UnreportedBirth,
+    pub corrected_age: Option<CorrectedAge>,
+}
+
+/// How `day` is counted for a child with these dates.
+pub fn day_anchor(
+    due: Option<NaiveDate>,
+    birth: Option<NaiveDate>,
+    day: NaiveDate,
+    rules: TrackRules,
+) -> DayAnchor {
+    match (due, birth) {
+        (due, Some(b)) => match (rules.corrected_age, due) {
+            (Some(c), Some(d)) if c.applies(d, b) => DayAnchor::Corrected {
+                birth: b,
+                corrected: d,
+                months: c.months,
+            },
+            _ => DayAnchor::One(Anchor::Birth(b)),
+        },
+        (Some(d), None) => {
+            if (day - d).num_days() <= UNREPORTED_BIRTH_ASK_DAYS {
+                DayAnchor::One(Anchor::Due(d))
+            } else {
+                match rules.unreported_birth {
+                    UnreportedBirth::Continue => DayAnchor::One(Anchor::Birth(d)),
+                    UnreportedBirth::Pause => DayAnchor::Silent,
+                }
+            }
+        }
+        (None, None) => DayAnchor::Silent,
+    }
+}
+
+/// Whether a child-track message counts from the due date for a preterm
+/// child counted by corrected age for `months` months: its date, counted
+/// from the due date, falls within those months. The day of birth
+/// (`child_day: 0`) always counts from the birth.
+pub fn counts_corrected(rule: &ScheduleRule, corrected: NaiveDate, months: u32) -> bool {
+    if matches!(
+        rule,
+        ScheduleRule::PregnancyDay(_) | ScheduleRule::ChildDay(0)
+    ) {
+        return false;
+    }
+    let Some(until) = add_months(corrected, months) else {
+        return true;
+    };
+    rule.date_for(Anchor::Birth(corrected))
+        .is_some_and(|date| date < until)
+}
+
+/// The birth dates a check of [`span_reach`] tries: four years from 1
+/// January 2024, which hold every leap-day, month-end and 1 April case.
+pub const REACH_BIRTHS: usize = 4 * 365 + 1;
+
+/// For how many of [`REACH_BIRTHS`] birth dates a message with `rule` falls
+/// inside `span` (from the birth to the span's last day). Pregnancy
+/// messages reach every child. `0` means the message can never send on
+/// that span; less than [`REACH_BIRTHS`], that it misses some children.
+pub fn span_reach(rule: &ScheduleRule, span: DeliverySpan) -> usize {
+    if matches!(rule, ScheduleRule::PregnancyDay(_)) {
+        return REACH_BIRTHS;
+    }
+    let first = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date");
+    // A date more than 400 days inside (or outside) the span for one birth
+    // is inside (outside) it for every birth: month ends, leap days and the
+    // 1 April rule move a date against the span's end by less than that.
+    let margin = chrono::Duration::days(400);
+    if let Some(date) = rule.date_for(Anchor::Birth(first)) {
+        let end = span_end(first, span);
+        if date >= first && date + margin < end {
+            return REACH_BIRTHS;
+        }
+        if date > end + margin || date + margin < first {
+            return 0;
+        }
+    }
+    first
+        .iter_days()
+        .take(REACH_BIRTHS)
+        .filter(|&b| {
+            rule.date_for(Anchor::Birth(b))
+                .is_some_and(|date| date >= b && date <= span_end(b, span))
+        })
+        .count()
+}
+
+/// How many messages of one program can send on the span they run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramReach {
+    pub program: String,
+    pub span: DeliverySpan,
+    pub messages: usize,
+    /// Messages that can never send on the span.
+    pub never: usize,
+    /// Messages that send for some birth dates only.
+    pub partly: usize,
+}
+
+impl ProgramReach {
+    /// What to tell the tenant, if anything.
+    pub fn warning(&self) -> Option<String> {
+        let (p, span, n) = (&self.program, self.span, self.messages);
+        if n > 0 && self.never == n {
+            Some(format!(
+                "program `{p}` can never send on the span `{span}`: every one of its {n} messages falls after the span ends; give it a span of its own (program_spans)"
+            ))
+        } else if self.never > 0 {
+            Some(format!(
+                "program `{p}`: {} of its {n} messages can never send on the span `{span}` (they fall after it ends)",
+                self.never
+            ))
+        } else if self.partly > 0 {
+            Some(format!(
+                "program `{p}`: {} of its {n} messages reach only some children on the span `{span}` (for the rest they fall after it ends)",
+                self.partly
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// The reach of one program's messages (in `catalog`, the messages of
+/// every program) on `span`.
+pub fn reach_of(
+    program: &str,
+    span: DeliverySpan,
+    catalog: &[crate::domain::CatalogMessage],
+) -> ProgramReach {
+    let mut reach = ProgramReach {
+        program: program.to_string(),
+        span,
+        messages: 0,
+        never: 0,
+        partly: 0,
+    };
+    for m in catalog.iter().filter(|m| m.program == program) {
+        reach.messages += 1;
+        match span_reach(&m.rule, span) {
+            0 => reach.never += 1,
+            REACH_BIRTHS => {}
+            _ => reach.partly += 1,
+        }
+    }
+    reach
+}
+
+/// The reach of each program `tenant` runs, on the span each runs on.
+pub fn program_reach(
+    tenant: &crate::domain::Tenant,
+    catalog: &[crate::domain::CatalogMessage],
+) -> Vec<ProgramReach> {
+    tenant
+        .programs
+        .iter()
+        .map(|p| reach_of(p, tenant.program_span(p), catalog))
+        .collect()
+}
+
+/// The warnings of [`program_reach`]: one per program that cannot send all
+/// of its messages.
+pub fn program_warnings(
+    tenant: &crate::domain::Tenant,
+    catalog: &[crate::domain::CatalogMessage],
+) -> Vec<String> {
+    program_reach(tenant, catalog)
+        .iter()
+        .filter_map(ProgramReach::warning)
+        .collect()
 }
 
 /// Gestational age in days on `day` for a due date.
@@ -332,6 +531,224 @@ mod tests {
             span_end(d("2020-04-01"), DeliverySpan::EndOfSchoolYearAge7),
             d("2027-03-31")
         );
+    }
+
+    #[test]
+    fn school_year_age_7_by_the_legal_age_reading() {
+        // A child attains an age on the day before its birthday (年齢計算ニ
+        // 関スル法律), so one born on 1 April turns 7 on 31 March and its
+        // first school year ends that day; one born on 2 April a year later.
+        let cases = [
+            ("2019-04-02", "2027-03-31"),
+            ("2020-01-01", "2027-03-31"),
+            ("2020-02-29", "2027-03-31"),
+            ("2020-03-31", "2027-03-31"),
+            ("2020-04-01", "2027-03-31"),
+            ("2020-04-02", "2028-03-31"),
+            ("2020-12-31", "2028-03-31"),
+        ];
+        for (birth, end) in cases {
+            assert_eq!(
+                span_end(d(birth), DeliverySpan::EndOfSchoolYearAge7),
+                d(end),
+                "born {birth}"
+            );
+        }
+        // The last day is in the span; school entry falls inside it.
+        let b = d("2020-04-01");
+        let entry = ScheduleRule::SchoolEntry { offset_days: 0 };
+        assert!(
+            entry.date_for(Anchor::Birth(b)).unwrap()
+                <= span_end(b, DeliverySpan::EndOfSchoolYearAge7)
+        );
+    }
+
+    #[test]
+    fn spans_are_ordered_by_length_for_every_birth() {
+        for b in d("2024-01-01").iter_days().take(4 * 366) {
+            for pair in DeliverySpan::BY_LENGTH.windows(2) {
+                assert!(span_end(b, pair[0]) < span_end(b, pair[1]), "{b} {pair:?}");
+            }
+        }
+        assert_eq!(
+            DeliverySpan::ToThirdBirthday.longer(DeliverySpan::EndOfSchoolYearAge7),
+            DeliverySpan::EndOfSchoolYearAge7
+        );
+        assert_eq!(
+            DeliverySpan::ToEighteenthBirthday.longer(DeliverySpan::ToSixthBirthday),
+            DeliverySpan::ToEighteenthBirthday
+        );
+    }
+
+    #[test]
+    fn how_many_children_a_rule_reaches_on_a_span() {
+        use ScheduleRule::*;
+        let all = REACH_BIRTHS;
+        // Births of 2 March - 1 April: 31 a year.
+        let march = 31 * 4;
+        let cases = [
+            (
+                SchoolEntry { offset_days: -30 },
+                DeliverySpan::ToThirdBirthday,
+                0,
+            ),
+            // 1 April of the 6th birthday's year is the entry of those born
+            // on 1 April only; 30 days before it, of those born from 2 March.
+            (
+                SchoolEntry { offset_days: 0 },
+                DeliverySpan::ToSixthBirthday,
+                4,
+            ),
+            (
+                SchoolEntry { offset_days: -30 },
+                DeliverySpan::ToSixthBirthday,
+                march,
+            ),
+            (
+                SchoolEntry { offset_days: -30 },
+                DeliverySpan::EndOfSchoolYearAge7,
+                all,
+            ),
+            (
+                SchoolEntry { offset_days: 0 },
+                DeliverySpan::EndOfSchoolYearAge7,
+                all,
+            ),
+            (ChildYear(3), DeliverySpan::ToThirdBirthday, all),
+            (ChildYear(4), DeliverySpan::ToThirdBirthday, 0),
+            (ChildDay(1095), DeliverySpan::ToThirdBirthday, all),
+            (ChildDay(1200), DeliverySpan::ToThirdBirthday, 0),
+            (PregnancyDay(28), DeliverySpan::ToThirdBirthday, all),
+        ];
+        for (rule, span, want) in cases {
+            assert_eq!(span_reach(&rule, span), want, "{rule:?} on {span}");
+        }
+    }
+
+    #[test]
+    fn a_program_that_cannot_send_on_the_span_is_named() {
+        use crate::domain::{CatalogMessage, Tenant};
+        let message = |id: &str, program: &str, rule| CatalogMessage {
+            id: id.into(),
+            program: program.into(),
+            stage: None,
+            rule,
+            content: Default::default(),
+        };
+        let catalog = [
+            message("c0", "standard", ScheduleRule::ChildDay(0)),
+            message("y3", "standard", ScheduleRule::ChildYear(3)),
+            message(
+                "s",
+                "school-entry",
+                ScheduleRule::SchoolEntry { offset_days: -30 },
+            ),
+        ];
+        let new = crate::domain::NewTenant::new("t", "T");
+        let mut tenant = Tenant {
+            id: new.id,
+            name: new.name,
+            time_zone: new.time_zone,
+            send_time: new.send_time,
+            span: new.span,
+            programs: vec!["standard".into(), "school-entry".into()],
+            lateness_window_minutes: new.lateness_window_minutes,
+            quiet_hours: None,
+            program_spans: Default::default(),
+            unreported_birth: Default::default(),
+            corrected_age: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let warnings = program_warnings(&tenant, &catalog);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .starts_with("program `school-entry` can never send on the span `to_3rd_birthday`"),
+            "{warnings:?}"
+        );
+        tenant.span = DeliverySpan::ToSixthBirthday;
+        let warnings = program_warnings(&tenant, &catalog);
+        assert!(
+            warnings[0].contains("reach only some children"),
+            "{warnings:?}"
+        );
+        tenant
+            .program_spans
+            .insert("school-entry".into(), DeliverySpan::EndOfSchoolYearAge7);
+        assert!(program_warnings(&tenant, &catalog).is_empty());
+    }
+
+    #[test]
+    fn day_anchors_follow_the_tenant_rules() {
+        let due = d("2027-05-01");
+        let cont = TrackRules::default();
+        let pause = TrackRules {
+            unreported_birth: UnreportedBirth::Pause,
+            corrected_age: None,
+        };
+        // Up to 14 days after the due date, the pregnancy track.
+        for rules in [cont, pause] {
+            assert_eq!(
+                day_anchor(Some(due), None, d("2027-05-15"), rules),
+                DayAnchor::One(Anchor::Due(due))
+            );
+        }
+        // From the 15th day: the child track from the due date, or nothing.
+        assert_eq!(
+            day_anchor(Some(due), None, d("2027-05-16"), cont),
+            DayAnchor::One(Anchor::Birth(due))
+        );
+        assert_eq!(
+            day_anchor(Some(due), None, d("2027-05-16"), pause),
+            DayAnchor::Silent
+        );
+        // A reported birth is the anchor whatever the rule.
+        assert_eq!(
+            day_anchor(Some(due), Some(d("2027-05-20")), d("2027-06-01"), pause),
+            DayAnchor::One(Anchor::Birth(d("2027-05-20")))
+        );
+        assert_eq!(day_anchor(None, None, due, cont), DayAnchor::Silent);
+        // Corrected age: 4 weeks early or more, with the setting.
+        let preterm = TrackRules {
+            unreported_birth: UnreportedBirth::Continue,
+            corrected_age: Some(CorrectedAge {
+                weeks_early: 4,
+                months: 12,
+            }),
+        };
+        assert_eq!(
+            day_anchor(Some(due), Some(d("2027-04-03")), due, preterm),
+            DayAnchor::Corrected {
+                birth: d("2027-04-03"),
+                corrected: due,
+                months: 12
+            }
+        );
+        // 27 days early is not 4 weeks.
+        assert_eq!(
+            day_anchor(Some(due), Some(d("2027-04-04")), due, preterm),
+            DayAnchor::One(Anchor::Birth(d("2027-04-04")))
+        );
+        // Without the setting, the birth date.
+        assert_eq!(
+            day_anchor(Some(due), Some(d("2027-04-03")), due, cont),
+            DayAnchor::One(Anchor::Birth(d("2027-04-03")))
+        );
+    }
+
+    #[test]
+    fn corrected_age_counts_the_first_months_only() {
+        use ScheduleRule::*;
+        let due = d("2027-05-01");
+        assert!(!counts_corrected(&ChildDay(0), due, 12));
+        assert!(counts_corrected(&ChildDay(1), due, 12));
+        assert!(counts_corrected(&ChildMonth(11), due, 12));
+        assert!(!counts_corrected(&ChildMonth(12), due, 12));
+        assert!(!counts_corrected(&ChildYear(1), due, 12));
+        assert!(counts_corrected(&ChildDay(364), due, 12));
+        assert!(!counts_corrected(&ChildDay(366), due, 12));
+        assert!(!counts_corrected(&PregnancyDay(200), due, 12));
     }
 
     #[test]

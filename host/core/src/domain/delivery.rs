@@ -42,6 +42,37 @@ impl OutboxStatus {
     }
 }
 
+/// Why a delivery was planned already past its lateness window, and so
+/// recorded as expired, never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LateReason {
+    /// Its day was planned late because the host was not running (or not
+    /// planning) at the day's send time and for the lateness window after it.
+    HostDown,
+    /// The child, the contact or the dates were registered or changed after
+    /// the day's send time and its lateness window had passed.
+    RegisteredLate,
+    /// The tenant was created after that day's send time and window.
+    TenantNew,
+}
+
+impl LateReason {
+    /// The text stored with the expired delivery (its `last_error`).
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::HostDown => {
+                "planned after its lateness window: the host was not running at the day's send time"
+            }
+            Self::RegisteredLate => {
+                "registered after the day's send time and its lateness window: not sent"
+            }
+            Self::TenantNew => {
+                "the tenant was created after the day's send time and its lateness window"
+            }
+        }
+    }
+}
+
 /// What a delivery carries: a catalog (or tenant) message for a child on a
 /// day, or a broadcast.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +115,8 @@ pub struct NewDelivery {
     /// `Pending`, or `Expired` for a day caught up too late, or `Held` for a
     /// paused channel.
     pub status: OutboxStatus,
+    /// Why an `Expired` row was late (stored as its reason).
+    pub late: Option<LateReason>,
 }
 
 /// A delivery as the API shows it.

@@ -3,6 +3,8 @@
 //! is followed, which programs run, how late a message may still go out, and
 //! when not to send at all.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,79 @@ string_enum! {
         ToEighteenthBirthday = "to_18th_birthday",
         /// To the end of the school year (31 March) in which the child turns 7.
         EndOfSchoolYearAge7 = "end_of_school_year_age_7",
+    }
+}
+
+impl DeliverySpan {
+    /// Every span, shortest first: each ends after the one before it for
+    /// any birth date (the end of the school year in which a child turns 7
+    /// is after its 6th birthday and before its 18th).
+    pub const BY_LENGTH: [DeliverySpan; 4] = [
+        DeliverySpan::ToThirdBirthday,
+        DeliverySpan::ToSixthBirthday,
+        DeliverySpan::EndOfSchoolYearAge7,
+        DeliverySpan::ToEighteenthBirthday,
+    ];
+
+    fn rank(self) -> usize {
+        Self::BY_LENGTH.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// The longer of two spans.
+    pub fn longer(self, other: DeliverySpan) -> DeliverySpan {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The days after the due date at which a parent whose birth is not
+/// reported is asked, and after which the tenant's [`UnreportedBirth`]
+/// rule applies (gestational day 294, 42 weeks 0 days).
+pub const UNREPORTED_BIRTH_ASK_DAYS: i64 = 14;
+
+string_enum! {
+    /// What happens to a pregnancy whose birth is never reported, once
+    /// [`UNREPORTED_BIRTH_ASK_DAYS`] have passed since the due date.
+    #[derive(Default)]
+    pub enum UnreportedBirth ("unreported birth rule") {
+        /// Continue on the child track, counting from the due date (the
+        /// default): a family that never reports the birth still hears
+        /// from the service.
+        #[default]
+        Continue = "continue",
+        /// Send nothing more until the birth is reported.
+        Pause = "pause",
+    }
+}
+
+/// Corrected age for preterm children: for a child born at least
+/// `weeks_early` weeks before the due date, the child-track messages of the
+/// first `months` months are dated from the due date (the day of birth
+/// itself still counts from the birth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectedAge {
+    /// How early (in whole weeks before the due date) a child must be born.
+    pub weeks_early: u32,
+    /// The messages of how many months of age are dated from the due date.
+    pub months: u32,
+}
+
+/// The most weeks early [`CorrectedAge::weeks_early`] may name (a child
+/// born at 22 weeks is 18 weeks early).
+pub const MAX_CORRECTED_WEEKS_EARLY: u32 = 18;
+/// The most months [`CorrectedAge::months`] may name: corrected age is used
+/// to about the 3rd birthday.
+pub const MAX_CORRECTED_MONTHS: u32 = 36;
+
+impl CorrectedAge {
+    /// Whether a child with this due and birth date is counted by corrected
+    /// age.
+    pub fn applies(&self, due: chrono::NaiveDate, birth: chrono::NaiveDate) -> bool {
+        self.weeks_early > 0 && (due - birth).num_days() >= 7 * i64::from(self.weeks_early)
     }
 }
 
@@ -85,6 +160,16 @@ pub struct Tenant {
     pub lateness_window_minutes: u32,
     /// When nothing is sent, if ever.
     pub quiet_hours: Option<QuietHours>,
+    /// Programs that run on a span of their own instead of [`Tenant::span`]
+    /// (the school-entry program to the end of the first school year).
+    #[serde(default)]
+    pub program_spans: BTreeMap<String, DeliverySpan>,
+    /// What happens when a birth is never reported.
+    #[serde(default)]
+    pub unreported_birth: UnreportedBirth,
+    /// Corrected age for preterm children, if the tenant uses it.
+    #[serde(default)]
+    pub corrected_age: Option<CorrectedAge>,
     /// When the tenant was created.
     pub created_at: DateTime<Utc>,
     /// When its settings last changed.
@@ -95,6 +180,21 @@ impl Tenant {
     /// The tenant's time zone, if its name is one chrono-tz knows.
     pub fn tz(&self) -> Option<chrono_tz::Tz> {
         self.time_zone.parse().ok()
+    }
+
+    /// The span a program's messages run on: its own, or the tenant's.
+    pub fn program_span(&self, program: &str) -> DeliverySpan {
+        self.program_spans
+            .get(program)
+            .copied()
+            .unwrap_or(self.span)
+    }
+
+    /// The longest span any of the tenant's messages runs on.
+    pub fn longest_span(&self) -> DeliverySpan {
+        self.program_spans
+            .values()
+            .fold(self.span, |a, b| a.longer(*b))
     }
 }
 
@@ -118,6 +218,15 @@ pub struct NewTenant {
     pub lateness_window_minutes: u32,
     /// When nothing is sent.
     pub quiet_hours: Option<QuietHours>,
+    /// Programs on a span of their own.
+    #[serde(default)]
+    pub program_spans: BTreeMap<String, DeliverySpan>,
+    /// What happens when a birth is never reported.
+    #[serde(default)]
+    pub unreported_birth: UnreportedBirth,
+    /// Corrected age for preterm children.
+    #[serde(default)]
+    pub corrected_age: Option<CorrectedAge>,
 }
 
 impl NewTenant {
@@ -134,6 +243,9 @@ impl NewTenant {
             programs: vec![DEFAULT_PROGRAM.to_string()],
             lateness_window_minutes: DEFAULT_LATENESS_WINDOW_MINUTES,
             quiet_hours: None,
+            program_spans: BTreeMap::new(),
+            unreported_birth: UnreportedBirth::default(),
+            corrected_age: None,
         }
     }
 }
@@ -155,6 +267,12 @@ pub struct TenantPatch {
     pub lateness_window_minutes: Option<u32>,
     /// `Some(None)` removes the quiet hours; `Some(Some(q))` sets them.
     pub quiet_hours: Option<Option<QuietHours>>,
+    /// The new full map of programs on a span of their own.
+    pub program_spans: Option<BTreeMap<String, DeliverySpan>>,
+    /// A new rule for births never reported.
+    pub unreported_birth: Option<UnreportedBirth>,
+    /// `Some(None)` stops counting corrected age; `Some(Some(c))` sets it.
+    pub corrected_age: Option<Option<CorrectedAge>>,
 }
 
 impl TenantPatch {
@@ -180,6 +298,15 @@ impl TenantPatch {
         }
         if let Some(v) = self.quiet_hours {
             tenant.quiet_hours = v;
+        }
+        if let Some(v) = &self.program_spans {
+            tenant.program_spans.clone_from(v);
+        }
+        if let Some(v) = self.unreported_birth {
+            tenant.unreported_birth = v;
+        }
+        if let Some(v) = self.corrected_age {
+            tenant.corrected_age = v;
         }
     }
 }
