@@ -105,6 +105,10 @@ pub(crate) struct TenantRow {
     pub lateness_window_minutes: i64,
     pub quiet_start: Option<String>,
     pub quiet_end: Option<String>,
+    pub program_spans: Json<std::collections::BTreeMap<String, String>>,
+    pub unreported_birth: String,
+    pub corrected_weeks_early: Option<i64>,
+    pub corrected_months: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -119,7 +123,23 @@ impl TenantRow {
             }),
             _ => None,
         };
+        let program_spans = self
+            .program_spans
+            .0
+            .into_iter()
+            .map(|(p, s)| Ok((p, parse("program span", &s)?)))
+            .collect::<StoreResult<_>>()?;
+        let corrected_age = match (self.corrected_weeks_early, self.corrected_months) {
+            (Some(w), Some(m)) => Some(tayori_core::CorrectedAge {
+                weeks_early: to_u32("corrected weeks early", w)?,
+                months: to_u32("corrected months", m)?,
+            }),
+            _ => None,
+        };
         Ok(Tenant {
+            program_spans,
+            unreported_birth: parse("unreported birth rule", &self.unreported_birth)?,
+            corrected_age,
             send_time: time("send time", &self.send_time)?,
             span: parse("delivery span", &self.span)?,
             lateness_window_minutes: to_u32("lateness window", self.lateness_window_minutes)?,

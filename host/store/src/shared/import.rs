@@ -356,7 +356,8 @@ async fn apply(
         .await
         .db()?;
         if c.born_now {
-            outbox_hooks::birth_reported(conn, tenant_id, &c.id).await?;
+            outbox_hooks::birth_reported(conn, tenant_id, &c.id, c.due_date != c.birth_date)
+                .await?;
         }
     }
     touch_subscriber(conn, tenant_id, id, at).await

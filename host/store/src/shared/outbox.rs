@@ -22,8 +22,8 @@ use tayori_core::{
 };
 
 use super::{
-    CHANGE_CURSOR, CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, ONE_HOST, fetch_in,
-    lock_batch_claims, lock_plan, require_tenant, worth_caching,
+    CHANGE_CURSOR, CLAIM_LOCK, Conn, Db, Engine, MAX_BIND_PARAMS, MAX_KEYS_PER_IN, ONE_HOST,
+    fetch_in, lock_batch_claims, lock_plan, require_tenant, worth_caching,
 };
 use crate::error::{DbResultExt, unreadable};
 
@@ -444,10 +444,11 @@ async fn insert_deliveries(conn: &mut Conn, rows: &[NewDelivery]) -> StoreResult
                 .push_bind(d.expires_at)
                 .push_bind(d.status.as_str())
                 .push_bind(d.due_at)
-                .push_bind(
-                    (d.status == OutboxStatus::Expired)
-                        .then_some("planned after its lateness window (the host was down)"),
-                )
+                .push_bind((d.status == OutboxStatus::Expired).then(|| {
+                    d.late
+                        .unwrap_or(tayori_core::LateReason::HostDown)
+                        .message()
+                }))
                 .push_bind(now);
         });
         // The key is unique per tenant and day, or per broadcast (see

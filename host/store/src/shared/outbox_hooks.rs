@@ -51,18 +51,27 @@ pub(super) async fn contacts_removed(
 
 /// A child's anchor moved from its due date to its birth date: its pending
 /// pregnancy-track deliveries are cancelled, and the planner plans the child
-/// track from the day of the report (the subscriber was touched).
+/// track from the day of the report (the subscriber was touched). When the
+/// child was already counted on the child track from its due date (a birth
+/// never reported past the ask day, `UnreportedBirth::Continue`) and the
+/// birth date is another day, that track's pending rows go too
+/// (`whole_track`): the real birth date replaces them.
 pub(super) async fn birth_reported(
     conn: &mut Conn,
     tenant_id: &str,
     child_id: &str,
+    whole_track: bool,
 ) -> StoreResult<()> {
     cancel_open(
         conn,
         tenant_id,
         "child_id",
         &[child_id.to_string()],
-        " AND pregnancy = TRUE",
+        if whole_track {
+            " AND broadcast_id IS NULL"
+        } else {
+            " AND pregnancy = TRUE"
+        },
         "the birth was reported",
     )
     .await?;

@@ -722,7 +722,8 @@ impl SubscriberStore for Engine {
         .execute(&mut *tx)
         .await
         .db()?;
-        outbox_hooks::birth_reported(&mut tx, tenant_id, child_id).await?;
+        let whole_track = row.birth_date.is_none() && row.due_date != Some(birth_date);
+        outbox_hooks::birth_reported(&mut tx, tenant_id, child_id, whole_track).await?;
         touch_subscriber(&mut tx, tenant_id, subscriber_id, at).await?;
         let child = child_row(&mut tx, tenant_id, subscriber_id, child_id)
             .await?

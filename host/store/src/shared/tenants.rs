@@ -9,7 +9,15 @@ use crate::rows::TenantRow;
 use crate::validate;
 
 const SELECT_TENANT: &str = "SELECT id, name, time_zone, send_time, span, programs, \
-     lateness_window_minutes, quiet_start, quiet_end, created_at, updated_at FROM tenants";
+     lateness_window_minutes, quiet_start, quiet_end, program_spans, unreported_birth, \
+     corrected_weeks_early, corrected_months, created_at, updated_at FROM tenants";
+
+/// A tenant's program spans as stored: program id -> span spelling.
+fn spans_json(
+    t: &std::collections::BTreeMap<String, tayori_core::DeliverySpan>,
+) -> Json<std::collections::BTreeMap<&str, &'static str>> {
+    Json(t.iter().map(|(p, s)| (p.as_str(), s.as_str())).collect())
+}
 
 /// One tenant, read inside a transaction.
 async fn load(conn: &mut Conn, id: &str) -> StoreResult<Tenant> {
@@ -38,8 +46,9 @@ impl TenantStore for Engine {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO tenants (id, name, time_zone, send_time, span, programs, \
-             lateness_window_minutes, quiet_start, quiet_end, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+             lateness_window_minutes, quiet_start, quiet_end, program_spans, unreported_birth, \
+             corrected_weeks_early, corrected_months, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
         )
         .bind(&t.id)
         .bind(&t.name)
@@ -50,6 +59,10 @@ impl TenantStore for Engine {
         .bind(i64::from(t.lateness_window_minutes))
         .bind(t.quiet_hours.map(|q| hhmm::format(q.start)))
         .bind(t.quiet_hours.map(|q| hhmm::format(q.end)))
+        .bind(spans_json(&t.program_spans))
+        .bind(t.unreported_birth.as_str())
+        .bind(t.corrected_age.map(|c| i64::from(c.weeks_early)))
+        .bind(t.corrected_age.map(|c| i64::from(c.months)))
         .bind(created_at)
         .execute(&mut *tx)
         .await
@@ -89,7 +102,8 @@ impl TenantStore for Engine {
         sqlx::query(
             "UPDATE tenants SET name = $2, time_zone = $3, send_time = $4, span = $5, \
              programs = $6, lateness_window_minutes = $7, quiet_start = $8, quiet_end = $9, \
-             updated_at = $10 WHERE id = $1",
+             program_spans = $10, unreported_birth = $11, corrected_weeks_early = $12, \
+             corrected_months = $13, updated_at = $14 WHERE id = $1",
         )
         .bind(id)
         .bind(&tenant.name)
@@ -100,6 +114,10 @@ impl TenantStore for Engine {
         .bind(i64::from(tenant.lateness_window_minutes))
         .bind(tenant.quiet_hours.map(|q| hhmm::format(q.start)))
         .bind(tenant.quiet_hours.map(|q| hhmm::format(q.end)))
+        .bind(spans_json(&tenant.program_spans))
+        .bind(tenant.unreported_birth.as_str())
+        .bind(tenant.corrected_age.map(|c| i64::from(c.weeks_early)))
+        .bind(tenant.corrected_age.map(|c| i64::from(c.months)))
         .bind(tenant.updated_at)
         .execute(&mut *tx)
         .await

@@ -61,6 +61,7 @@ async fn pending_delivery(store: &Arc<dyn Store>, s: &Subscriber) {
         due_at: now + 3_600_000,
         expires_at: now + 7_200_000,
         status: OutboxStatus::Pending,
+        late: None,
     };
     let state = PlanState {
         day: d("2027-01-10"),

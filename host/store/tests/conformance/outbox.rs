@@ -48,6 +48,7 @@ fn rows_for(
                     due_at: T0,
                     expires_at: T0 + 3_600_000,
                     status: OutboxStatus::Pending,
+                    late: None,
                 });
             }
         }
@@ -537,7 +538,7 @@ pub async fn a_failure_under_an_old_config_does_not_pause_the_new_one(store: Arc
 pub async fn the_lifecycle_cancels_pending_deliveries(store: Arc<dyn Store>) {
     tenant(&store, "minato").await;
     store.put_channel("minato", &line_channel()).await.unwrap();
-    let subs = subscribers(&store, "minato", 3).await;
+    let subs = subscribers(&store, "minato", 4).await;
     let refs: Vec<&Subscriber> = subs.iter().collect();
     let mut rows = rows_for("minato", &refs, "p1", true);
     rows.extend(rows_for("minato", &refs, "c1", false));
@@ -551,12 +552,25 @@ pub async fn the_lifecycle_cancels_pending_deliveries(store: Arc<dyn Store>) {
             .unwrap()
             .status
     };
-    // A birth report cancels the pregnancy track only.
+    // A birth on the due date cancels the pregnancy track only: the child
+    // track counted from the due date is the child's own.
     store
         .report_birth(
             "minato",
             &subs[0].id,
             &subs[0].children[0].id,
+            d("2027-05-01"),
+        )
+        .await
+        .unwrap();
+    // A birth on another day cancels the child track counted from the due
+    // date too (a birth never reported, continued on the child track): the
+    // real birth date replaces it.
+    store
+        .report_birth(
+            "minato",
+            &subs[3].id,
+            &subs[3].children[0].id,
             d("2027-04-28"),
         )
         .await
@@ -588,6 +602,8 @@ pub async fn the_lifecycle_cancels_pending_deliveries(store: Arc<dyn Store>) {
     assert_eq!(status_of(&list, &subs[1].id, "c1"), OutboxStatus::Cancelled);
     assert_eq!(status_of(&list, &subs[2].id, "p1"), OutboxStatus::Cancelled);
     assert_eq!(status_of(&list, &subs[2].id, "c1"), OutboxStatus::Cancelled);
+    assert_eq!(status_of(&list, &subs[3].id, "p1"), OutboxStatus::Cancelled);
+    assert_eq!(status_of(&list, &subs[3].id, "c1"), OutboxStatus::Cancelled);
     // Deleting the channel cancels what is left.
     store.delete_channel("minato", "line").await.unwrap();
     assert!(
@@ -846,6 +862,7 @@ pub async fn broadcasts_store_their_deliveries(store: Arc<dyn Store>) {
             due_at: T0,
             expires_at: T0 + 60_000,
             status: OutboxStatus::Pending,
+            late: None,
         })
         .collect();
     let planned = store.create_broadcast(&b, &rows).await.unwrap();
