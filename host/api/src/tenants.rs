@@ -12,7 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::NaiveTime;
 use serde::{Deserialize, Deserializer, Serialize};
-use tayori_core::{DeliverySpan, NewTenant, QuietHours, Tenant, TenantPatch, hhmm};
+use std::collections::{BTreeMap, HashMap};
+
+use tayori_core::{
+    CatalogMessage, CorrectedAge, DeliverySpan, MAX_CORRECTED_MONTHS, MAX_CORRECTED_WEEKS_EARLY,
+    NewTenant, QuietHours, Tenant, TenantPatch, UnreportedBirth, hhmm, schedule,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,6 +48,21 @@ pub struct QuietHoursView {
     pub end: String,
 }
 
+/// Corrected age for preterm children: a child born at least `weeks_early`
+/// weeks before its due date gets the child-track messages of its first
+/// `months` months dated from the due date (its day of birth still counts
+/// from the birth).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectedAgeView {
+    /// 1 to 18.
+    #[schema(minimum = 1, maximum = 18, example = 4)]
+    pub weeks_early: u32,
+    /// 1 to 36.
+    #[schema(minimum = 1, maximum = 36, example = 12)]
+    pub months: u32,
+}
+
 /// A tenant and its settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
@@ -67,12 +87,26 @@ pub struct TenantView {
     pub lateness_window_minutes: u32,
     /// When nothing is sent, if ever.
     pub quiet_hours: Option<QuietHoursView>,
+    /// Programs on a span of their own instead of `span`, e.g.
+    /// `{"school-entry": "end_of_school_year_age_7"}`.
+    pub program_spans: BTreeMap<String, String>,
+    /// What happens to a pregnancy whose birth is never reported, from 15
+    /// days after the due date: `continue` (the child track, counted from
+    /// the due date) or `pause` (nothing until the birth is reported).
+    #[schema(example = "continue")]
+    pub unreported_birth: String,
+    /// Corrected age for preterm children, if used.
+    pub corrected_age: Option<CorrectedAgeView>,
+    /// What the settings cannot do: a program with messages that can never
+    /// send on its span, or that reach only some children.
+    pub warnings: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<Tenant> for TenantView {
-    fn from(t: Tenant) -> Self {
+impl TenantView {
+    /// The view of `t`, with `warnings`.
+    fn new(t: Tenant, warnings: Vec<String>) -> Self {
         Self {
             id: t.id,
             name: t.name,
@@ -85,10 +119,49 @@ impl From<Tenant> for TenantView {
                 start: hhmm::format(q.start),
                 end: hhmm::format(q.end),
             }),
+            program_spans: t
+                .program_spans
+                .iter()
+                .map(|(p, s)| (p.clone(), s.to_string()))
+                .collect(),
+            unreported_birth: t.unreported_birth.to_string(),
+            corrected_age: t.corrected_age.map(|c| CorrectedAgeView {
+                weeks_early: c.weeks_early,
+                months: c.months,
+            }),
+            warnings,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
     }
+}
+
+/// The views of `tenants`, each with the warnings of its programs (computed
+/// once per program and span).
+async fn views(state: &AppState, tenants: Vec<Tenant>) -> ApiResult<Vec<TenantView>> {
+    let catalog: Vec<CatalogMessage> = state.store.catalog_messages(None).await?;
+    let mut reach: HashMap<(String, DeliverySpan), Option<String>> = HashMap::new();
+    Ok(tenants
+        .into_iter()
+        .map(|t| {
+            let warnings = t
+                .programs
+                .iter()
+                .filter_map(|p| {
+                    let span = t.program_span(p);
+                    reach
+                        .entry((p.clone(), span))
+                        .or_insert_with(|| schedule::reach_of(p, span, &catalog).warning())
+                        .clone()
+                })
+                .collect();
+            TenantView::new(t, warnings)
+        })
+        .collect())
+}
+
+async fn view(state: &AppState, tenant: Tenant) -> ApiResult<TenantView> {
+    Ok(views(state, vec![tenant]).await?.remove(0))
 }
 
 /// Every tenant.
@@ -120,6 +193,13 @@ pub struct CreateTenant {
     pub lateness_window_minutes: Option<u32>,
     /// Default none.
     pub quiet_hours: Option<QuietHoursView>,
+    /// Default none: every program on `span`. Keys are programs the tenant
+    /// runs; values are spans.
+    pub program_spans: Option<BTreeMap<String, String>>,
+    /// Default `continue`; or `pause`.
+    pub unreported_birth: Option<String>,
+    /// Default none.
+    pub corrected_age: Option<CorrectedAgeView>,
 }
 
 /// A change of settings; absent fields stay. `quiet_hours: null` removes
@@ -138,6 +218,15 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<QuietHoursView>)]
     pub quiet_hours: Option<Option<QuietHoursView>>,
+    /// The new full map (`{}` removes every program's own span). A program
+    /// the tenant stops running loses its span.
+    pub program_spans: Option<BTreeMap<String, String>>,
+    /// `continue` or `pause`.
+    pub unreported_birth: Option<String>,
+    /// `null` stops counting corrected age.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<CorrectedAgeView>)]
+    pub corrected_age: Option<Option<CorrectedAgeView>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -166,6 +255,60 @@ fn time_of_day(field: &str, s: &str) -> ApiResult<NaiveTime> {
 
 fn span(s: &str) -> ApiResult<DeliverySpan> {
     s.parse().map_err(|e| ApiError::invalid("span", e))
+}
+
+fn program_spans(
+    spans: &BTreeMap<String, String>,
+    programs: &[String],
+) -> ApiResult<BTreeMap<String, DeliverySpan>> {
+    let mut out = BTreeMap::new();
+    for (p, s) in spans {
+        let field = format!("program_spans.{p}");
+        if !programs.contains(p) {
+            return Err(ApiError::invalid(
+                &field,
+                format!(
+                    "`{p}` is not one of the tenant's programs ({})",
+                    programs.join(", ")
+                ),
+            ));
+        }
+        out.insert(
+            p.clone(),
+            s.parse().map_err(|e| ApiError::invalid(&field, e))?,
+        );
+    }
+    Ok(out)
+}
+
+fn unreported_birth(s: &str) -> ApiResult<UnreportedBirth> {
+    s.parse()
+        .map_err(|e| ApiError::invalid("unreported_birth", e))
+}
+
+fn corrected_age(c: &CorrectedAgeView) -> ApiResult<CorrectedAge> {
+    if !(1..=MAX_CORRECTED_WEEKS_EARLY).contains(&c.weeks_early) {
+        return Err(ApiError::invalid(
+            "corrected_age.weeks_early",
+            format!(
+                "must be from 1 to {MAX_CORRECTED_WEEKS_EARLY} weeks, not {}",
+                c.weeks_early
+            ),
+        ));
+    }
+    if !(1..=MAX_CORRECTED_MONTHS).contains(&c.months) {
+        return Err(ApiError::invalid(
+            "corrected_age.months",
+            format!(
+                "must be from 1 to {MAX_CORRECTED_MONTHS} months, not {}",
+                c.months
+            ),
+        ));
+    }
+    Ok(CorrectedAge {
+        weeks_early: c.weeks_early,
+        months: c.months,
+    })
 }
 
 fn lateness(minutes: u32) -> ApiResult<u32> {
@@ -298,9 +441,18 @@ async fn create_tenant(
     if let Some(p) = &body.programs {
         new.programs = programs(&state, p).await?;
     }
+    if let Some(spans) = &body.program_spans {
+        new.program_spans = program_spans(spans, &new.programs)?;
+    }
+    if let Some(u) = &body.unreported_birth {
+        new.unreported_birth = unreported_birth(u)?;
+    }
+    if let Some(c) = &body.corrected_age {
+        new.corrected_age = Some(corrected_age(c)?);
+    }
     let tenant = state.store.create_tenant(&new).await?;
     tracing::info!(tenant = %tenant.id, "tenant created");
-    Ok((StatusCode::CREATED, Json(tenant.into())))
+    Ok((StatusCode::CREATED, Json(view(&state, tenant).await?)))
 }
 
 /// List every tenant (operators).
@@ -316,7 +468,7 @@ async fn list_tenants(
     principal.require_operator()?;
     let tenants = state.store.tenants().await?;
     Ok(Json(TenantList {
-        tenants: tenants.into_iter().map(Into::into).collect(),
+        tenants: views(&state, tenants).await?,
     }))
 }
 
@@ -332,9 +484,8 @@ async fn get_tenant(
     principal: Principal,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<TenantView>> {
-    Ok(Json(
-        visible_tenant(&state, &principal, &tenant).await?.into(),
-    ))
+    let tenant = visible_tenant(&state, &principal, &tenant).await?;
+    Ok(Json(view(&state, tenant).await?))
 }
 
 /// Change a tenant's settings (operators, or the tenant's admins for
@@ -391,6 +542,21 @@ async fn update_tenant(
     if let Some(p) = &body.programs {
         patch.programs = Some(programs(&state, p).await?);
     }
+    if let Some(u) = &body.unreported_birth {
+        patch.unreported_birth = Some(unreported_birth(u)?);
+    }
+    if let Some(c) = &body.corrected_age {
+        patch.corrected_age = Some(c.as_ref().map(corrected_age).transpose()?);
+    }
+    let runs = patch.programs.as_ref().unwrap_or(&current.programs).clone();
+    if let Some(spans) = &body.program_spans {
+        patch.program_spans = Some(program_spans(spans, &runs)?);
+    } else if current.program_spans.keys().any(|p| !runs.contains(p)) {
+        // A program the tenant no longer runs loses its own span.
+        let mut kept = current.program_spans.clone();
+        kept.retain(|p, _| runs.contains(p));
+        patch.program_spans = Some(kept);
+    }
     let mut after = current;
     patch.apply(&mut after);
     send_time_outside_quiet(after.send_time, after.quiet_hours)?;
@@ -398,7 +564,7 @@ async fn update_tenant(
     state.tenant_cache.forget(&tenant.id);
     state.scheduler.changed(Some(&tenant.id));
     tracing::info!(tenant = %tenant.id, "tenant settings changed");
-    Ok(Json(tenant.into()))
+    Ok(Json(view(&state, tenant).await?))
 }
 
 /// Delete a tenant with its channels, catalog additions and tokens

@@ -98,6 +98,7 @@ pub fn deliveries(
             due_at,
             expires_at,
             status: OutboxStatus::Pending,
+            late: None,
         })
         .collect()
 }

@@ -313,6 +313,14 @@ impl Scheduler {
         from: NaiveDate,
         days: u32,
     ) -> Result<Vec<preview::PreviewItem>, StoreError> {
-        preview::preview(&*self.store, tenant_id, subscriber_id, from, days).await
+        preview::preview(
+            &*self.store,
+            self.clock.now(),
+            tenant_id,
+            subscriber_id,
+            from,
+            days,
+        )
+        .await
     }
 }

@@ -15,12 +15,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use tayori_core::{
-    Anchor, CatalogMessage, DeliverySource, Locale, MessageContent, NewDelivery, OutboxStatus,
-    PlanSource, PlanState, Planned, ScheduleRule, Store, StoreResult, Tenant, TenantMessage,
-    schedule::{DayKeys, TERM_DAYS, span_end},
+    Anchor, CatalogMessage, DeliverySource, DeliverySpan, LateReason, Locale, MessageContent,
+    NewDelivery, OutboxStatus, PlanSource, PlanState, Planned, ScheduleRule, Store, StoreResult,
+    Tenant, TenantMessage, UNREPORTED_BIRTH_ASK_DAYS, UnreportedBirth,
+    schedule::{DayAnchor, DayKeys, TERM_DAYS, TrackRules, counts_corrected, day_anchor, span_end},
 };
 
 use crate::clock::Clock;
@@ -38,6 +39,9 @@ pub struct PlannedMessage {
     pub stage: Option<String>,
     pub rule: ScheduleRule,
     pub content: BTreeMap<Locale, MessageContent>,
+    /// The span of the message's program when the tenant gave it one of its
+    /// own; `None`: the tenant's span.
+    pub span: Option<DeliverySpan>,
 }
 
 impl PlannedMessage {
@@ -54,6 +58,7 @@ impl From<&CatalogMessage> for PlannedMessage {
             stage: m.stage.clone(),
             rule: m.rule,
             content: m.content.clone(),
+            span: None,
         }
     }
 }
@@ -65,6 +70,7 @@ impl From<&TenantMessage> for PlannedMessage {
             stage: m.stage.clone(),
             rule: m.rule,
             content: m.content.clone(),
+            span: None,
         }
     }
 }
@@ -155,7 +161,12 @@ pub fn tenant_messages(
     catalog
         .iter()
         .filter(|m| tenant.programs.contains(&m.program))
-        .map(|m| Arc::new(PlannedMessage::from(m)))
+        .map(|m| {
+            Arc::new(PlannedMessage {
+                span: tenant.program_spans.get(&m.program).copied(),
+                ..PlannedMessage::from(m)
+            })
+        })
         .chain(own.iter().map(|m| Arc::new(PlannedMessage::from(m))))
         .collect()
 }
@@ -178,15 +189,27 @@ pub fn send_instant(tenant: &Tenant, tz: Tz, day: NaiveDate) -> DateTime<Utc> {
         time = q.end;
     }
     let local = day.and_time(time);
-    for shift in 0..=3 {
-        if let Some(t) = tz
-            .from_local_datetime(&(local + Duration::hours(shift)))
-            .earliest()
-        {
-            return t.with_timezone(&Utc);
-        }
+    if let Some(t) = tz.from_local_datetime(&local).earliest() {
+        // A time that happens twice (the autumn change) goes at the first.
+        return t.with_timezone(&Utc);
     }
-    Utc.from_utc_datetime(&local)
+    // The time does not exist (the spring change skips it): read it with the
+    // offset in force before the gap, which lands it as many minutes past
+    // the gap's end as it was past the gap's start.
+    let before = tz
+        .from_local_datetime(&(local - Duration::days(1)))
+        .earliest()
+        .map(|t| t.offset().fix().local_minus_utc())
+        .unwrap_or(0);
+    Utc.from_utc_datetime(&(local - Duration::seconds(i64::from(before))))
+}
+
+/// The tenant's rules for how a child's days are counted.
+pub fn track_rules(tenant: &Tenant) -> TrackRules {
+    TrackRules {
+        unreported_birth: tenant.unreported_birth,
+        corrected_age: tenant.corrected_age,
+    }
 }
 
 /// The anchors of the children that have a message on one of `days`: birth
@@ -207,14 +230,22 @@ pub fn due_anchors(
         // span's end. The end moves with the birth date, so going back from
         // `day`, the first birth date whose span ended before `day` ends
         // the search.
+        let longest = tenant.longest_span();
         let mut b = day;
-        while span_end(b, tenant.span) >= day {
+        while span_end(b, longest) >= day {
             if index
                 .due(&DayKeys::of(Anchor::Birth(b), day))
                 .next()
                 .is_some()
             {
                 births.insert(b);
+                // A pregnancy never reported born counts from its due date
+                // once the ask day has passed (UnreportedBirth::Continue).
+                if tenant.unreported_birth == UnreportedBirth::Continue
+                    && (day - b).num_days() > UNREPORTED_BIRTH_ASK_DAYS
+                {
+                    due_dates.insert(b);
+                }
             }
             let Some(before) = b.pred_opt() else { break };
             b = before;
@@ -239,6 +270,12 @@ pub fn due_anchors(
     )
 }
 
+/// Whether `day` is inside the span of a message for a child counted from
+/// `birth`.
+fn in_span(tenant: &Tenant, m: &PlannedMessage, birth: NaiveDate, day: NaiveDate) -> bool {
+    day >= birth && day <= span_end(birth, m.span.unwrap_or(tenant.span))
+}
+
 /// One source's deliveries due on `day`.
 #[allow(clippy::too_many_arguments)]
 fn plan_source(
@@ -249,18 +286,10 @@ fn plan_source(
     due_at: i64,
     expires_at: i64,
     status: OutboxStatus,
+    late: Option<LateReason>,
     out: &mut Vec<NewDelivery>,
 ) {
-    let Some(anchor) = anchor_of(source.due_date, source.birth_date) else {
-        return;
-    };
-    if let Anchor::Birth(b) = anchor
-        && (day < b || day > span_end(b, tenant.span))
-    {
-        return;
-    }
-    let keys = DayKeys::of(anchor, day);
-    for m in index.due(&keys) {
+    let mut push = |m: &PlannedMessage| {
         out.push(NewDelivery {
             key: keys::scheduled(&tenant.id, &source.contact_id, &source.child_id, &m.id, day),
             tenant_id: tenant.id.clone(),
@@ -276,13 +305,46 @@ fn plan_source(
             due_at,
             expires_at,
             status,
+            late,
         });
+    };
+    match day_anchor(source.due_date, source.birth_date, day, track_rules(tenant)) {
+        DayAnchor::Silent => {}
+        DayAnchor::One(anchor @ Anchor::Due(_)) => {
+            for m in index.due(&DayKeys::of(anchor, day)) {
+                push(m);
+            }
+        }
+        DayAnchor::One(anchor @ Anchor::Birth(b)) => {
+            for m in index.due(&DayKeys::of(anchor, day)) {
+                if in_span(tenant, m, b, day) {
+                    push(m);
+                }
+            }
+        }
+        DayAnchor::Corrected {
+            birth,
+            corrected,
+            months,
+        } => {
+            for m in index.due(&DayKeys::of(Anchor::Birth(birth), day)) {
+                if !counts_corrected(&m.rule, corrected, months) && in_span(tenant, m, birth, day) {
+                    push(m);
+                }
+            }
+            for m in index.due(&DayKeys::of(Anchor::Birth(corrected), day)) {
+                if counts_corrected(&m.rule, corrected, months) && in_span(tenant, m, birth, day) {
+                    push(m);
+                }
+            }
+        }
     }
 }
 
 /// The deliveries of `sources` due on `day`. Rows already too late at
-/// `now` are `Expired` when `record_late` (catching up a missed day), else
-/// left out (a change planned into a day that has gone by).
+/// `now` are `Expired` with the reason `if_late` gives (a missed day caught
+/// up, a child registered after the send time), or left out when it is
+/// `None` (a preview shows only what would be sent).
 pub fn plan_day(
     tenant: &Tenant,
     tz: Tz,
@@ -290,23 +352,23 @@ pub fn plan_day(
     sources: &[PlanSource],
     day: NaiveDate,
     now_ms: i64,
-    record_late: bool,
+    if_late: Option<LateReason>,
 ) -> Vec<NewDelivery> {
     let due_at = send_instant(tenant, tz, day).timestamp_millis();
     let expires_at = due_at + i64::from(tenant.lateness_window_minutes) * 60_000;
     let late = now_ms > expires_at;
-    if late && !record_late {
+    if late && if_late.is_none() {
         return Vec::new();
     }
-    let status = if late {
-        OutboxStatus::Expired
+    let (status, late) = if late {
+        (OutboxStatus::Expired, if_late)
     } else {
-        OutboxStatus::Pending
+        (OutboxStatus::Pending, None)
     };
     let mut out = Vec::new();
     for source in sources {
         plan_source(
-            tenant, index, source, day, due_at, expires_at, status, &mut out,
+            tenant, index, source, day, due_at, expires_at, status, late, &mut out,
         );
     }
     out
@@ -421,7 +483,17 @@ impl Planner {
             }
             let own = self.store.tenant_messages(&tenant.id).await?;
             let index = MessageIndex::new(tenant_messages(tenant, catalog, &own));
-            let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
+            // A child registered after the day's send time and window gets
+            // its day recorded as expired, with that reason.
+            let rows = plan_day(
+                tenant,
+                tz,
+                &index,
+                &sources,
+                s.day,
+                now_ms,
+                Some(LateReason::RegisteredLate),
+            );
             let state = PlanState {
                 day: s.day,
                 changes: cursor,
@@ -442,7 +514,7 @@ impl Planner {
                 // Finish the last planned day's changes, then the missed days.
                 let sources = self.store.plan_sources(&tenant.id, Some(s.changes)).await?;
                 if !sources.is_empty() {
-                    let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, false);
+                    let rows = plan_day(tenant, tz, &index, &sources, s.day, now_ms, None);
                     add(
                         &mut plan.planned,
                         self.store.write_plan(&tenant.id, &rows, s).await?,
@@ -456,13 +528,23 @@ impl Planner {
             .iter_days()
             .take_while(|d| *d <= today)
             .collect();
-        let (births, due_dates) = due_anchors(tenant, &index, &days);
-        let sources = self
-            .store
-            .plan_sources_anchored(&tenant.id, &births, &due_dates)
-            .await?;
+        let sources = if tenant.corrected_age.is_some() {
+            // A preterm child's corrected days count from its due date,
+            // which the anchored read does not select by: read every child.
+            self.store.plan_sources(&tenant.id, None).await?
+        } else {
+            let (births, due_dates) = due_anchors(tenant, &index, &days);
+            self.store
+                .plan_sources_anchored(&tenant.id, &births, &due_dates)
+                .await?
+        };
         for day in days {
-            let rows = plan_day(tenant, tz, &index, &sources, day, now_ms, true);
+            let reason = if state.is_none() {
+                LateReason::TenantNew
+            } else {
+                LateReason::HostDown
+            };
+            let rows = plan_day(tenant, tz, &index, &sources, day, now_ms, Some(reason));
             let state = PlanState {
                 day,
                 changes: cursor,
@@ -502,6 +584,9 @@ mod tests {
             programs: vec!["standard".into()],
             lateness_window_minutes: 360,
             quiet_hours: None,
+            program_spans: BTreeMap::new(),
+            unreported_birth: UnreportedBirth::Continue,
+            corrected_age: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -535,6 +620,13 @@ mod tests {
                 "02:30",
                 "2027-03-14",
                 "2027-03-14T07:30:00Z",
+            ),
+            // Lord Howe Island moves by 30 minutes: 02:10 is 02:40.
+            (
+                "Australia/Lord_Howe",
+                "02:10",
+                "2027-10-03",
+                "2027-10-02T15:40:00Z",
             ),
             // 01:30 happens twice on the autumn change day: the first one.
             (
@@ -573,6 +665,7 @@ mod tests {
             stage: None,
             rule,
             content: BTreeMap::new(),
+            span: None,
         })
     }
 
@@ -595,7 +688,7 @@ mod tests {
             std::slice::from_ref(s),
             d(day),
             0,
-            true,
+            Some(LateReason::HostDown),
         )
         .into_iter()
         .map(|r| match r.source {
@@ -643,11 +736,89 @@ mod tests {
     }
 
     #[test]
+    fn a_program_with_its_own_span_runs_past_the_tenants() {
+        let mut t = tenant("Asia/Tokyo", "09:00");
+        let mut school =
+            (*message("school", ScheduleRule::SchoolEntry { offset_days: -30 })).clone();
+        school.span = Some(DeliverySpan::EndOfSchoolYearAge7);
+        let index = MessageIndex::new(vec![
+            message("y4", ScheduleRule::ChildYear(4)),
+            Arc::new(school),
+        ]);
+        // Born 2 April 2027: enters school 1 April 2034; 30 days before.
+        let s = source(None, Some("2027-04-02"));
+        assert_eq!(planned(&t, &index, &s, "2034-03-02"), ["school"]);
+        // The tenant's other messages keep the tenant's 3-year span.
+        assert!(planned(&t, &index, &s, "2031-04-02").is_empty());
+        // The anchors a day reads reach back over the longest span.
+        t.program_spans
+            .insert("school-entry".into(), DeliverySpan::EndOfSchoolYearAge7);
+        let (births, _) = due_anchors(&t, &index, &[d("2034-03-02")]);
+        assert!(births.contains(&d("2027-04-02")), "{births:?}");
+    }
+
+    #[test]
+    fn a_birth_never_reported_continues_from_the_due_date_or_pauses() {
+        let mut t = tenant("Asia/Tokyo", "09:00");
+        let index = MessageIndex::new(vec![
+            message("p293", ScheduleRule::PregnancyDay(293)),
+            message("c14", ScheduleRule::ChildDay(14)),
+            message("c15", ScheduleRule::ChildDay(15)),
+            message("m1", ScheduleRule::ChildMonth(1)),
+        ]);
+        let s = source(Some("2027-05-01"), None);
+        // Day 293 of pregnancy is 13 days after the due date: still asked.
+        assert_eq!(planned(&t, &index, &s, "2027-05-14"), ["p293"]);
+        // The 14th day is the ask day: nothing of the child track yet.
+        assert!(planned(&t, &index, &s, "2027-05-15").is_empty());
+        // From the 15th, the child track counted from the due date.
+        assert_eq!(planned(&t, &index, &s, "2027-05-16"), ["c15"]);
+        assert_eq!(planned(&t, &index, &s, "2027-06-01"), ["m1"]);
+        let (births, dues) = due_anchors(&t, &index, &[d("2027-06-01")]);
+        assert!(births.contains(&d("2027-05-01")) && dues.contains(&d("2027-05-01")));
+        t.unreported_birth = UnreportedBirth::Pause;
+        assert!(planned(&t, &index, &s, "2027-05-16").is_empty());
+        assert!(planned(&t, &index, &s, "2027-06-01").is_empty());
+        let (_, dues) = due_anchors(&t, &index, &[d("2027-06-01")]);
+        assert!(!dues.contains(&d("2027-05-01")));
+        // A reported birth is followed whatever the rule.
+        let born = source(Some("2027-05-01"), Some("2027-05-17"));
+        assert_eq!(planned(&t, &index, &born, "2027-06-17"), ["m1"]);
+    }
+
+    #[test]
+    fn a_preterm_child_is_counted_by_corrected_age_for_the_months_named() {
+        let mut t = tenant("Asia/Tokyo", "09:00");
+        t.corrected_age = Some(tayori_core::CorrectedAge {
+            weeks_early: 4,
+            months: 6,
+        });
+        let index = MessageIndex::new(vec![
+            message("c0", ScheduleRule::ChildDay(0)),
+            message("m1", ScheduleRule::ChildMonth(1)),
+            message("m6", ScheduleRule::ChildMonth(6)),
+        ]);
+        // Due 1 May, born 1 March: 8 weeks early.
+        let s = source(Some("2027-05-01"), Some("2027-03-01"));
+        // The day of birth is the birth.
+        assert_eq!(planned(&t, &index, &s, "2027-03-01"), ["c0"]);
+        // One month counts from the due date, not from the birth.
+        assert!(planned(&t, &index, &s, "2027-04-01").is_empty());
+        assert_eq!(planned(&t, &index, &s, "2027-06-01"), ["m1"]);
+        // Six months is past the corrected months: from the birth.
+        assert_eq!(planned(&t, &index, &s, "2027-09-01"), ["m6"]);
+        assert!(planned(&t, &index, &s, "2027-11-01").is_empty());
+        // Born 3 weeks early: the birth date.
+        let s = source(Some("2027-05-01"), Some("2027-04-10"));
+        assert_eq!(planned(&t, &index, &s, "2027-05-10"), ["m1"]);
+    }
+
+    #[test]
     fn late_days_are_expired_when_caught_up_and_skipped_otherwise() {
         let t = tenant("Asia/Tokyo", "09:00");
         let index = MessageIndex::new(vec![message("c1", ScheduleRule::ChildDay(1))]);
         let s = source(None, Some("2027-01-03"));
-        let plan = |now: i64, record_late: bool| {
+        let plan = |now: i64, if_late: Option<LateReason>| {
             plan_day(
                 &t,
                 t.tz().unwrap(),
@@ -655,18 +826,20 @@ mod tests {
                 std::slice::from_ref(&s),
                 d("2027-01-04"),
                 now,
-                record_late,
+                if_late,
             )
         };
         let after_window = utc("2027-01-04T06:00:01Z").timestamp_millis();
-        let caught = plan(after_window, true);
+        let caught = plan(after_window, Some(LateReason::RegisteredLate));
         assert_eq!(caught.len(), 1);
         assert_eq!(caught[0].status, OutboxStatus::Expired);
-        let skipped = plan(after_window, false);
+        assert_eq!(caught[0].late, Some(LateReason::RegisteredLate));
+        let skipped = plan(after_window, None);
         assert!(skipped.is_empty());
         let in_window = utc("2027-01-04T05:59:59Z").timestamp_millis();
-        let on_time = plan(in_window, false);
+        let on_time = plan(in_window, Some(LateReason::HostDown));
         assert_eq!(on_time[0].status, OutboxStatus::Pending);
+        assert_eq!(on_time[0].late, None);
         assert_eq!(
             on_time[0].due_at,
             utc("2027-01-04T00:00:00Z").timestamp_millis()

@@ -1,5 +1,10 @@
 //! `tayori schedule preview`: what the planner would send for a tenant (or
 //! one subscriber) over a range of days, without writing anything.
+//!
+//! It tells the truth as of now: a message whose day and lateness window
+//! have passed is not listed (it was sent, or expired, or never planned
+//! because the child was registered later); one whose send time has passed
+//! but whose window has not is listed as `late`.
 
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -19,14 +24,19 @@ pub struct PreviewItem {
     pub channel: String,
     pub contact_id: String,
     pub message_id: String,
+    /// Its send time has passed: it would go out now, late, within the
+    /// tenant's lateness window.
+    pub late: bool,
 }
 
 /// The most days one preview covers.
 pub const MAX_PREVIEW_DAYS: u32 = 1_100;
 
-/// The deliveries of `days` days from `from`.
+/// The deliveries of `days` days from `from` that would still be sent at
+/// `now`.
 pub async fn preview(
     store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
     tenant_id: &str,
     subscriber_id: Option<&str>,
     from: NaiveDate,
@@ -54,11 +64,12 @@ pub async fn preview(
     if let Some(s) = subscriber_id {
         sources.retain(|x| x.subscriber_id == s);
     }
+    let now_ms = now.timestamp_millis();
     let mut out = Vec::new();
     for i in 0..days {
         let day = from + Duration::days(i64::from(i));
-        // `now_ms` 0: nothing is late in a preview.
-        for d in plan_day(&tenant, tz, &index, &sources, day, 0, true) {
+        // No reason for lateness: what is past its window is left out.
+        for d in plan_day(&tenant, tz, &index, &sources, day, now_ms, None) {
             if let DeliverySource::Scheduled {
                 child_id,
                 message_id,
@@ -73,6 +84,7 @@ pub async fn preview(
                     channel: d.channel,
                     contact_id: d.contact_id,
                     message_id,
+                    late: d.due_at < now_ms,
                 });
             }
         }

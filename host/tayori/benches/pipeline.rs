@@ -340,7 +340,7 @@ async fn plan_phases(url: &str, tenant: &Tenant) -> anyhow::Result<Value> {
         &sources,
         day(),
         now().timestamp_millis(),
-        true,
+        Some(tayori_core::LateReason::HostDown),
     );
     let compute = t.elapsed().as_secs_f64();
     let t = Instant::now();

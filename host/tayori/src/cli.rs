@@ -244,6 +244,19 @@ struct TenantSettings {
     /// Quiet hours as HH:MM-HH:MM (e.g. 21:00-08:00), or `none`.
     #[arg(long)]
     quiet_hours: Option<String>,
+    /// A program on a span of its own, PROGRAM=SPAN (e.g.
+    /// school-entry=end_of_school_year_age_7); repeat for several (replaces
+    /// the map); `none` removes them all.
+    #[arg(long = "program-span")]
+    program_spans: Vec<String>,
+    /// A birth never reported, from 15 days after the due date: continue
+    /// (the child track from the due date, the default) or pause.
+    #[arg(long)]
+    unreported_birth: Option<String>,
+    /// Corrected age for preterm children, WEEKS:MONTHS (born at least WEEKS
+    /// early: the first MONTHS months counted from the due date), or `none`.
+    #[arg(long)]
+    corrected_age: Option<String>,
 }
 
 impl TenantSettings {
@@ -277,6 +290,37 @@ impl TenantSettings {
                 json!({ "start": start.trim(), "end": end.trim() })
             };
             body.insert("quiet_hours".into(), value);
+        }
+        if !self.program_spans.is_empty() {
+            let mut spans = serde_json::Map::new();
+            if self.program_spans != ["none"] {
+                for ps in &self.program_spans {
+                    let (program, span) = ps.split_once('=').ok_or_else(|| {
+                        anyhow::anyhow!("--program-span `{ps}`: write PROGRAM=SPAN, or `none`")
+                    })?;
+                    spans.insert(program.trim().into(), json!(span.trim()));
+                }
+            }
+            body.insert("program_spans".into(), Value::Object(spans));
+        }
+        if let Some(v) = self.unreported_birth {
+            body.insert("unreported_birth".into(), json!(v));
+        }
+        if let Some(c) = self.corrected_age {
+            let value = if c == "none" {
+                Value::Null
+            } else {
+                let bad = || {
+                    anyhow::anyhow!(
+                        "--corrected-age `{c}`: write WEEKS:MONTHS (e.g. 4:12), or `none`"
+                    )
+                };
+                let (w, m) = c.split_once(':').ok_or_else(bad)?;
+                let w: u32 = w.trim().parse().map_err(|_| bad())?;
+                let m: u32 = m.trim().parse().map_err(|_| bad())?;
+                json!({ "weeks_early": w, "months": m })
+            };
+            body.insert("corrected_age".into(), value);
         }
         Ok(())
     }
