@@ -16,6 +16,7 @@ mod api_tenants;
 mod backup;
 mod cli_households;
 mod cli_tenants;
+mod contract_versions;
 mod e2e_failures;
 mod e2e_platforms;
 mod e2e_webhooks;

@@ -23,7 +23,8 @@ async fn a_fresh_server_lists_all_five_platform_plugins() {
     assert_eq!(listed, ["email", "kanameto", "line", "muni-app", "x-dm"]);
     for plugin in plugins {
         let id = plugin["id"].as_str().unwrap();
-        assert_eq!(plugin["active_version"], "0.1.0", "{id} is active");
+        assert_eq!(plugin["active_version"], "0.2.0", "{id} is active");
+        assert_eq!(plugin["versions"][0]["contract"], "0.2.0", "{id} is on contract 0.2.0");
         let manifest = &plugin["versions"][0]["manifest"];
         assert!(
             manifest["hosts"]

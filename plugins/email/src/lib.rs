@@ -355,10 +355,13 @@ mod tests {
                 subject: None,
                 body: "hello".into(),
                 locale: "ja".into(),
+                buttons: Vec::new(),
+                quick_replies: Vec::new(),
             },
             recipients: vec![Recipient {
                 address: "not-an-address".into(),
                 idempotency_key: "k1".into(),
+                unsubscribe_url: None,
             }],
         };
         let outcomes = Email::deliver(&config(good()), batch);

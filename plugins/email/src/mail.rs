@@ -192,6 +192,8 @@ mod tests {
             subject: subject.map(str::to_owned),
             body: body.to_owned(),
             locale: "ja-easy".into(),
+            buttons: Vec::new(),
+            quick_replies: Vec::new(),
         }
     }
 
@@ -206,10 +208,12 @@ mod tests {
                 Recipient {
                     address: "mother@example.jp".into(),
                     idempotency_key: "00000000-0000-4000-8000-000000000001".into(),
+                    unsubscribe_url: None,
                 },
                 Recipient {
                     address: "father@example.jp".into(),
                     idempotency_key: "00000000-0000-4000-8000-000000000002".into(),
+                    unsubscribe_url: None,
                 },
             ],
         }

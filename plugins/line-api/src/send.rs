@@ -203,6 +203,8 @@ mod tests {
                 subject: None,
                 body: body.into(),
                 locale: "ja".into(),
+                buttons: Vec::new(),
+                quick_replies: Vec::new(),
             },
             recipients: addresses
                 .iter()
@@ -210,6 +212,7 @@ mod tests {
                 .map(|(i, a)| Recipient {
                     address: (*a).into(),
                     idempotency_key: format!("00000000-0000-4000-8000-{i:012x}"),
+                    unsubscribe_url: None,
                 })
                 .collect(),
         }

@@ -135,6 +135,8 @@ mod tests {
             subject: subject.map(str::to_owned),
             body: body.to_owned(),
             locale: "ja".into(),
+            buttons: Vec::new(),
+            quick_replies: Vec::new(),
         }
     }
 

@@ -26,7 +26,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 use tayori_plugin_sdk::{
-    EventKind, InboundEvent, WebhookRequest, WebhookResponse, WebhookResult, log,
+    EventKind, InboundEvent, Postback, ReplyHandle, WebhookRequest, WebhookResponse, WebhookResult,
+    log,
 };
 
 /// The header LINE signs with.
@@ -123,16 +124,44 @@ fn inbound(event: &Value) -> Option<InboundEvent> {
         "message" if event["message"]["type"] == "text" => {
             EventKind::Text(event["message"]["text"].as_str()?.to_owned())
         }
-        "postback" => EventKind::Postback(event["postback"]["data"].as_str()?.to_owned()),
+        "postback" => {
+            let params = &event["postback"]["params"];
+            // A date picker's choice: `date`, `time` or `datetime`.
+            let chosen = ["date", "time", "datetime"]
+                .iter()
+                .find_map(|k| params[k].as_str())
+                .map(str::to_owned);
+            EventKind::Postback(Postback {
+                data: event["postback"]["data"].as_str()?.to_owned(),
+                chosen,
+            })
+        }
         _ => return None,
     };
+    let timestamp_ms = event["timestamp"].as_u64().unwrap_or(0);
+    // A reply token is usable once, within about a minute of the event.
+    let reply = event["replyToken"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(|token| ReplyHandle {
+            token: token.to_owned(),
+            expires_at_ms: timestamp_ms.saturating_add(REPLY_WINDOW_MS),
+        });
     Some(InboundEvent {
         id: id.to_owned(),
         address: address.to_owned(),
-        timestamp_ms: event["timestamp"].as_u64().unwrap_or(0),
+        timestamp_ms,
         kind,
+        reply,
+        redelivery: event["deliveryContext"]["isRedelivery"]
+            .as_bool()
+            .unwrap_or(false),
     })
 }
+
+/// How long after its event a LINE reply token is used: LINE says "about a
+/// minute"; the host pushes instead once this has passed.
+pub const REPLY_WINDOW_MS: u64 = 50_000;
 
 #[cfg(test)]
 mod tests {
@@ -257,13 +286,48 @@ mod tests {
                 EventKind::Follow { unblocked: true },
                 EventKind::Unfollow,
                 EventKind::Text("出産しました".into()),
-                EventKind::Postback("action=stop".into()),
+                EventKind::Postback(Postback::data("action=stop")),
             ]
         );
         let first = &result.events[0];
         assert_eq!(first.address, USER);
         assert_eq!(first.timestamp_ms, 1_700_000_000_123);
         assert_eq!(first.id, "01HZ0000000000000000FOLLOW");
+    }
+
+    #[test]
+    fn a_date_choice_its_reply_token_and_a_redelivery_come_through() {
+        let mut picked = event(
+            "postback",
+            json!({
+                "replyToken": "b60d432864f44d079f6d8efe86cf404b",
+                "postback": {"data": "birth", "params": {"date": "2027-05-16"}}
+            }),
+        );
+        picked["deliveryContext"]["isRedelivery"] = json!(true);
+        let b = body(vec![picked]);
+        let result = handle(SECRET, &request(&b, Some(&sign(SECRET, &b))));
+        let e = &result.events[0];
+        assert_eq!(
+            e.kind,
+            EventKind::Postback(Postback {
+                data: "birth".into(),
+                chosen: Some("2027-05-16".into()),
+            })
+        );
+        assert_eq!(
+            e.reply,
+            Some(ReplyHandle {
+                token: "b60d432864f44d079f6d8efe86cf404b".into(),
+                expires_at_ms: 1_700_000_000_123 + REPLY_WINDOW_MS,
+            })
+        );
+        assert!(e.redelivery);
+        // An unfollow carries no reply token, and is not a redelivery here.
+        let b = body(vec![event("unfollow", json!({}))]);
+        let result = handle(SECRET, &request(&b, Some(&sign(SECRET, &b))));
+        assert_eq!(result.events[0].reply, None);
+        assert!(!result.events[0].redelivery);
     }
 
     #[test]

@@ -228,10 +228,13 @@ mod tests {
                 subject: None,
                 body: "hello".into(),
                 locale: "ja".into(),
+                buttons: Vec::new(),
+                quick_replies: Vec::new(),
             },
             recipients: vec![Recipient {
                 address: "app-user-1".into(),
                 idempotency_key: "00000000-0000-4000-8000-000000000001".into(),
+                unsubscribe_url: None,
             }],
         };
         let key = signature::key(SECRET).unwrap();

@@ -90,10 +90,13 @@ mod tests {
                 subject: Some("避難情報".into()),
                 body: "本文".into(),
                 locale: "ja-easy".into(),
+                buttons: Vec::new(),
+                quick_replies: Vec::new(),
             },
             recipients: vec![Recipient {
                 address: "app-user-7".into(),
                 idempotency_key: "k-7".into(),
+                unsubscribe_url: None,
             }],
         };
         let value = message(&batch, &batch.recipients[0], 0);

@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::__private::bindings::Guest;
 use crate::__private::bindings::tayori::plugin::types as wit;
 use crate::types::{
-    Batch, ConfigError, Content, DeliveryStatus, EventKind, Failure, FailureKind, InboundEvent,
-    Manifest, Outcome, Recipient, WebhookRequest, WebhookResponse, WebhookResult,
+    Action, Batch, Button, ChannelSetup, ConfigError, Content, DatePicker, DeliveryStatus,
+    EventKind, Failure, FailureKind, InboundEvent, Manifest, Outcome, PickerMode, Recipient, Reply,
+    ReplyOutcome, ReplyStatus, SetupReport, WebhookRequest, WebhookResponse, WebhookResult,
 };
 use crate::{Plugin, log};
 
@@ -99,14 +100,43 @@ pub(crate) fn validate_config<P: Plugin>(config: &str) -> Result<(), ConfigError
 /// `deliver`: a config that does not deserialise fails every recipient
 /// permanently; otherwise the plugin's outcomes go to the host untouched (the
 /// host, not the SDK, checks there is one per recipient).
-pub(crate) fn deliver<P: Plugin>(config: &str, batch: Batch) -> Vec<Outcome> {
+pub(crate) fn deliver<P: Plugin>(config: &str, batches: Vec<Batch>) -> Vec<Outcome> {
     match parse_config::<P::Config>(config) {
-        Ok(config) => P::deliver(&config, batch),
+        Ok(config) => P::deliver_batches(&config, batches),
         Err(error) => {
             log::error(format!("deliver refused: {error}"));
-            batch.fail_all(&invalid_config_failure(&error))
+            let failure = invalid_config_failure(&error);
+            batches.iter().flat_map(|b| b.fail_all(&failure)).collect()
         }
     }
+}
+
+/// `reply`: a config that does not deserialise fails every reply.
+pub(crate) fn reply<P: Plugin>(config: &str, replies: Vec<Reply>) -> Vec<ReplyOutcome> {
+    match parse_config::<P::Config>(config) {
+        Ok(config) => P::reply(&config, replies),
+        Err(error) => {
+            log::error(format!("reply refused: {error}"));
+            let failure = invalid_config_failure(&error);
+            replies
+                .into_iter()
+                .map(|r| ReplyOutcome {
+                    token: r.token,
+                    status: ReplyStatus::Failed(failure.clone()),
+                })
+                .collect()
+        }
+    }
+}
+
+/// `setup-channel`: a config that does not deserialise is a permanent
+/// failure, shown on the channel.
+pub(crate) fn setup_channel<P: Plugin>(
+    config: &str,
+    setup: ChannelSetup,
+) -> Result<SetupReport, Failure> {
+    let config = parse_config::<P::Config>(config).map_err(|e| invalid_config_failure(&e))?;
+    P::setup_channel(&config, setup)
 }
 
 /// `handle-webhook`: a config that does not deserialise answers 500 so the
@@ -133,11 +163,52 @@ impl<P: Plugin> Guest for Export<P> {
         validate_config::<P>(&config).map_err(Into::into)
     }
 
-    fn deliver(config: String, batch: wit::Batch) -> Vec<wit::Outcome> {
-        deliver::<P>(&config, batch.into())
+    fn deliver(config: String, batches: Vec<wit::Batch>) -> Vec<wit::Outcome> {
+        deliver::<P>(&config, batches.into_iter().map(Into::into).collect())
             .into_iter()
             .map(Into::into)
             .collect()
+    }
+
+    fn reply(config: String, replies: Vec<wit::Reply>) -> Vec<wit::ReplyOutcome> {
+        let replies = replies
+            .into_iter()
+            .map(|r| Reply {
+                token: r.token,
+                address: r.address,
+                messages: r.messages.into_iter().map(Into::into).collect(),
+            })
+            .collect();
+        reply::<P>(&config, replies)
+            .into_iter()
+            .map(|o| wit::ReplyOutcome {
+                token: o.token,
+                status: match o.status {
+                    ReplyStatus::Sent(id) => wit::ReplyStatus::Sent(id),
+                    ReplyStatus::Expired => wit::ReplyStatus::Expired,
+                    ReplyStatus::Failed(f) => wit::ReplyStatus::Failed(f.into()),
+                },
+            })
+            .collect()
+    }
+
+    fn setup_channel(
+        config: String,
+        setup: wit::ChannelSetup,
+    ) -> Result<wit::SetupReport, wit::Failure> {
+        let setup = ChannelSetup {
+            tenant_name: setup.tenant_name,
+            locale: setup.locale,
+            webhook_url: setup.webhook_url,
+            form_url: setup.form_url,
+            menu: setup.menu.into_iter().map(Into::into).collect(),
+        };
+        setup_channel::<P>(&config, setup)
+            .map(|r| wit::SetupReport {
+                summary: r.summary,
+                details: r.details,
+            })
+            .map_err(Into::into)
     }
 
     fn handle_webhook(config: String, request: wit::HttpRequest) -> wit::WebhookResult {
@@ -156,6 +227,7 @@ impl From<Manifest> for wit::Manifest {
             config_schema: m.config_schema.to_string(),
             hosts: m.hosts,
             max_batch_size: m.max_batch_size,
+            max_batches_per_call: m.max_batches_per_call,
             rate_per_second: m.rate_per_second,
             daily_quota: m.daily_quota,
             rate_windows: m
@@ -167,6 +239,19 @@ impl From<Manifest> for wit::Manifest {
                 })
                 .collect(),
             handles_webhooks: m.handles_webhooks,
+            replies: m.replies,
+            sets_up_channels: m.sets_up_channels,
+            renders: {
+                let r = m.renders;
+                let mut flags = wit::Renders::empty();
+                flags.set(wit::Renders::BUTTONS, r.buttons);
+                flags.set(wit::Renders::QUICK_REPLIES, r.quick_replies);
+                flags.set(wit::Renders::DATE_PICKER, r.date_picker);
+                flags.set(wit::Renders::LINK_BUTTONS, r.link_buttons);
+                flags
+            },
+            max_buttons: m.renders.max_buttons,
+            max_quick_replies: m.renders.max_quick_replies,
         }
     }
 }
@@ -184,19 +269,66 @@ impl From<wit::Batch> for Batch {
     fn from(b: wit::Batch) -> Self {
         Batch {
             message_id: b.message_id,
-            content: Content {
-                subject: b.content.subject,
-                body: b.content.body,
-                locale: b.content.locale,
-            },
+            content: b.content.into(),
             recipients: b
                 .recipients
                 .into_iter()
                 .map(|r| Recipient {
                     address: r.address,
                     idempotency_key: r.idempotency_key,
+                    unsubscribe_url: r.unsubscribe_url,
                 })
                 .collect(),
+        }
+    }
+}
+
+impl From<wit::Content> for Content {
+    fn from(c: wit::Content) -> Self {
+        Content {
+            subject: c.subject,
+            body: c.body,
+            locale: c.locale,
+            buttons: c.buttons.into_iter().map(Into::into).collect(),
+            quick_replies: c.quick_replies.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<wit::Button> for Button {
+    fn from(b: wit::Button) -> Self {
+        Button {
+            label: b.label,
+            action: match b.action {
+                wit::Action::Postback(data) => Action::Postback(data),
+                wit::Action::Link(url) => Action::Link(url),
+                wit::Action::DatePicker(p) => Action::DatePicker(DatePicker {
+                    data: p.data,
+                    mode: match p.mode {
+                        wit::PickerMode::Date => PickerMode::Date,
+                        wit::PickerMode::Time => PickerMode::Time,
+                        wit::PickerMode::Datetime => PickerMode::Datetime,
+                    },
+                    initial: p.initial,
+                    min: p.min,
+                    max: p.max,
+                }),
+            },
+        }
+    }
+}
+
+impl From<Failure> for wit::Failure {
+    fn from(f: Failure) -> Self {
+        wit::Failure {
+            kind: match f.kind {
+                FailureKind::RetryAfter(s) => wit::FailureKind::RetryAfter(s),
+                FailureKind::Transient => wit::FailureKind::Transient,
+                FailureKind::Permanent => wit::FailureKind::Permanent,
+                FailureKind::RecipientGone => wit::FailureKind::RecipientGone,
+                FailureKind::Unauthorized => wit::FailureKind::Unauthorized,
+            },
+            message: f.message,
         }
     }
 }
@@ -207,16 +339,7 @@ impl From<Outcome> for wit::Outcome {
             idempotency_key: o.idempotency_key,
             status: match o.status {
                 DeliveryStatus::Accepted(id) => wit::DeliveryStatus::Accepted(id),
-                DeliveryStatus::Failed(f) => wit::DeliveryStatus::Failed(wit::Failure {
-                    kind: match f.kind {
-                        FailureKind::RetryAfter(s) => wit::FailureKind::RetryAfter(s),
-                        FailureKind::Transient => wit::FailureKind::Transient,
-                        FailureKind::Permanent => wit::FailureKind::Permanent,
-                        FailureKind::RecipientGone => wit::FailureKind::RecipientGone,
-                        FailureKind::Unauthorized => wit::FailureKind::Unauthorized,
-                    },
-                    message: f.message,
-                }),
+                DeliveryStatus::Failed(f) => wit::DeliveryStatus::Failed(f.into()),
             },
         }
     }
@@ -257,8 +380,21 @@ impl From<InboundEvent> for wit::InboundEvent {
                 EventKind::Follow { unblocked } => wit::EventKind::Follow(unblocked),
                 EventKind::Unfollow => wit::EventKind::Unfollow,
                 EventKind::Text(t) => wit::EventKind::Text(t),
-                EventKind::Postback(p) => wit::EventKind::Postback(p),
+                EventKind::Postback(p) => wit::EventKind::Postback(wit::Postback {
+                    data: p.data,
+                    chosen: p.chosen,
+                }),
+                EventKind::Email(m) => wit::EventKind::Email(wit::EmailMessage {
+                    subject: m.subject,
+                    text: m.text,
+                    to: m.to,
+                }),
             },
+            reply: e.reply.map(|h| wit::ReplyHandle {
+                token: h.token,
+                expires_at_ms: h.expires_at_ms,
+            }),
+            redelivery: e.redelivery,
         }
     }
 }
@@ -311,16 +447,13 @@ mod tests {
     fn batch(keys: &[&str]) -> Batch {
         Batch {
             message_id: "m1".into(),
-            content: Content {
-                subject: None,
-                body: "hello".into(),
-                locale: "ja".into(),
-            },
+            content: Content::text("hello", "ja"),
             recipients: keys
                 .iter()
                 .map(|k| Recipient {
                     address: format!("addr-{k}"),
                     idempotency_key: (*k).to_owned(),
+                    unsubscribe_url: None,
                 })
                 .collect(),
         }
@@ -371,7 +504,7 @@ mod tests {
 
     #[test]
     fn a_bad_config_fails_every_recipient_permanently() {
-        let outcomes = deliver::<Fake>("{}", batch(&["k1", "k2", "k3"]));
+        let outcomes = deliver::<Fake>("{}", vec![batch(&["k1", "k2"]), batch(&["k3"])]);
         assert_eq!(outcomes.len(), 3);
         for (outcome, key) in outcomes.iter().zip(["k1", "k2", "k3"]) {
             assert_eq!(outcome.idempotency_key, key);
@@ -387,8 +520,18 @@ mod tests {
 
     #[test]
     fn a_good_config_delivers() {
-        let outcomes = deliver::<Fake>(r#"{"endpoint":"https://x"}"#, batch(&["k1"]));
-        assert_eq!(outcomes, vec![Outcome::accepted("k1", None)]);
+        let outcomes = deliver::<Fake>(
+            r#"{"endpoint":"https://x"}"#,
+            vec![batch(&["k1"]), batch(&["k2", "k3"])],
+        );
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::accepted("k1", None),
+                Outcome::accepted("k2", None),
+                Outcome::accepted("k3", None),
+            ]
+        );
     }
 
     #[test]
@@ -415,5 +558,80 @@ mod tests {
             serde_json::from_str(&manifest.config_schema).expect("JSON text");
         assert_eq!(schema["required"][0], "endpoint");
         assert_eq!(manifest.max_batch_size, 1);
+        assert_eq!(
+            manifest.max_batches_per_call,
+            crate::DEFAULT_BATCHES_PER_CALL
+        );
+        assert!(manifest.renders.is_empty());
+    }
+
+    #[test]
+    fn replies_and_set_up_have_safe_defaults() {
+        let config = r#"{"endpoint":"https://x"}"#;
+        let outcomes = reply::<Fake>(
+            config,
+            vec![Reply {
+                token: "t1".into(),
+                address: "U1".into(),
+                messages: vec![Content::text("hi", "ja")],
+            }],
+        );
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[0].token, "t1");
+        assert!(
+            matches!(&outcomes[0].status, ReplyStatus::Failed(f) if f.kind == FailureKind::Permanent)
+        );
+        let setup = ChannelSetup {
+            tenant_name: "小樽市".into(),
+            locale: "ja".into(),
+            webhook_url: "https://host/hooks/otaru/line".into(),
+            form_url: "https://host/r/otaru".into(),
+            menu: Vec::new(),
+        };
+        assert_eq!(
+            setup_channel::<Fake>(config, setup.clone()),
+            Ok(SetupReport::new("nothing to set up"))
+        );
+        let refused = setup_channel::<Fake>("{}", setup).expect_err("bad config");
+        assert_eq!(refused.kind, FailureKind::Permanent);
+        assert!(refused.message.contains("/endpoint"), "{}", refused.message);
+    }
+
+    #[test]
+    fn buttons_and_pickers_reach_the_plugin() {
+        let content: Content = wit::Content {
+            subject: None,
+            body: "生まれましたか".into(),
+            locale: "ja".into(),
+            buttons: vec![wit::Button {
+                label: "日付を選ぶ".into(),
+                action: wit::Action::DatePicker(wit::DatePicker {
+                    data: "birth".into(),
+                    mode: wit::PickerMode::Date,
+                    initial: Some("2027-05-01".into()),
+                    min: Some("2027-03-01".into()),
+                    max: Some("2027-05-20".into()),
+                }),
+            }],
+            quick_replies: vec![wit::Button {
+                label: "まだ".into(),
+                action: wit::Action::Postback("not-yet".into()),
+            }],
+        }
+        .into();
+        assert_eq!(
+            content.buttons[0].action,
+            Action::DatePicker(DatePicker {
+                data: "birth".into(),
+                mode: PickerMode::Date,
+                initial: Some("2027-05-01".into()),
+                min: Some("2027-03-01".into()),
+                max: Some("2027-05-20".into()),
+            })
+        );
+        assert_eq!(
+            content.quick_replies[0].action,
+            Action::Postback("not-yet".into())
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The Tayori plugin SDK: write a delivery plugin in plain Rust.
 //!
 //! A delivery plugin is a WebAssembly component of the world
-//! `tayori:plugin/delivery-plugin@0.1.0` (see `wit/v0.1.0/plugin.wit`). This
+//! `tayori:plugin/delivery-plugin@0.2.0` (see `wit/v0.2.0/plugin.wit`). This
 //! crate exists so that a partner never touches that contract's generated
 //! bindings: they implement [`Plugin`] on a type of their own, with their
 //! channel config as a `serde` type, and name it once in [`export_plugin!`].
@@ -50,12 +50,14 @@ mod types;
 
 pub use failure::classify;
 pub use types::{
-    Batch, ConfigError, Content, DeliveryStatus, EventKind, Failure, FailureKind, InboundEvent,
-    Manifest, Outcome, RateWindow, Recipient, WebhookRequest, WebhookResponse, WebhookResult,
+    Action, Batch, Button, ChannelSetup, ConfigError, Content, DEFAULT_BATCHES_PER_CALL,
+    DatePicker, DeliveryStatus, EmailMessage, EventKind, Failure, FailureKind, InboundEvent,
+    Manifest, Outcome, PickerMode, Postback, RateWindow, Recipient, Renders, Reply, ReplyHandle,
+    ReplyOutcome, ReplyStatus, SetupReport, WebhookRequest, WebhookResponse, WebhookResult,
 };
 
 /// The version of the WIT contract (`tayori:plugin`) this SDK builds plugins for.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// A delivery platform, written against plain Rust types.
 ///
@@ -82,6 +84,39 @@ pub trait Plugin {
     /// Send `batch` to its recipients: return exactly one [`Outcome`] per
     /// recipient, keyed by its idempotency key ([`Recipient::outcome`] makes one).
     fn deliver(config: &Self::Config, batch: Batch) -> Vec<Outcome>;
+
+    /// Send several batches (different messages) for one channel in one
+    /// call, as the host hands them (up to [`Manifest::max_batches_per_call`]).
+    /// By default, [`Plugin::deliver`] for each in turn; override it to share
+    /// work between batches (one connection, one token).
+    fn deliver_batches(config: &Self::Config, batches: Vec<Batch>) -> Vec<Outcome> {
+        batches
+            .into_iter()
+            .flat_map(|batch| Self::deliver(config, batch))
+            .collect()
+    }
+
+    /// Answer inbound events with their reply tokens: one [`ReplyOutcome`]
+    /// per reply, keyed by its token. Called only when the manifest says
+    /// [`Manifest::replies`]; by default every reply fails permanently.
+    fn reply(config: &Self::Config, replies: Vec<Reply>) -> Vec<ReplyOutcome> {
+        let _ = config;
+        replies
+            .into_iter()
+            .map(|r| ReplyOutcome {
+                token: r.token,
+                status: ReplyStatus::Failed(Failure::permanent("this plugin does not reply")),
+            })
+            .collect()
+    }
+
+    /// Provision the platform side of a channel when it is put or changed
+    /// (LINE: the tenant's rich menu). Called only when the manifest says
+    /// [`Manifest::sets_up_channels`]; by default there is nothing to do.
+    fn setup_channel(config: &Self::Config, setup: ChannelSetup) -> Result<SetupReport, Failure> {
+        let _ = (config, setup);
+        Ok(SetupReport::new("nothing to set up"))
+    }
 
     /// Handle a platform's webhook request. By default: `404`, no events.
     fn handle_webhook(config: &Self::Config, request: WebhookRequest) -> WebhookResult {
@@ -113,7 +148,7 @@ pub mod __private {
     #[allow(missing_docs, unsafe_code, clippy::all)]
     pub mod bindings {
         wit_bindgen::generate!({
-            path: "../../wit/v0.1.0",
+            path: "../../wit/v0.2.0",
             world: "delivery-plugin",
             // The SDK never calls wasi:http itself (wstd does): point its
             // types at the `wasip2` crate instead of generating them again.

@@ -1,6 +1,6 @@
 //! Plain Rust versions of the contract's types.
 //!
-//! They mirror `wit/v0.1.0/plugin.wit` field for field, so the WIT comments
+//! They mirror `wit/v0.2.0/plugin.wit` field for field, so the WIT comments
 //! are their spec, but they belong to the SDK: a plugin's code does not change
 //! when the generated bindings do, they derive what Rust code expects
 //! (`PartialEq`, `serde`), and they carry the constructors plugins need.
@@ -39,8 +39,10 @@ pub struct Manifest {
     pub config_schema: Value,
     /// Outbound hosts: `host` (port 443), `host:port`, or `host:*` (any port).
     pub hosts: Vec<String>,
-    /// The largest number of recipients `deliver` takes in one call.
+    /// The largest number of recipients one batch takes.
     pub max_batch_size: u32,
+    /// The most batches (different messages) one `deliver` call takes.
+    pub max_batches_per_call: u32,
     /// Default sustained rate, in recipients per second per channel.
     pub rate_per_second: u32,
     /// Default recipients per day per channel; `None` is unlimited.
@@ -49,12 +51,38 @@ pub struct Manifest {
     pub rate_windows: Vec<RateWindow>,
     /// Whether `handle_webhook` does anything.
     pub handles_webhooks: bool,
+    /// Whether [`Plugin::reply`] answers inbound events.
+    pub replies: bool,
+    /// Whether [`Plugin::setup_channel`] provisions the platform side.
+    pub sets_up_channels: bool,
+    /// The interactive content the plugin renders; the host turns what it
+    /// does not render into text (buttons become links).
+    pub renders: Renders,
+}
+
+/// The interactive content a plugin renders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renders {
+    /// Buttons under a message.
+    pub buttons: bool,
+    /// Quick replies (choices shown above the keyboard).
+    pub quick_replies: bool,
+    /// Date pickers (in buttons or quick replies).
+    pub date_picker: bool,
+    /// Buttons that open a link.
+    pub link_buttons: bool,
+    /// The most buttons one message shows (at least 1 with `buttons`).
+    pub max_buttons: u32,
+    /// The most quick replies one message shows (at least 1 with
+    /// `quick_replies`).
+    pub max_quick_replies: u32,
 }
 
 impl Manifest {
     /// A manifest with this id and version, and defaults for the rest: the
     /// name is the id, the schema accepts any object, no hosts, batches of
-    /// one, 10 recipients per second, no quota, no webhooks.
+    /// one, 64 batches per call, 10 recipients per second, no quota, no
+    /// webhooks, no replies, no channel set-up, plain text only.
     pub fn new(id: impl Into<String>, version: impl Into<String>) -> Self {
         let id = id.into();
         Manifest {
@@ -66,11 +94,40 @@ impl Manifest {
             config_schema: serde_json::json!({ "type": "object" }),
             hosts: Vec::new(),
             max_batch_size: 1,
+            max_batches_per_call: DEFAULT_BATCHES_PER_CALL,
             rate_per_second: 10,
             daily_quota: None,
             rate_windows: Vec::new(),
             handles_webhooks: false,
+            replies: false,
+            sets_up_channels: false,
+            renders: Renders::default(),
         }
+    }
+
+    /// Set the most batches one `deliver` call takes (1 to 256).
+    pub fn max_batches_per_call(mut self, batches: u32) -> Self {
+        self.max_batches_per_call = batches;
+        self
+    }
+
+    /// Say whether [`Plugin::reply`](crate::Plugin::reply) answers events.
+    pub fn replies(mut self, replies: bool) -> Self {
+        self.replies = replies;
+        self
+    }
+
+    /// Say whether [`Plugin::setup_channel`](crate::Plugin::setup_channel)
+    /// provisions the platform side.
+    pub fn sets_up_channels(mut self, sets_up: bool) -> Self {
+        self.sets_up_channels = sets_up;
+        self
+    }
+
+    /// Set the interactive content the plugin renders.
+    pub fn renders(mut self, renders: Renders) -> Self {
+        self.renders = renders;
+        self
     }
 
     /// Set the human-readable name.
@@ -147,6 +204,10 @@ impl Manifest {
     }
 }
 
+/// How many batches one `deliver` call takes unless the manifest says
+/// otherwise: a whole claim for a channel in one fresh instance.
+pub const DEFAULT_BATCHES_PER_CALL: u32 = 64;
+
 /// A config the plugin refuses, naming the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{}: {message}", if field.is_empty() { "config" } else { field.as_str() })]
@@ -181,6 +242,70 @@ pub struct Content {
     pub body: String,
     /// Locale tag of the content (`ja`, `ja-easy`, `en`).
     pub locale: String,
+    /// Buttons under the message, as many as the manifest's
+    /// `renders.max_buttons` at most (empty when it renders none).
+    pub buttons: Vec<Button>,
+    /// Quick replies, likewise bounded by `renders.max_quick_replies`.
+    pub quick_replies: Vec<Button>,
+}
+
+impl Content {
+    /// Plain text, no buttons.
+    pub fn text(body: impl Into<String>, locale: impl Into<String>) -> Self {
+        Content {
+            subject: None,
+            body: body.into(),
+            locale: locale.into(),
+            buttons: Vec::new(),
+            quick_replies: Vec::new(),
+        }
+    }
+}
+
+/// A button or quick reply: a label and what tapping it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    /// What the user reads (the host keeps it within the platform's limits).
+    pub label: String,
+    /// What tapping it does.
+    pub action: Action,
+}
+
+/// What a button does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Post this data back to the host (an inbound postback event).
+    Postback(String),
+    /// Open a date or time picker; the choice comes back as a postback.
+    DatePicker(DatePicker),
+    /// Open this URL.
+    Link(String),
+}
+
+/// A date or time picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatePicker {
+    /// The postback data sent with the choice.
+    pub data: String,
+    /// What is picked.
+    pub mode: PickerMode,
+    /// The value shown first (`YYYY-MM-DD`, `HH:MM` or `YYYY-MM-DDTHH:MM`).
+    pub initial: Option<String>,
+    /// The earliest value that can be picked.
+    pub min: Option<String>,
+    /// The latest value that can be picked.
+    pub max: Option<String>,
+}
+
+/// What a [`DatePicker`] picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PickerMode {
+    /// A day.
+    Date,
+    /// A time of day.
+    Time,
+    /// A day and a time.
+    Datetime,
 }
 
 /// One recipient of a batch.
@@ -191,6 +316,9 @@ pub struct Recipient {
     /// Stable for this delivery across retries; pass it on to platforms
     /// that take one.
     pub idempotency_key: String,
+    /// The host's one-click unsubscribe URL for this recipient, when it has
+    /// one (email: `List-Unsubscribe`, RFC 8058).
+    pub unsubscribe_url: Option<String>,
 }
 
 impl Recipient {
@@ -408,8 +536,50 @@ pub enum EventKind {
     Unfollow,
     /// A text message from the user.
     Text(String),
-    /// A postback (button) with its data.
-    Postback(String),
+    /// A postback (button, quick reply or date picker).
+    Postback(Postback),
+    /// An email the user sent to the channel's address.
+    Email(EmailMessage),
+}
+
+/// A postback: the button's data, and what the user picked in a picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Postback {
+    /// The data of the button that was tapped.
+    pub data: String,
+    /// The date, time or both chosen in a date picker, as the platform
+    /// gives it (`2027-05-01`, `10:30`, `2027-05-01T10:30`).
+    pub chosen: Option<String>,
+}
+
+impl Postback {
+    /// A postback with this data and no picked value.
+    pub fn data(data: impl Into<String>) -> Self {
+        Postback {
+            data: data.into(),
+            chosen: None,
+        }
+    }
+}
+
+/// An inbound email, reduced to what the host needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailMessage {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The address it was sent to (the tenant's address).
+    pub to: String,
+}
+
+/// How to answer an inbound event on the platform, while it lets you.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyHandle {
+    /// The platform's reply token.
+    pub token: String,
+    /// When the token stops working (ms since the Unix epoch).
+    pub expires_at_ms: u64,
 }
 
 /// An event parsed from a webhook.
@@ -423,6 +593,94 @@ pub struct InboundEvent {
     pub timestamp_ms: u64,
     /// What happened.
     pub kind: EventKind,
+    /// How to answer it, when the platform allows a reply.
+    pub reply: Option<ReplyHandle>,
+    /// The platform says it sent this event before.
+    pub redelivery: bool,
+}
+
+impl InboundEvent {
+    /// An event with no reply handle, not a redelivery.
+    pub fn new(
+        id: impl Into<String>,
+        address: impl Into<String>,
+        timestamp_ms: u64,
+        kind: EventKind,
+    ) -> Self {
+        InboundEvent {
+            id: id.into(),
+            address: address.into(),
+            timestamp_ms,
+            kind,
+            reply: None,
+            redelivery: false,
+        }
+    }
+}
+
+/// The host's answer to an inbound event: messages for one reply token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The event's reply token.
+    pub token: String,
+    /// The user it answers (for platforms that reply by address).
+    pub address: String,
+    /// The messages, in order (at most the platform's limit per reply).
+    pub messages: Vec<Content>,
+}
+
+/// What became of one reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplyStatus {
+    /// Sent, with the platform's id when it gives one.
+    Sent(Option<String>),
+    /// The token had expired: the host pushes instead.
+    Expired,
+    /// Not sent.
+    Failed(Failure),
+}
+
+/// The result of one reply, keyed by its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyOutcome {
+    /// The reply token, exactly as given.
+    pub token: String,
+    /// What happened.
+    pub status: ReplyStatus,
+}
+
+/// What the host asks a plugin to set up on the platform for a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSetup {
+    /// The tenant's display name.
+    pub tenant_name: String,
+    /// The tenant's main locale.
+    pub locale: String,
+    /// The channel's webhook URL on the host.
+    pub webhook_url: String,
+    /// The tenant's registration form.
+    pub form_url: String,
+    /// The menu the tenant wants (LINE: the rich menu's areas).
+    pub menu: Vec<Button>,
+}
+
+/// What a channel set-up did, shown on the channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupReport {
+    /// One line for operators.
+    pub summary: String,
+    /// Named facts (`rich_menu_id`...), never secrets.
+    pub details: Vec<(String, String)>,
+}
+
+impl SetupReport {
+    /// A report with this summary and no details.
+    pub fn new(summary: impl Into<String>) -> Self {
+        SetupReport {
+            summary: summary.into(),
+            details: Vec::new(),
+        }
+    }
 }
 
 /// The answer to a webhook request, and the events found in it.

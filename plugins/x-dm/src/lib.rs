@@ -401,6 +401,8 @@ mod tests {
                 subject: subject.map(str::to_owned),
                 body: body.into(),
                 locale: "ja".into(),
+                buttons: Vec::new(),
+                quick_replies: Vec::new(),
             },
             recipients: Vec::new(),
         }
@@ -539,6 +541,7 @@ mod tests {
         let recipient = Recipient {
             address: "42".into(),
             idempotency_key: "0b8a3c3e-6d1f".into(),
+            unsubscribe_url: None,
         };
         let request = request(&config, &auth, &recipient, "hi", 1_700_000_000).unwrap();
         let (_, header) = request

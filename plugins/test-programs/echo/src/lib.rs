@@ -117,12 +117,12 @@ fn events(body: &Value) -> Vec<InboundEvent> {
                 "text" => EventKind::Text(text(e, "text")),
                 _ => return None,
             };
-            Some(InboundEvent {
-                id: text(e, "id"),
-                address: text(e, "address"),
-                timestamp_ms: e["timestamp_ms"].as_u64().unwrap_or(0),
+            Some(InboundEvent::new(
+                text(e, "id"),
+                text(e, "address"),
+                e["timestamp_ms"].as_u64().unwrap_or(0),
                 kind,
-            })
+            ))
         })
         .collect()
 }
