@@ -27,6 +27,7 @@ mod platform_bundled;
 mod platform_email;
 mod platform_kanameto;
 mod platform_line;
+mod platform_line_interactive;
 mod platform_muni_app;
 mod platform_x_dm;
 mod plugin_answers;

@@ -60,6 +60,7 @@ impl Plugin for Kanameto {
             // only when the operator approves that address for the channel.
             .hosts(["api.line.me", "127.0.0.1:*", "localhost:*"])
             .max_batch_size(line_api::send::MAX_MULTICAST_RECIPIENTS as u32)
+            .max_batches_per_call(256)
             .rate_per_second(RATE_PER_SECOND)
     }
 
@@ -84,15 +85,22 @@ impl Plugin for Kanameto {
     }
 
     fn deliver(config: &Config, batch: Batch) -> Vec<Outcome> {
-        let delivery = Delivery {
-            api_base: &config.api_base,
-            access_token: &config.channel_access_token,
-            multicast: match config.multicast_min_recipients {
-                Some(min) => MulticastPolicy::From(min.max(MIN_MULTICAST_RECIPIENTS) as usize),
-                None => MulticastPolicy::Never,
-            },
-        };
-        line_api::deliver(&delivery, &batch)
+        line_api::deliver(&delivery(config), &batch)
+    }
+
+    fn deliver_batches(config: &Config, batches: Vec<Batch>) -> Vec<Outcome> {
+        line_api::deliver_many(&delivery(config), &batches)
+    }
+}
+
+fn delivery(config: &Config) -> Delivery<'_> {
+    Delivery {
+        api_base: &config.api_base,
+        access_token: &config.channel_access_token,
+        multicast: match config.multicast_min_recipients {
+            Some(min) => MulticastPolicy::From(min.max(MIN_MULTICAST_RECIPIENTS) as usize),
+            None => MulticastPolicy::Never,
+        },
     }
 }
 

@@ -84,6 +84,14 @@ impl ErrorBody {
     }
 }
 
+/// Whether LINE refused a reply for its token (expired, or used before).
+pub fn is_invalid_reply_token(response: &Response) -> bool {
+    response.status == 400 && ErrorBody::of(response).message == INVALID_REPLY_TOKEN
+}
+
+/// LINE's message for a reply token that has expired or was used.
+const INVALID_REPLY_TOKEN: &str = "Invalid reply token";
+
 /// The outcome of one push.
 pub fn push(response: &Response) -> Result<Option<String>, Failure> {
     match response.status {

@@ -9,6 +9,9 @@
 //!
 //! - [`text`]: a message's content as at most five LINE text objects within
 //!   LINE's 5,000-character limit;
+//! - [`message`]: those texts with the content's buttons (a buttons
+//!   template) and quick replies (date pickers included);
+//! - [`reply`]: answering an event with its reply token;
 //! - [`retry_key`]: the `X-Line-Retry-Key` of a push (the delivery's own key)
 //!   and of a multicast (a UUID derived from all its recipients' keys);
 //! - [`answer`]: LINE's answers mapped onto the contract's outcomes;
@@ -16,8 +19,10 @@
 //!   recipient.
 
 pub mod answer;
+pub mod message;
+pub mod reply;
 pub mod retry_key;
 pub mod send;
 pub mod text;
 
-pub use send::{DEFAULT_API_BASE, Delivery, MulticastPolicy, deliver, is_user_id};
+pub use send::{DEFAULT_API_BASE, Delivery, MulticastPolicy, deliver, deliver_many, is_user_id};

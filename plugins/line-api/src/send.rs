@@ -25,7 +25,7 @@ use tayori_plugin_sdk::http::{Request, Response};
 use tayori_plugin_sdk::{Batch, Failure, Outcome, Recipient};
 
 use crate::answer::{self, Multicast};
-use crate::{retry_key, text};
+use crate::{message, retry_key};
 
 /// LINE's production API.
 pub const DEFAULT_API_BASE: &str = "https://api.line.me";
@@ -66,15 +66,68 @@ pub fn is_user_id(address: &str) -> bool {
 
 /// Send `batch`; one outcome per recipient, in the batch's order.
 pub fn deliver(delivery: &Delivery, batch: &Batch) -> Vec<Outcome> {
-    let messages: Vec<Value> = match text::messages(&batch.content) {
-        Ok(texts) => texts
-            .into_iter()
-            .map(|text| json!({ "type": "text", "text": text }))
-            .collect(),
-        Err(error) => return batch.fail_all(&Failure::permanent(error.to_string())),
-    };
+    deliver_many(delivery, std::slice::from_ref(batch))
+}
+
+/// Send several batches (one call's): one outcome per recipient of every
+/// batch, in order. Multicasts go batch by batch; the pushes of all the
+/// batches go together, [`PUSH_WAVE`] in flight at a time, so a call of
+/// many small batches (a day's messages for one channel) keeps the
+/// connection busy instead of waiting batch by batch.
+pub fn deliver_many(delivery: &Delivery, batches: &[Batch]) -> Vec<Outcome> {
+    let mut outcomes: Vec<Vec<Option<Outcome>>> = Vec::with_capacity(batches.len());
+    let mut ready: Vec<Request> = Vec::new();
+    let mut at: Vec<(usize, usize)> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let (mut these, push, messages) = prepare(delivery, batch);
+        for i in push {
+            match push_request(delivery, &batch.recipients[i], &messages) {
+                Ok(request) => {
+                    ready.push(request);
+                    at.push((b, i));
+                }
+                Err(failure) => these[i] = Some(batch.recipients[i].failed(failure)),
+            }
+        }
+        outcomes.push(these);
+    }
+    let answers = platform_common::send_in_waves(ready, PUSH_WAVE);
+    for ((b, i), answer) in at.into_iter().zip(answers) {
+        let result = answer
+            .map_err(Failure::from)
+            .and_then(|response| answer::push(&response));
+        outcomes[b][i] = Some(batches[b].recipients[i].outcome(result));
+    }
+    outcomes
+        .into_iter()
+        .zip(batches)
+        .flat_map(|(these, batch)| {
+            these
+                .into_iter()
+                .zip(&batch.recipients)
+                .map(|(outcome, recipient)| {
+                    outcome.unwrap_or_else(|| {
+                        recipient.failed(Failure::transient("not sent (internal: no outcome)"))
+                    })
+                })
+        })
+        .collect()
+}
+
+/// One batch before its pushes: the outcomes known without a push (bad
+/// addresses, multicasts, sent here), the recipients to push to in order,
+/// and the message objects.
+fn prepare(delivery: &Delivery, batch: &Batch) -> (Vec<Option<Outcome>>, Vec<usize>, Vec<Value>) {
     let recipients = &batch.recipients;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; recipients.len()];
+    let messages: Vec<Value> = match message::messages(&batch.content) {
+        Ok(messages) => messages,
+        Err(error) => {
+            let failure = Failure::permanent(error.to_string());
+            let all = recipients.iter().map(|r| Some(r.failed(failure.clone())));
+            return (all.collect(), Vec::new(), Vec::new());
+        }
+    };
 
     let mut distinct = Vec::new();
     let mut repeated = Vec::new();
@@ -113,40 +166,8 @@ pub fn deliver(delivery: &Delivery, batch: &Batch) -> Vec<Outcome> {
     } else {
         push.extend(distinct);
     }
-
     push.sort_unstable();
-    let requests: Vec<Result<Request, Failure>> = push
-        .iter()
-        .map(|&i| push_request(delivery, &recipients[i], &messages))
-        .collect();
-    let (ready, indices): (Vec<Request>, Vec<usize>) = requests
-        .into_iter()
-        .zip(&push)
-        .filter_map(|(request, &i)| match request {
-            Ok(request) => Some((request, i)),
-            Err(failure) => {
-                outcomes[i] = Some(recipients[i].failed(failure));
-                None
-            }
-        })
-        .unzip();
-    let answers = platform_common::send_in_waves(ready, PUSH_WAVE);
-    for (i, answer) in indices.into_iter().zip(answers) {
-        let result = answer
-            .map_err(Failure::from)
-            .and_then(|response| answer::push(&response));
-        outcomes[i] = Some(recipients[i].outcome(result));
-    }
-
-    outcomes
-        .into_iter()
-        .zip(recipients)
-        .map(|(outcome, recipient)| {
-            outcome.unwrap_or_else(|| {
-                recipient.failed(Failure::transient("not sent (internal: no outcome)"))
-            })
-        })
-        .collect()
+    (outcomes, push, messages)
 }
 
 fn push_request(

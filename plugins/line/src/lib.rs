@@ -15,7 +15,8 @@ use line_api::{DEFAULT_API_BASE, Delivery, MulticastPolicy};
 use serde::Deserialize;
 use serde_json::json;
 use tayori_plugin_sdk::{
-    Batch, ConfigError, Manifest, Outcome, Plugin, WebhookRequest, WebhookResult, export_plugin,
+    Batch, ConfigError, Manifest, Outcome, Plugin, Renders, Reply, ReplyOutcome, WebhookRequest,
+    WebhookResult, export_plugin,
 };
 
 /// Recipients per second per channel: LINE's push limit (about 2,000
@@ -26,6 +27,9 @@ const RATE_PER_SECOND: u32 = 2_000;
 /// The smallest `multicast_min_recipients`: 2,000 recipients a second in
 /// multicasts of at least 10 is at most 200 multicasts a second.
 const MIN_MULTICAST_RECIPIENTS: u32 = 10;
+/// Batches (different messages) one call takes: a claim's messages for the
+/// channel, their pushes sent together.
+const BATCHES_PER_CALL: u32 = 256;
 /// Default `multicast_min_recipients`.
 const DEFAULT_MULTICAST_RECIPIENTS: u32 = 50;
 
@@ -96,8 +100,18 @@ impl Plugin for Line {
             // for the channel (the operator's approval is the real gate).
             .hosts(["api.line.me", "127.0.0.1:*", "localhost:*"])
             .max_batch_size(line_api::send::MAX_MULTICAST_RECIPIENTS as u32)
+            .max_batches_per_call(BATCHES_PER_CALL)
             .rate_per_second(RATE_PER_SECOND)
             .handles_webhooks(true)
+            .replies(true)
+            .renders(Renders {
+                buttons: true,
+                quick_replies: true,
+                date_picker: true,
+                link_buttons: true,
+                max_buttons: line_api::message::MAX_BUTTONS as u32,
+                max_quick_replies: line_api::message::MAX_QUICK_REPLIES as u32,
+            })
     }
 
     fn validate_config(config: &Config) -> Result<(), ConfigError> {
@@ -136,6 +150,14 @@ impl Plugin for Line {
 
     fn deliver(config: &Config, batch: Batch) -> Vec<Outcome> {
         line_api::deliver(&config.delivery(), &batch)
+    }
+
+    fn deliver_batches(config: &Config, batches: Vec<Batch>) -> Vec<Outcome> {
+        line_api::deliver_many(&config.delivery(), &batches)
+    }
+
+    fn reply(config: &Config, replies: Vec<Reply>) -> Vec<ReplyOutcome> {
+        line_api::reply::reply(&config.delivery(), &replies)
     }
 
     fn handle_webhook(config: &Config, request: WebhookRequest) -> WebhookResult {
@@ -275,6 +297,10 @@ mod tests {
         assert_eq!(m.max_batch_size, 500);
         assert_eq!(m.rate_per_second, 2_000);
         assert!(m.handles_webhooks);
+        assert!(m.replies);
+        assert_eq!(m.max_batches_per_call, 256);
+        assert!(m.renders.quick_replies && m.renders.date_picker && m.renders.buttons);
+        assert_eq!(m.renders.max_quick_replies, 13);
         assert_eq!(m.hosts[0], "api.line.me");
         let secrets: Vec<&str> = m.config_schema["properties"]
             .as_object()

@@ -105,7 +105,7 @@ impl Manifest {
         }
     }
 
-    /// Set the most batches one `deliver` call takes (1 to 256).
+    /// Set the most batches one `deliver` call takes (1 to 1,000).
     pub fn max_batches_per_call(mut self, batches: u32) -> Self {
         self.max_batches_per_call = batches;
         self

@@ -51,6 +51,7 @@ const MAX_TEXT_UNITS: usize = 5_000;
 
 const PUSH: &str = "/v2/bot/message/push";
 const MULTICAST: &str = "/v2/bot/message/multicast";
+const REPLY: &str = "/v2/bot/message/reply";
 
 fn messaging_api() -> &'static OpenApi {
     static DOC: OnceLock<OpenApi> = OnceLock::new();
@@ -91,6 +92,7 @@ pub enum LineFault {
 pub enum Api {
     Push,
     Multicast,
+    Reply,
 }
 
 /// A request LINE accepted (200).
@@ -101,6 +103,8 @@ pub struct Accepted {
     pub retry_key: Option<String>,
     pub to: Vec<String>,
     pub texts: Vec<String>,
+    /// The message objects as sent.
+    pub messages: Vec<Value>,
     /// The `sentMessages` ids (push only; a multicast answers `{}`).
     pub message_ids: Vec<String>,
 }
@@ -122,6 +126,8 @@ struct Inner {
     keys: Mutex<HashMap<String, (String, Vec<String>)>>,
     unknown: Mutex<HashSet<String>>,
     blocked: Mutex<HashSet<String>>,
+    /// Reply tokens handed out in events, each with its user, until used.
+    reply_tokens: Mutex<HashMap<String, String>>,
     counter: AtomicU64,
     /// Told of every raw request once it is recorded.
     arrived: tokio::sync::Notify,
@@ -141,6 +147,7 @@ impl FakeLine {
         let app = Router::new()
             .route(PUSH, post(message))
             .route(MULTICAST, post(message))
+            .route(REPLY, post(message))
             .with_state(inner.clone());
         Self {
             addr: serve(app).await,
@@ -218,7 +225,7 @@ impl FakeLine {
             "follow",
             user,
             json!({
-                "replyToken": self.reply_token(),
+                "replyToken": self.reply_token(user),
                 "follow": { "isUnblocked": unblocked }
             }),
         )
@@ -233,7 +240,7 @@ impl FakeLine {
     pub fn text(&self, user: &str, text: &str) -> Value {
         let id = self.next_number().to_string();
         self.event("message", user, json!({
-            "replyToken": self.reply_token(),
+            "replyToken": self.reply_token(user),
             "message": { "type": "text", "id": id, "quoteToken": format!("q{id}"), "text": text }
         }))
     }
@@ -244,7 +251,7 @@ impl FakeLine {
             "postback",
             user,
             json!({
-                "replyToken": self.reply_token(),
+                "replyToken": self.reply_token(user),
                 "postback": { "data": data }
             }),
         )
@@ -323,8 +330,20 @@ impl FakeLine {
         500_000_000_000_000_000 + self.inner.counter.fetch_add(1, Ordering::SeqCst)
     }
 
-    fn reply_token(&self) -> String {
-        format!("{:032x}", u128::from(self.next_number()) * 7_919)
+    /// A reply token for an event of `user`, usable once.
+    pub fn reply_token(&self, user: &str) -> String {
+        let token = format!("{:032x}", u128::from(self.next_number()) * 7_919);
+        self.inner
+            .reply_tokens
+            .lock()
+            .unwrap()
+            .insert(token.clone(), user.to_owned());
+        token
+    }
+
+    /// A reply token's window has passed (LINE: about a minute).
+    pub fn expire_reply_token(&self, token: &str) {
+        self.inner.reply_tokens.lock().unwrap().remove(token);
     }
 
     /// A ULID: 48 bits of milliseconds, 80 bits of (here counted) randomness,
@@ -353,10 +372,10 @@ async fn message(
     body: Bytes,
 ) -> Response {
     let fault = inner.faults.next();
-    let api = if uri.path() == PUSH {
-        Api::Push
-    } else {
-        Api::Multicast
+    let api = match uri.path() {
+        PUSH => Api::Push,
+        REPLY => Api::Reply,
+        _ => Api::Multicast,
     };
     let (status, extra, answer) = match &fault {
         Some(LineFault::RateLimited) => error(
@@ -497,7 +516,18 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
             json!({ "message": format!("The request body has {} error(s)", violations.len()), "details": details }),
         );
     }
+    let replied = if api == Api::Reply {
+        let token = request["replyToken"].as_str().unwrap_or_default();
+        // A token is used once, and only within its window.
+        match inner.reply_tokens.lock().unwrap().remove(token) {
+            Some(user) => Some(user),
+            None => return error(400, "Invalid reply token"),
+        }
+    } else {
+        None
+    };
     let to: Vec<String> = match &request["to"] {
+        _ if replied.is_some() => replied.into_iter().collect(),
         Value::String(user) => vec![user.clone()],
         Value::Array(users) => users
             .iter()
@@ -509,11 +539,16 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
     if to.iter().any(|u| unknown.contains(u)) {
         return error(400, "Failed to send messages");
     }
-    let texts: Vec<String> = request["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+    let messages: Vec<Value> = request["messages"].as_array().cloned().unwrap_or_default();
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            m["text"]
+                .as_str()
+                .or_else(|| m["template"]["text"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     let n = inner.counter.fetch_add(1, Ordering::SeqCst);
     let request_id = format!(
@@ -525,7 +560,7 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
         n
     );
     let message_ids: Vec<String> = match api {
-        Api::Push => texts
+        Api::Push | Api::Reply => texts
             .iter()
             .map(|_| {
                 (500_000_000_000_000_000 + inner.counter.fetch_add(1, Ordering::SeqCst)).to_string()
@@ -543,15 +578,33 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
         retry_key,
         to,
         texts,
+        messages,
         message_ids: message_ids.clone(),
     });
     let body = match api {
-        Api::Push => json!({
+        Api::Push | Api::Reply => json!({
             "sentMessages": message_ids.iter().map(|id| json!({ "id": id, "quoteToken": format!("qt-{id}") })).collect::<Vec<_>>()
         }),
         Api::Multicast => json!({}),
     };
     (200, vec![("x-line-request-id", request_id)], body)
+}
+
+/// A length rule: `text` (none counts as empty) is `min..=max` UTF-16 units.
+fn limit(
+    violations: &mut Vec<Violation>,
+    property: String,
+    text: Option<&str>,
+    min: usize,
+    max: usize,
+) {
+    let units = text.map_or(0, |t| t.encode_utf16().count());
+    if units < min || units > max {
+        violations.push(Violation {
+            property,
+            message: format!("Length must be between {min} and {max}"),
+        });
+    }
 }
 
 /// LINE's documented rules that `messaging-api.yml` does not spell out.
@@ -587,6 +640,118 @@ fn documented_rules(api: Api, request: &Value) -> Vec<Violation> {
                     property: format!("messages[{i}].text"),
                     message: format!("Length must be between 1 and {MAX_TEXT_UNITS}"),
                 });
+            }
+        }
+        let mut actions: Vec<(String, &Value)> = Vec::new();
+        if message["type"] == "template" {
+            limit(
+                &mut violations,
+                format!("messages[{i}].altText"),
+                message["altText"].as_str(),
+                1,
+                400,
+            );
+            let template = &message["template"];
+            if template["type"] != "buttons" {
+                violations.push(Violation {
+                    property: format!("messages[{i}].template.type"),
+                    message: "the fake knows only buttons templates".into(),
+                });
+            }
+            limit(
+                &mut violations,
+                format!("messages[{i}].template.text"),
+                template["text"].as_str(),
+                1,
+                160,
+            );
+            let list = template["actions"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() || list.len() > 4 {
+                violations.push(Violation {
+                    property: format!("messages[{i}].template.actions"),
+                    message: "Size must be between 1 and 4".into(),
+                });
+            }
+            for (j, a) in template["actions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                actions.push((format!("messages[{i}].template.actions[{j}]"), a));
+            }
+        }
+        if let Some(items) = message["quickReply"]["items"].as_array() {
+            if items.is_empty() || items.len() > 13 {
+                violations.push(Violation {
+                    property: format!("messages[{i}].quickReply.items"),
+                    message: "Size must be between 1 and 13".into(),
+                });
+            }
+            for (j, item) in items.iter().enumerate() {
+                let action = &item["action"];
+                // Quick replies open no links on LINE.
+                if !matches!(
+                    action["type"].as_str(),
+                    Some(
+                        "postback"
+                            | "datetimepicker"
+                            | "message"
+                            | "camera"
+                            | "cameraRoll"
+                            | "location"
+                    )
+                ) {
+                    violations.push(Violation {
+                        property: format!("messages[{i}].quickReply.items[{j}].action.type"),
+                        message: "not an action a quick reply takes".into(),
+                    });
+                }
+                actions.push((
+                    format!("messages[{i}].quickReply.items[{j}].action"),
+                    action,
+                ));
+            }
+        }
+        for (property, action) in actions {
+            limit(
+                &mut violations,
+                format!("{property}.label"),
+                action["label"].as_str(),
+                1,
+                20,
+            );
+            match action["type"].as_str() {
+                Some("postback") => limit(
+                    &mut violations,
+                    format!("{property}.data"),
+                    action["data"].as_str(),
+                    1,
+                    300,
+                ),
+                Some("datetimepicker") => {
+                    limit(
+                        &mut violations,
+                        format!("{property}.data"),
+                        action["data"].as_str(),
+                        1,
+                        300,
+                    );
+                    if !matches!(action["mode"].as_str(), Some("date" | "time" | "datetime")) {
+                        violations.push(Violation {
+                            property: format!("{property}.mode"),
+                            message: "must be date, time or datetime".into(),
+                        });
+                    }
+                }
+                Some("uri") => limit(
+                    &mut violations,
+                    format!("{property}.uri"),
+                    action["uri"].as_str(),
+                    1,
+                    1000,
+                ),
+                _ => {}
             }
         }
     }
