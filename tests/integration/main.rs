@@ -18,6 +18,7 @@ mod cli_households;
 mod cli_tenants;
 mod contract_versions;
 mod e2e_failures;
+mod e2e_inbound_mail;
 mod e2e_platforms;
 mod e2e_webhooks;
 mod partner_kit;

@@ -16,6 +16,7 @@
 //! An address that is not an email address fails as gone without a request,
 //! so that one bad address cannot make the provider refuse the whole batch.
 
+mod inbound;
 mod mail;
 mod template;
 
@@ -23,8 +24,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tayori_plugin_sdk::http::{Request, Response};
 use tayori_plugin_sdk::{
-    Batch, ConfigError, Failure, FailureKind, Manifest, Outcome, Plugin, Recipient, export_plugin,
-    http,
+    Batch, ConfigError, Failure, FailureKind, Manifest, Outcome, Plugin, Recipient, WebhookRequest,
+    WebhookResult, export_plugin, http,
 };
 
 use crate::mail::Sender;
@@ -49,6 +50,10 @@ struct Config {
     #[serde(default = "default_api_base")]
     api_base: String,
     unsubscribe_url: String,
+    /// The basic-auth password of the Inbound Parse URL; without it the
+    /// channel takes no inbound mail.
+    #[serde(default)]
+    inbound_secret: Option<String>,
 }
 
 fn default_api_base() -> String {
@@ -75,6 +80,7 @@ impl Plugin for Email {
             .hosts(["api.sendgrid.com", "127.0.0.1:*", "localhost:*"])
             .max_batch_size(mail::MAX_PERSONALIZATIONS as u32)
             .rate_per_second(RATE_PER_SECOND)
+            .handles_webhooks(true)
     }
 
     fn validate_config(config: &Config) -> Result<(), ConfigError> {
@@ -84,6 +90,16 @@ impl Plugin for Email {
         }
         if !mail::is_address(&config.from) {
             return Err(ConfigError::new("/from", "must be an email address"));
+        }
+        if config
+            .inbound_secret
+            .as_deref()
+            .is_some_and(|s| s.trim().len() < 16)
+        {
+            return Err(ConfigError::new(
+                "/inbound_secret",
+                "must be at least 16 characters (it is the inbound webhook's password)",
+            ));
         }
         if let Some(reply_to) = config.reply_to.as_deref()
             && !mail::is_address(reply_to)
@@ -126,6 +142,16 @@ impl Plugin for Email {
             outcomes.extend(group.iter().map(|r| r.outcome(result.clone())));
         }
         outcomes
+    }
+
+    /// Parents' mail to the channel's address, posted by the provider's
+    /// Inbound Parse webhook (see [`inbound`]); 404 without an
+    /// `inbound_secret`.
+    fn handle_webhook(config: &Config, request: WebhookRequest) -> WebhookResult {
+        match config.inbound_secret.as_deref() {
+            Some(secret) if !secret.is_empty() => inbound::handle(secret, &request),
+            _ => WebhookResult::not_found(),
+        }
     }
 }
 
@@ -224,7 +250,13 @@ fn schema() -> Value {
             "unsubscribe_url": {
                 "type": "string",
                 "minLength": 1,
-                "description": "The one-click unsubscribe link of each mail (List-Unsubscribe), an https URL template with {{key}} (the delivery key) and/or {{address}} (the recipient), e.g. https://example.jp/unsub?key={{key}}. The page must accept a POST with List-Unsubscribe=One-Click (RFC 8058)."
+                "description": "The one-click unsubscribe link of each mail (List-Unsubscribe), an https URL template with {{key}} (the delivery key) and/or {{address}} (the recipient), e.g. https://example.jp/unsub?key={{key}}. The page must accept a POST with List-Unsubscribe=One-Click (RFC 8058). When Tayori gives its own link for a recipient, that one is used."
+            },
+            "inbound_secret": {
+                "type": "string",
+                "minLength": 16,
+                "writeOnly": true,
+                "description": "Parents' mail to the channel's address: the password of the Inbound Parse URL's basic auth (SendGrid: Settings → Inbound Parse → the destination URL https://inbound:SECRET@your-tayori/hooks/{tenant}/{channel}). Without it the channel takes no inbound mail."
             }
         }
     })

@@ -44,7 +44,12 @@ pub fn body(
     let personalizations: Vec<Value> = recipients
         .iter()
         .map(|r| {
-            let link = unsubscribe.render(&r.idempotency_key, &r.address);
+            // The host's own one-click link when it gives one (contract
+            // 0.2.0); else the channel's template.
+            let link = r
+                .unsubscribe_url
+                .clone()
+                .unwrap_or_else(|| unsubscribe.render(&r.idempotency_key, &r.address));
             json!({
                 "to": [{ "email": r.address }],
                 "headers": {
@@ -246,6 +251,19 @@ mod tests {
             "00000000-0000-4000-8000-000000000002"
         );
         assert_eq!(p[1]["custom_args"][MESSAGE_ARG], "child-day-100");
+        // The host's link, when it gives one, is the one used.
+        let mut given = b.clone();
+        given.recipients[0].unsubscribe_url = Some("https://tayori.example/u/otaru/abc".into());
+        let recipients: Vec<&Recipient> = given.recipients.iter().collect();
+        let with_host = super::body(&sender, &unsub, &given, &recipients);
+        assert_eq!(
+            with_host["personalizations"][0]["headers"]["List-Unsubscribe"],
+            "<https://tayori.example/u/otaru/abc>"
+        );
+        assert_eq!(
+            with_host["personalizations"][1]["headers"]["List-Unsubscribe"],
+            "<https://example.jp/unsub?key=00000000-0000-4000-8000-000000000002>"
+        );
         assert_eq!(
             body["from"],
             json!({"email": "info@city.example.jp", "name": "さっぽろ子育て便り"})
