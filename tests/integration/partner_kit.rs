@@ -495,7 +495,7 @@ async fn upstream_forwards_to_a_real_server_and_secrets_stay_masked() {
 fn the_javascript_plugin_builds_and_passes() {
     let dir = repo().join("examples/js-plugin");
     // The documented build: npm ci from the committed lock file, then
-    // componentize-js against wit/v0.1.0.
+    // componentize-js against wit/v0.2.0.
     let out = Command::new("bash")
         .arg("build.sh")
         .current_dir(&dir)
@@ -507,6 +507,40 @@ fn the_javascript_plugin_builds_and_passes() {
 
     let check = tayori(&["plugin", "check", wasm], &dir);
     assert!(check.status.success(), "{}", text(&check));
+    assert!(
+        text(&check).contains("contract tayori:plugin@0.2.0"),
+        "{}",
+        text(&check)
+    );
+    // The upload checks read contract 0.2.0 off the component (a 0.1.0 build
+    // says `0.1.0` and one batch per call), and the manifest declares what
+    // the example does: many batches per call, text only (the host falls
+    // back for buttons and quick replies), no replies, no channel set-up.
+    let check_json = tayori(&["plugin", "check", wasm, "--json"], &dir);
+    assert!(check_json.status.success(), "{}", text(&check_json));
+    let checked: Value = serde_json::from_slice(&check_json.stdout)
+        .unwrap_or_else(|e| panic!("the check is not JSON ({e}):\n{}", text(&check_json)));
+    assert_eq!(checked["ok"], true, "{checked:#}");
+    assert_eq!(checked["component"]["contract"], "0.2.0", "{checked:#}");
+    let manifest = &checked["manifest"];
+    assert_eq!(manifest["version"], "0.2.0", "{manifest:#}");
+    assert_eq!(manifest["max_batch_size"], 100, "{manifest:#}");
+    assert_eq!(manifest["max_batches_per_call"], 10, "{manifest:#}");
+    assert_eq!(manifest["handles_webhooks"], false, "{manifest:#}");
+    assert_eq!(manifest["replies"], false, "{manifest:#}");
+    assert_eq!(manifest["sets_up_channels"], false, "{manifest:#}");
+    assert_eq!(
+        manifest["renders"],
+        json!({
+            "buttons": false,
+            "quick_replies": false,
+            "date_picker": false,
+            "link_buttons": false,
+            "max_buttons": 0,
+            "max_quick_replies": 0,
+        }),
+        "{manifest:#}"
+    );
 
     let (out, report) = test_json(
         &[
@@ -520,6 +554,7 @@ fn the_javascript_plugin_builds_and_passes() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["component"]["contract"], "0.2.0", "{report:#}");
     let outcomes: Vec<(String, String)> = call(&report, "deliver")["outcomes"]
         .as_array()
         .unwrap()
@@ -545,7 +580,7 @@ fn the_javascript_plugin_builds_and_passes() {
         deliver["logs"][0]["message"],
         "sending pregnancy-day-100 to 3 recipients"
     );
-    let all = format!("{}{}", text(&out), text(&check));
+    let all = format!("{}{}{}", text(&out), text(&check), text(&check_json));
     assert!(
         !all.contains("js-test-key-0123456789"),
         "the config's secret never appears in the kit's output"

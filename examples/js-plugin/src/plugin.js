@@ -1,23 +1,39 @@
-// A Tayori delivery plugin in JavaScript, for the `tayori:plugin@0.1.0`
-// contract (wit/v0.1.0, world `delivery-plugin`), built to a WebAssembly
-// component by componentize-js (see build.sh and README.md).
+// A Tayori delivery plugin in JavaScript, for the `tayori:plugin@0.2.0`
+// contract (wit/v0.2.0, world `delivery-plugin`), built to a WebAssembly
+// component by componentize-js (see build.sh, and "JavaScript plugins" in
+// docs/plugins.md).
 //
 // It sends each recipient one JSON `POST {api_base}/v1/messages` with the
 // channel's API key (a writeOnly secret) as a bearer token and the
 // recipient's idempotency key as `Idempotency-Key`, and maps the platform's
 // answer onto what the host does next: accepted, retry-after, transient,
-// permanent, recipient-gone or unauthorized.
+// permanent, recipient-gone or unauthorized. `deliver` takes a list of
+// batches (different messages for one channel, up to max-batches-per-call)
+// and sends every recipient of every batch concurrently.
+//
+// What it declares beyond that, honestly: the platform shows plain text
+// only (`renders` is empty, so the host falls back: buttons and quick
+// replies become numbered lines with a link to the web form), it has no
+// reply API (`replies: false`; `reply` answers every reply as failed), no
+// platform-side set-up (`setup-channel` reports nothing to do) and no
+// webhooks (`handle-webhook` answers 404).
 //
 // The contract's exports are the module's exports, named in camelCase. A
-// `result` export returns its ok value and throws its error value. WASI HTTP
-// is the host's `wasi:http/outgoing-handler`; `fetch` is compiled out
+// `result` export returns its ok value and throws its error value; a
+// variant is `{tag, val}`, flags an object of booleans. WASI HTTP is the
+// host's `wasi:http/outgoing-handler`; `fetch` is compiled out
 // (`--disable http`) because it would need imports the host refuses.
 
 import { handle } from 'wasi:http/outgoing-handler@0.2.12';
 import { Fields, OutgoingBody, OutgoingRequest } from 'wasi:http/types@0.2.12';
-import { log } from 'tayori:plugin/log@0.1.0';
+import { log } from 'tayori:plugin/log@0.2.0';
 
 const DEFAULT_API_BASE = 'https://api.js-example.example';
+
+// One request per recipient: 100 recipients × 10 batches is the host's
+// 1,000 requests per call.
+const MAX_BATCH_SIZE = 100;
+const MAX_BATCHES_PER_CALL = 10;
 
 const SCHEMA = {
   type: 'object',
@@ -43,18 +59,28 @@ export function manifest() {
   return {
     id: 'js-example',
     name: 'JS Example',
-    version: '0.1.0',
+    version: '0.2.0',
     vendor: 'Tayori examples',
     description: 'A JSON-over-HTTPS delivery plugin written in JavaScript.',
     configSchema: JSON.stringify(SCHEMA),
     // Every host `api_base` may point at; the loopback entries are for
     // sandboxes and local fakes, reachable only where an operator approves.
     hosts: ['api.js-example.example', '127.0.0.1:*', 'localhost:*'],
-    maxBatchSize: 100,
+    maxBatchSize: MAX_BATCH_SIZE,
+    maxBatchesPerCall: MAX_BATCHES_PER_CALL,
     ratePerSecond: 50,
     dailyQuota: undefined,
     rateWindows: [],
     handlesWebhooks: false,
+    // No reply handles on this platform: the host answers events by push.
+    replies: false,
+    // Nothing to provision on the platform side.
+    setsUpChannels: false,
+    // Plain text only: the host never sends buttons, quick replies, date
+    // pickers or link buttons, and falls back for them instead.
+    renders: { buttons: false, quickReplies: false, datePicker: false, linkButtons: false },
+    maxButtons: 0,
+    maxQuickReplies: 0,
   };
 }
 
@@ -76,31 +102,55 @@ export function validateConfig(text) {
   }
 }
 
-export function deliver(text, batch) {
+export function deliver(text, batches) {
   const config = parseConfig(text);
-  log('info', `sending ${batch.messageId} to ${batch.recipients.length} recipients`);
-  // Send every request first, then wait for each: the batch goes out concurrently.
-  const pending = batch.recipients.map((r) => {
-    try {
-      return { future: send(config, batch, r) };
-    } catch (e) {
-      return { failure: failureOfError(e) };
-    }
-  });
-  return batch.recipients.map((r, i) => {
-    const p = pending[i];
-    let status;
-    if (p.failure) {
-      status = { tag: 'failed', val: p.failure };
-    } else {
+  // Send every request of every batch first, then wait for each: the whole
+  // call goes out concurrently.
+  const pending = batches.map((batch) => {
+    log('info', `sending ${batch.messageId} to ${batch.recipients.length} recipients`);
+    return batch.recipients.map((r) => {
       try {
-        status = statusOfResponse(await_(p.future));
+        return { future: send(config, batch, r) };
       } catch (e) {
-        status = { tag: 'failed', val: failureOfError(e) };
+        return { failure: failureOfError(e) };
       }
-    }
-    return { idempotencyKey: r.idempotencyKey, status };
+    });
   });
+  // One outcome per recipient, batch after batch, in the order given.
+  return batches.flatMap((batch, b) =>
+    batch.recipients.map((r, i) => {
+      const p = pending[b][i];
+      let status;
+      if (p.failure) {
+        status = { tag: 'failed', val: p.failure };
+      } else {
+        try {
+          status = statusOfResponse(await_(p.future));
+        } catch (e) {
+          status = { tag: 'failed', val: failureOfError(e) };
+        }
+      }
+      return { idempotencyKey: r.idempotencyKey, status };
+    }),
+  );
+}
+
+export function reply(_config, replies) {
+  // The manifest says `replies: false`, so the host pushes answers with
+  // `deliver` and never calls this; should it, every reply fails: there is
+  // no reply API to send it through, now or on a retry.
+  return replies.map((r) => ({
+    token: r.token,
+    status: {
+      tag: 'failed',
+      val: { kind: { tag: 'permanent' }, message: 'this platform has no reply API: replies are not supported' },
+    },
+  }));
+}
+
+export function setupChannel(_config, _setup) {
+  // The ok value of `result<setup-report, failure>`.
+  return { summary: 'nothing to set up: this platform has no channel-side settings', details: [] };
 }
 
 export function handleWebhook(_config, _request) {
