@@ -22,6 +22,7 @@ mod e2e_inbound_mail;
 mod e2e_platforms;
 mod e2e_webhooks;
 mod partner_kit;
+mod partner_python;
 mod pipeline;
 mod pipeline_processes;
 mod platform_bundled;

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -101,8 +102,25 @@ async fn upload_plugin(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<PluginVersionView>)> {
+    // A body over the route's limit was not read: answer that first, as
+    // before any other check, naming the limit.
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let limit = state.plugins.runtime().config().max_component_bytes;
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "the component is over the upload limit of {limit} bytes ({:.1} MiB)",
+                    limit as f64 / f64::from(1 << 20)
+                ),
+            )
+        } else {
+            ApiError::bad_request("bad_body", e.body_text())
+        }
+    })?;
     let uploader = match &principal {
         Principal::Operator => Uploader::Operator,
         Principal::Partner { plugins } => Uploader::Partner {

@@ -52,7 +52,10 @@ const MAX_BATCHES_PER_CALL: u32 = 1_000;
 /// Why an upload was refused. Each says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
-    #[error("the component is {size} bytes, over the limit of {limit} bytes")]
+    #[error(
+        "the component is {size} bytes, over the upload limit of {limit} bytes ({mib:.1} MiB)",
+        mib = *.limit as f64 / f64::from(1 << 20)
+    )]
     TooLarge { size: usize, limit: usize },
     #[error("not a WebAssembly binary (it does not start with the wasm magic number)")]
     NotWasm,

@@ -55,9 +55,13 @@ impl Default for RuntimeConfig {
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 1 << 20,
             max_request_bytes: 1 << 20,
-            // A JavaScript plugin carries its engine: componentize-js
-            // (StarlingMonkey) components start at about 12.5 MiB.
-            max_component_bytes: 16 << 20,
+            // A plugin in JavaScript or Python carries its language's
+            // runtime: componentize-js (StarlingMonkey) components start at
+            // about 12.7 MiB, componentize-py (CPython and the standard
+            // library it snapshots) at about 18.2 MiB. 24 MiB leaves a Python
+            // plugin room for its own code and pure-Python packages
+            // (docs/plugins.md, "Python plugins").
+            max_component_bytes: 24 << 20,
             max_log_lines_per_call: 100,
             max_instances: 256,
             policy: HostPolicy::default(),
