@@ -14,6 +14,7 @@ mod api_schemathesis;
 mod api_subscribers;
 mod api_tenants;
 mod backup;
+mod channel_setup;
 mod cli_households;
 mod cli_tenants;
 mod contract_versions;

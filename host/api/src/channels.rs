@@ -101,12 +101,31 @@ pub struct ChannelView {
     pub daily_quota: Option<u32>,
     /// Set while deliveries are paused (e.g. the platform refused the credentials).
     pub paused: Option<PauseView>,
+    /// What the plugin's set-up of the platform side last did (LINE: the
+    /// rich menu), run each time the channel is put; `null` for a plugin
+    /// that sets nothing up.
+    pub setup: Option<SetupView>,
     /// The windows the channel's sends are counted in (the plugin's rate
     /// windows, the daily quota) and whether one is spent; `null` when the
     /// channel has none (or its plugin is not loaded).
     pub quota: Option<QuotaView>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a channel's set-up did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupView {
+    /// Whether the platform side is set up.
+    pub ok: bool,
+    /// One line for staff: what was set up, or why it could not be.
+    pub summary: String,
+    /// Platform ids worth keeping (`rich_menu_id`: `richmenu-…`).
+    #[schema(value_type = Object)]
+    pub details: Map<String, Value>,
+    /// The plugin version that ran it.
+    pub plugin_version: String,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Where a channel stands against its counting windows.
@@ -174,6 +193,17 @@ fn view(state: &AppState, channel: Channel) -> ChannelView {
         paused: channel.paused.map(|p| PauseView {
             reason: p.reason,
             since: p.since,
+        }),
+        setup: channel.setup.map(|s| SetupView {
+            ok: s.ok,
+            summary: s.summary,
+            details: s
+                .details
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+            plugin_version: s.plugin_version,
+            at: s.at,
         }),
         quota: None,
         created_at: channel.created_at,
@@ -541,7 +571,7 @@ async fn put_channel(
         }
     }
 
-    let Value::Object(mut plain) = config else {
+    let Value::Object(mut plain) = config.clone() else {
         unreachable!("the config was checked to be an object")
     };
     for field in &secret_fields {
@@ -557,7 +587,12 @@ async fn put_channel(
         rate_per_second,
         daily_quota,
     };
-    let put = state.store.put_channel(&tenant, &spec).await?;
+    let mut put = state.store.put_channel(&tenant, &spec).await?;
+    // The platform side (LINE's rich menu), with the whole config.
+    if let Some(outcome) = crate::channel_setup::run(&state, &plugin, &put.channel, &config).await?
+    {
+        put.channel.setup = Some(outcome);
+    }
     state.tenant_cache.forget(&tenant);
     state.scheduler.changed(Some(&tenant));
     state.scheduler.dispatcher().wake();

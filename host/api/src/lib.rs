@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod catalog;
+mod channel_setup;
 mod channels;
 mod deliveries;
 mod document;
@@ -55,6 +56,9 @@ pub struct Inner {
     pub scheduler: Arc<tayori_scheduler::Scheduler>,
     /// Tenants' settings and channel names, for checking subscribers' data.
     pub tenant_cache: TenantCache,
+    /// Where parents and platforms reach this service (`https://tayori.example.jp`),
+    /// for the webhook and form URLs a channel's set-up gives its platform.
+    pub public_url: String,
 }
 
 /// Cheap to clone handle on [`Inner`].

@@ -5,12 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel, ChannelSpec,
-    Child, ClaimedDelivery, Complete, Contact, ContactStatus, Delivery, DeliveryFilter,
-    ImportRefusal, ImportRow, ImportSummary, InboundRecord, InboundRecorded, InsertTarget,
-    LocalInsert, NewApiToken, NewChild, NewDelivery, NewSubscriber, NewTenant, OutboxStats, Page,
-    PageRequest, PlanSource, PlanState, Program, ProgramImport, PutChannel, Subscriber,
-    SubscriberCounts, SubscriberPatch, Tenant, TenantMessage, TenantPatch,
+    ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel,
+    ChannelSetupOutcome, ChannelSpec, Child, ClaimedDelivery, Complete, Contact, ContactStatus,
+    Delivery, DeliveryFilter, ImportRefusal, ImportRow, ImportSummary, InboundRecord,
+    InboundRecorded, InsertTarget, LocalInsert, NewApiToken, NewChild, NewDelivery, NewSubscriber,
+    NewTenant, OutboxStats, Page, PageRequest, PlanSource, PlanState, Program, ProgramImport,
+    PutChannel, Subscriber, SubscriberCounts, SubscriberPatch, Tenant, TenantMessage, TenantPatch,
 };
 use crate::plugin::{InboundEvent, Manifest};
 
@@ -163,6 +163,17 @@ pub trait ChannelStore: Send + Sync {
         name: &str,
         reason: Option<&str>,
     ) -> StoreResult<Channel>;
+    /// Keeps what the plugin's set-up did for the channel as it was put at
+    /// `put_at` (its `updated_at`); `Ok(false)`, keeping nothing, when the
+    /// channel was put again since (that put's own set-up is the one to
+    /// show) or is gone.
+    async fn set_channel_setup(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        put_at: DateTime<Utc>,
+        outcome: &ChannelSetupOutcome,
+    ) -> StoreResult<bool>;
 }
 
 /// A tenant's subscribers, their contacts and children. Every method is

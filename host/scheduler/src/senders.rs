@@ -259,6 +259,7 @@ mod tests {
             rate_per_second: None,
             daily_quota,
             paused: None,
+            setup: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
         }

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::types::Json;
 use tayori_core::{
-    Activation, ActivationScope, ApiToken, CatalogMessage, Channel, ChannelPause, Child,
-    ChildStatus, Contact, ContactStatus, InsertTarget, LocalInsert, Locale, Manifest,
-    MessageContent, PluginVersionRecord, Program, QuietHours, ScheduleRule, StoreResult,
-    SubscriberStatus, Tenant, TenantMessage, hhmm,
+    Activation, ActivationScope, ApiToken, CatalogMessage, Channel, ChannelPause,
+    ChannelSetupOutcome, Child, ChildStatus, Contact, ContactStatus, InsertTarget, LocalInsert,
+    Locale, Manifest, MessageContent, PluginVersionRecord, Program, QuietHours, ScheduleRule,
+    StoreResult, SubscriberStatus, Tenant, TenantMessage, hhmm,
 };
 
 use crate::error::unreadable;
@@ -168,6 +168,7 @@ pub(crate) struct ChannelRow {
     pub daily_quota: Option<i64>,
     pub paused_reason: Option<String>,
     pub paused_at: Option<DateTime<Utc>>,
+    pub setup: Option<Json<ChannelSetupOutcome>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -192,6 +193,7 @@ impl ChannelRow {
                 (Some(reason), Some(since)) => Some(ChannelPause { reason, since }),
                 _ => None,
             },
+            setup: self.setup.map(|s| s.0),
             tenant_id: self.tenant_id,
             name: self.name,
             plugin_id: self.plugin_id,

@@ -147,6 +147,28 @@ struct ServeArgs {
     /// Plan and send nothing: serve the API only (another node delivers).
     #[arg(long)]
     no_scheduler: bool,
+    /// Where parents and platforms reach this service, e.g.
+    /// `https://tayori.example.jp` (behind a proxy): the base of the webhook
+    /// and form URLs given to platforms when a channel is set up. Default:
+    /// `http://` and the listening address.
+    #[arg(long, env = "TAYORI_PUBLIC_URL", value_parser = public_url)]
+    public_url: Option<String>,
+}
+
+/// A base URL: `http://` or `https://`, a host, no query or fragment; kept
+/// without a trailing `/`.
+fn public_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must start with https:// (or http://)".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query or fragment".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 #[derive(Args)]
@@ -827,6 +849,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .filter(|t| !t.is_empty()),
         load_bundled: !args.no_bundled_plugins,
         run_scheduler: !args.no_scheduler,
+        public_url: args.public_url,
         scheduler: tayori_scheduler::SchedulerConfig {
             dispatch: tayori_scheduler::DispatchConfig {
                 lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),

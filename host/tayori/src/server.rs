@@ -28,6 +28,9 @@ pub struct ServeConfig {
     pub run_scheduler: bool,
     /// Where "now" comes from (the system clock but in tests).
     pub clock: Arc<dyn tayori_scheduler::Clock>,
+    /// Where parents and platforms reach this service; `None`: the
+    /// listening address (`http://127.0.0.1:8080`).
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -42,6 +45,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("load_bundled", &self.load_bundled)
             .field("scheduler", &self.scheduler)
             .field("run_scheduler", &self.run_scheduler)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -70,6 +74,7 @@ impl Default for ServeConfig {
             scheduler: tayori_scheduler::SchedulerConfig::default(),
             run_scheduler: true,
             clock: Arc::new(tayori_scheduler::SystemClock),
+            public_url: None,
         }
     }
 }
@@ -152,6 +157,11 @@ pub async fn launch_with_key(
     let running = config.run_scheduler.then(|| scheduler.start());
     let watcher = tokio::spawn(follow_plugin_changes(store.clone(), plugins.clone()));
     let closing = store.clone();
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let state = AppState(Arc::new(Inner {
         store,
         plugins,
@@ -159,9 +169,9 @@ pub async fn launch_with_key(
         secrets,
         scheduler,
         tenant_cache: Default::default(),
+        public_url,
     }));
     let app = tayori_api::router(state.clone());
-    let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

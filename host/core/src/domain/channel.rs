@@ -25,6 +25,22 @@ pub struct ChannelPause {
     pub since: DateTime<Utc>,
 }
 
+/// What the plugin's channel set-up (contract 0.2.0 `setup-channel`) last
+/// did for a channel, shown on it: LINE's rich menu made and set, or why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSetupOutcome {
+    /// Whether the platform side is set up.
+    pub ok: bool,
+    /// One line for staff: the plugin's summary, or its failure.
+    pub summary: String,
+    /// Platform ids worth keeping (`rich-menu-id`, ...).
+    pub details: Vec<(String, String)>,
+    /// The plugin version that ran it.
+    pub plugin_version: String,
+    /// When it ran.
+    pub at: DateTime<Utc>,
+}
+
 /// A tenant's binding of a plugin.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
@@ -51,6 +67,10 @@ pub struct Channel {
     /// Set while the channel is paused (e.g. after `unauthorized`); cleared
     /// when its config is put again.
     pub paused: Option<ChannelPause>,
+    /// What the plugin's set-up last did; `None` for a plugin that sets
+    /// nothing up, or before its first run.
+    #[serde(default)]
+    pub setup: Option<ChannelSetupOutcome>,
     /// When the channel was first put.
     pub created_at: DateTime<Utc>,
     /// When it was last put, paused or resumed.
@@ -73,6 +93,7 @@ impl std::fmt::Debug for Channel {
             .field("rate_per_second", &self.rate_per_second)
             .field("daily_quota", &self.daily_quota)
             .field("paused", &self.paused)
+            .field("setup", &self.setup)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish()
@@ -128,6 +149,48 @@ pub struct PutChannel {
     pub created: bool,
 }
 
+/// The menu a tenant's parents see on a platform that has one (LINE's rich
+/// menu), in order, with labels in `locale` (`ja`, `ja-easy` or `en`;
+/// Japanese otherwise). Each button posts back `menu=<action>`, which the
+/// conversation reads: report a birth, add a child, invite family, change
+/// the language, stop.
+pub fn default_menu(locale: &str) -> Vec<crate::Button> {
+    const ACTIONS: [&str; 5] = ["report-birth", "add-child", "family", "language", "stop"];
+    let labels: [&str; 5] = match locale {
+        "en" => [
+            "Report a birth",
+            "Add a child",
+            "Invite family",
+            "Language",
+            "Stop messages",
+        ],
+        "ja-easy" => [
+            "うまれました",
+            "こどもを ふやす",
+            "かぞくを さそう",
+            "ことば",
+            "やめる",
+        ],
+        _ => [
+            "出産を届ける",
+            "子どもを追加",
+            "家族を招待",
+            "言語",
+            "配信を止める",
+        ],
+    };
+    ACTIONS
+        .iter()
+        .zip(labels)
+        .map(|(action, label)| crate::Button {
+            label: label.to_owned(),
+            action: crate::Action::Postback {
+                data: format!("menu={action}"),
+            },
+        })
+        .collect()
+}
+
 /// Shows a secret's length only.
 struct Redacted(usize);
 
@@ -140,6 +203,37 @@ impl std::fmt::Debug for Redacted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_menu_has_five_postbacks_in_each_locale() {
+        for locale in ["ja", "ja-easy", "en", "fr"] {
+            let menu = default_menu(locale);
+            let data: Vec<String> = menu
+                .iter()
+                .map(|b| match &b.action {
+                    crate::Action::Postback { data } => data.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                data,
+                [
+                    "menu=report-birth",
+                    "menu=add-child",
+                    "menu=family",
+                    "menu=language",
+                    "menu=stop"
+                ]
+            );
+            // LINE's action labels hold at most 20 characters.
+            assert!(
+                menu.iter().all(|b| b.label.chars().count() <= 20),
+                "{menu:?}"
+            );
+        }
+        assert_eq!(default_menu("fr"), default_menu("ja"));
+        assert_eq!(default_menu("en")[0].label, "Report a birth");
+    }
 
     #[test]
     fn secrets_never_shown() {

@@ -1,7 +1,10 @@
 //! A tenant's channels.
 
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use tayori_core::{Channel, ChannelSpec, ChannelStore, PutChannel, StoreError, StoreResult};
+use tayori_core::{
+    Channel, ChannelSetupOutcome, ChannelSpec, ChannelStore, PutChannel, StoreError, StoreResult,
+};
 
 use super::outbox::{cancel_open, hold_channel};
 use super::{Conn, Engine, require_tenant};
@@ -11,7 +14,7 @@ use crate::validate;
 
 const SELECT_CHANNEL: &str = "SELECT tenant_id, name, plugin_id, version_pin, config, \
      secrets_ciphertext, allowed_hosts, rate_per_second, daily_quota, paused_reason, paused_at, \
-     created_at, updated_at FROM channels";
+     setup, created_at, updated_at FROM channels";
 
 fn not_found(tenant_id: &str, name: &str) -> StoreError {
     StoreError::NotFound(format!("channel `{name}` of tenant `{tenant_id}`"))
@@ -51,7 +54,7 @@ impl ChannelStore for Engine {
              plugin_id = excluded.plugin_id, version_pin = excluded.version_pin, \
              config = excluded.config, secrets_ciphertext = excluded.secrets_ciphertext, \
              allowed_hosts = excluded.allowed_hosts, rate_per_second = excluded.rate_per_second, \
-             daily_quota = excluded.daily_quota, paused_reason = NULL, paused_at = NULL, \
+             daily_quota = excluded.daily_quota, paused_reason = NULL, paused_at = NULL, setup = NULL, \
              updated_at = excluded.updated_at",
         )
         .bind(tenant_id)
@@ -161,5 +164,31 @@ impl ChannelStore for Engine {
         let channel = load(&mut tx, tenant_id, name).await?;
         tx.commit().await.db()?;
         Ok(channel)
+    }
+
+    async fn set_channel_setup(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        put_at: DateTime<Utc>,
+        outcome: &ChannelSetupOutcome,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        // Fenced by the put it belongs to: a set-up that ends after the
+        // channel was put again keeps nothing. `updated_at` is left alone,
+        // so the fence holds for a second set-up of the same put.
+        let kept = sqlx::query(
+            "UPDATE channels SET setup = $4 WHERE tenant_id = $1 AND name = $2 AND updated_at = $3",
+        )
+        .bind(tenant_id)
+        .bind(name)
+        .bind(put_at)
+        .bind(Json(outcome))
+        .execute(&mut *tx)
+        .await
+        .db()?
+        .rows_affected();
+        tx.commit().await.db()?;
+        Ok(kept > 0)
     }
 }

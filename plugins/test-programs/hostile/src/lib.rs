@@ -9,8 +9,8 @@ use std::hint::black_box;
 use serde::Deserialize;
 use serde_json::json;
 use tayori_plugin_sdk::{
-    Batch, Manifest, Outcome, Plugin, WebhookRequest, WebhookResponse, WebhookResult,
-    export_plugin, http, log,
+    Batch, ChannelSetup, Failure, Manifest, Outcome, Plugin, SetupReport, WebhookRequest,
+    WebhookResponse, WebhookResult, export_plugin, http, log,
 };
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +50,24 @@ enum Behaviour {
     Ok,
 }
 
+/// What `setup-channel` does (nothing by default).
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Setup {
+    /// POST the set-up as JSON to `url`; the answer's `id` is the report's
+    /// `menu_id`.
+    Echo,
+    /// Fail for good, quoting the secret `token` (the host masks it).
+    Fail,
+    /// Execute `unreachable`.
+    Trap,
+}
+
 #[derive(Deserialize)]
 struct Config {
     behaviour: Behaviour,
+    #[serde(default)]
+    setup: Option<Setup>,
     #[serde(default)]
     url: String,
     #[serde(default = "one")]
@@ -90,6 +105,7 @@ impl Plugin for Hostile {
                         "many-requests", "too-few-outcomes", "unknown-keys", "log-secret",
                         "huge-receipt", "leak-secret", "bad-answer", "ok"
                     ] },
+                    "setup": { "enum": ["echo", "fail", "trap"] },
                     "url": { "type": "string" },
                     "token": { "type": "string", "writeOnly": true },
                     "count": { "type": "integer", "minimum": 0 },
@@ -100,6 +116,38 @@ impl Plugin for Hostile {
             .max_batch_size(100)
             .rate_per_second(1000)
             .handles_webhooks(true)
+            .sets_up_channels(true)
+    }
+
+    /// Nothing to set up unless the config's `setup` says what to do.
+    fn setup_channel(config: &Config, setup: ChannelSetup) -> Result<SetupReport, Failure> {
+        match config.setup {
+            None => Ok(SetupReport::new("nothing to set up")),
+            Some(Setup::Trap) => trap(),
+            Some(Setup::Fail) => Err(Failure::permanent(format!(
+                "the platform refused the menu for token {}",
+                config.token
+            ))),
+            Some(Setup::Echo) => {
+                let response = http::send(http::Request::post(&config.url).json(&setup)?)?;
+                if let Some(failure) = Failure::from_response(&response) {
+                    return Err(failure);
+                }
+                let id = response
+                    .json::<serde_json::Value>()
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                Ok(SetupReport {
+                    summary: format!(
+                        "menu of {} buttons set for {}",
+                        setup.menu.len(),
+                        setup.tenant_name
+                    ),
+                    details: vec![("menu_id".into(), id)],
+                })
+            }
+        }
     }
 
     fn deliver(config: &Config, batch: Batch) -> Vec<Outcome> {
