@@ -27,7 +27,11 @@ async fn create_tenant(node: &ServeProcess, id: &str, name: &str) {
         .send()
         .await
         .expect("create tenant");
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 /// The tenant's name as the host reads it, or `None` if it has no such tenant.
@@ -99,14 +103,24 @@ async fn a_backup_taken_while_serving_restores_to_a_host_that_reads_the_data_bac
 
 #[test]
 fn a_backup_of_postgres_or_of_no_file_is_refused_naming_what_to_do() {
-    let pg = tayori(&["backup", "/tmp/never.db", "--database-url", "postgres://u@h/db"]);
+    let pg = tayori(&[
+        "backup",
+        "/tmp/never.db",
+        "--database-url",
+        "postgres://u@h/db",
+    ]);
     assert!(!pg.status.success());
     let text = String::from_utf8_lossy(&pg.stderr);
     assert!(text.contains("pg_dump"), "{text}");
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = format!("sqlite://{}", dir.path().join("none.db").display());
     let target = dir.path().join("copy.db");
-    let out = tayori(&["backup", target.to_str().unwrap(), "--database-url", &missing]);
+    let out = tayori(&[
+        "backup",
+        target.to_str().unwrap(),
+        "--database-url",
+        &missing,
+    ]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no database at"),
@@ -125,8 +139,15 @@ async fn after_sigterm_the_database_file_alone_holds_the_data() {
     node.stop().await;
     let wal = dir.path().join("tayori.db-wal");
     let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(wal_len, 0, "the write-ahead log still holds {wal_len} bytes after SIGTERM");
-    assert!(node.log_text().contains("database closed"), "{}", node.log_tail());
+    assert_eq!(
+        wal_len, 0,
+        "the write-ahead log still holds {wal_len} bytes after SIGTERM"
+    );
+    assert!(
+        node.log_text().contains("database closed"),
+        "{}",
+        node.log_tail()
+    );
     // The main file, without its log, is the whole database.
     let alone = tempfile::tempdir().expect("temp dir");
     std::fs::copy(dir.path().join("tayori.db"), alone.path().join("tayori.db")).expect("copy");

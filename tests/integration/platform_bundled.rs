@@ -24,7 +24,10 @@ async fn a_fresh_server_lists_all_five_platform_plugins() {
     for plugin in plugins {
         let id = plugin["id"].as_str().unwrap();
         assert_eq!(plugin["active_version"], "0.2.0", "{id} is active");
-        assert_eq!(plugin["versions"][0]["contract"], "0.2.0", "{id} is on contract 0.2.0");
+        assert_eq!(
+            plugin["versions"][0]["contract"], "0.2.0",
+            "{id} is on contract 0.2.0"
+        );
         let manifest = &plugin["versions"][0]["manifest"];
         assert!(
             manifest["hosts"]

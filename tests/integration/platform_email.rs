@@ -35,7 +35,12 @@ async fn one_request_per_batch_with_a_personalization_per_recipient() {
         "100日おめでとうございます。\n\nお食い初めの準備を。",
     );
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &config(&fake).to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &config(&fake).to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -104,7 +109,12 @@ async fn a_full_batch_of_1000_is_one_request() {
     let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
     let b = batch(&refs, None, "臨時休園のお知らせ");
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &config(&fake).to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &config(&fake).to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -151,7 +161,12 @@ async fn refusals_map_to_what_the_host_does_next_without_retrying() {
     for (fault, expected) in cases {
         fake.fail_next(1, fault.clone());
         let outcomes = rt
-            .deliver(&email, &ctx("email"), &config(&fake).to_string(), std::slice::from_ref(&b))
+            .deliver(
+                &email,
+                &ctx("email"),
+                &config(&fake).to_string(),
+                std::slice::from_ref(&b),
+            )
             .await
             .result
             .unwrap();
@@ -172,7 +187,12 @@ async fn refusals_map_to_what_the_host_does_next_without_retrying() {
         },
     );
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &config(&fake).to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &config(&fake).to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -195,7 +215,12 @@ async fn what_the_provider_refuses_it_names() {
     let mut wrong_key = config(&fake);
     wrong_key["api_key"] = json!("SG.revoked");
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &wrong_key.to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &wrong_key.to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -203,7 +228,12 @@ async fn what_the_provider_refuses_it_names() {
     let mut bad_from = config(&fake);
     bad_from["from"] = json!("kosodate-at-city");
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &bad_from.to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &bad_from.to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -225,7 +255,12 @@ async fn bad_addresses_are_gone_without_spoiling_the_batch() {
         "こんにちは",
     );
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &config(&fake).to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &config(&fake).to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -308,7 +343,12 @@ async fn a_lost_answer_is_transient_and_the_host_decides_the_retry() {
     fake.fail_next(1, MailFault::Hang);
     let b = batch(&["mother@example.jp"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&email, &ctx("email"), &config(&fake).to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &email,
+            &ctx("email"),
+            &config(&fake).to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();

@@ -23,7 +23,12 @@ async fn delivers_by_line_push_with_retry_keys() {
     let (a, b_user) = (user(1), user(2));
     let b = batch(&[&a, &b_user], Some("生後1か月"), "1か月健診の時期です。");
     let outcomes = rt
-        .deliver(&kanameto, &ctx("kanameto"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &kanameto,
+            &ctx("kanameto"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -51,13 +56,23 @@ async fn delivers_by_line_push_with_retry_keys() {
     let mut single = batch(&[&user(3)], None, "こんにちは");
     single.recipients[0].idempotency_key = "6f1c2d3e-4a5b-4c6d-8e7f-000000000003".into();
     let failed = rt
-        .deliver(&kanameto, &ctx("kanameto"), &config(&fake), std::slice::from_ref(&single))
+        .deliver(
+            &kanameto,
+            &ctx("kanameto"),
+            &config(&fake),
+            std::slice::from_ref(&single),
+        )
         .await
         .result
         .unwrap();
     assert_eq!(kinds(&failed), [Some(FailureKind::Transient)]);
     let retried = rt
-        .deliver(&kanameto, &ctx("kanameto"), &config(&fake), std::slice::from_ref(&single))
+        .deliver(
+            &kanameto,
+            &ctx("kanameto"),
+            &config(&fake),
+            std::slice::from_ref(&single),
+        )
         .await
         .result
         .unwrap();

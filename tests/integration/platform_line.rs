@@ -44,7 +44,12 @@ async fn pushes_each_recipient_with_its_own_retry_key_and_gets_message_ids() {
         "赤ちゃんは約8cmになりました。",
     );
     let outcomes = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .expect("deliver");
@@ -100,7 +105,12 @@ async fn a_large_batch_is_one_multicast_whose_retry_is_not_delivered_twice() {
     let b = batch(&refs(&to), None, "【緊急】避難所が開設されました。");
 
     let first = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -127,7 +137,12 @@ async fn a_large_batch_is_one_multicast_whose_retry_is_not_delivered_twice() {
     let mut reordered = b.clone();
     reordered.recipients.reverse();
     let second = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&reordered))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&reordered),
+        )
         .await
         .result
         .unwrap();
@@ -147,7 +162,12 @@ async fn long_text_is_split_into_text_objects_within_lines_limit() {
     let body = vec![paragraph; 10].join("\n\n"); // 11,618 chars
     let b = batch(&[&user(1)], None, &body);
     let outcomes = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -182,14 +202,24 @@ async fn a_push_whose_answer_was_lost_is_not_delivered_twice() {
     fake.fail_next(1, LineFault::Hang);
     let b = batch(&[&user(7)], None, "4か月健診のお知らせ");
     let first = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
     assert_eq!(kinds(&first), [Some(FailureKind::Transient)]);
 
     let retry = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -228,7 +258,12 @@ async fn lines_failures_map_to_what_the_host_does_next() {
     for (fault, expected) in cases {
         fake.fail_next(1, fault.clone());
         let outcomes = rt
-            .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+            .deliver(
+                &line,
+                &ctx("line"),
+                &config(&fake),
+                std::slice::from_ref(&b),
+            )
             .await
             .result
             .unwrap();
@@ -244,7 +279,12 @@ async fn lines_failures_map_to_what_the_host_does_next() {
     // A token LINE does not know.
     let wrong = json!({"channel_access_token": "revoked", "channel_secret": "s", "api_base": fake.api_base()});
     let outcomes = rt
-        .deliver(&line, &ctx("line"), &wrong.to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &wrong.to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -264,7 +304,12 @@ async fn server_errors_twice_then_success_delivers_once() {
     let mut seen = Vec::new();
     for _ in 0..3 {
         let outcomes = rt
-            .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+            .deliver(
+                &line,
+                &ctx("line"),
+                &config(&fake),
+                std::slice::from_ref(&b),
+            )
             .await
             .result
             .unwrap();
@@ -302,7 +347,12 @@ async fn bad_recipients_are_gone_and_blocked_ones_are_not_errors() {
         "こんにちは",
     );
     let outcomes = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -340,7 +390,12 @@ async fn an_unknown_user_in_a_multicast_falls_back_to_pushes() {
     fake.unknown_user(&to[10]);
     let b = batch(&refs(&to), None, "台風接近のお知らせ");
     let outcomes = rt
-        .deliver(&line, &ctx("line"), &config(&fake), std::slice::from_ref(&b))
+        .deliver(
+            &line,
+            &ctx("line"),
+            &config(&fake),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();

@@ -40,7 +40,12 @@ async fn deliveries_are_signed_standard_webhooks_that_verify_independently() {
         "離乳食を始める頃です。",
     );
     let outcomes = rt
-        .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&b))
+        .deliver(
+            &app,
+            &ctx("app"),
+            &config(&fake, muni_app::SECRET),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -96,7 +101,12 @@ async fn a_redelivery_keeps_its_webhook_id_and_the_app_drops_it() {
     let b = batch(&["app-user-1"], None, "こんにちは");
     for _ in 0..2 {
         let outcomes = rt
-            .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&b))
+            .deliver(
+                &app,
+                &ctx("app"),
+                &config(&fake, muni_app::SECRET),
+                std::slice::from_ref(&b),
+            )
             .await
             .result
             .unwrap();
@@ -118,7 +128,12 @@ async fn the_apps_answers_map_to_what_the_host_does_next() {
     fake.gone("app-user-9");
     let b = batch(&["app-user-9"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&b))
+        .deliver(
+            &app,
+            &ctx("app"),
+            &config(&fake, muni_app::SECRET),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -142,7 +157,12 @@ async fn the_apps_answers_map_to_what_the_host_does_next() {
     ] {
         fake.fail_next(1, fault.clone());
         let outcomes = rt
-            .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&one))
+            .deliver(
+                &app,
+                &ctx("app"),
+                &config(&fake, muni_app::SECRET),
+                std::slice::from_ref(&one),
+            )
             .await
             .result
             .unwrap();
@@ -162,7 +182,12 @@ async fn a_secret_the_app_does_not_share_is_refused_and_pauses_the_channel() {
     let (rt, app) = bundled("muni-app").await;
     let b = batch(&["app-user-1", "app-user-2"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&b))
+        .deliver(
+            &app,
+            &ctx("app"),
+            &config(&fake, muni_app::SECRET),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -214,13 +239,23 @@ async fn a_lost_answer_is_retried_and_the_app_drops_the_redelivery() {
     fake.fail_next(1, AppFault::Hang);
     let b = batch(&["app-user-1"], None, "こんにちは");
     let first = rt
-        .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&b))
+        .deliver(
+            &app,
+            &ctx("app"),
+            &config(&fake, muni_app::SECRET),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
     assert_eq!(kinds(&first), [Some(FailureKind::Transient)]);
     let retry = rt
-        .deliver(&app, &ctx("app"), &config(&fake, muni_app::SECRET), std::slice::from_ref(&b))
+        .deliver(
+            &app,
+            &ctx("app"),
+            &config(&fake, muni_app::SECRET),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();

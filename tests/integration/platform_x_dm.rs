@@ -76,7 +76,12 @@ async fn the_manifest_declares_xs_windows_and_a_429_waits_for_the_reset() {
     fake.set_limits(2, 1_000);
     let three = batch(&["1", "2", "3"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&three))
+        .deliver(
+            &xdm,
+            &ctx("x"),
+            &config(&fake),
+            std::slice::from_ref(&three),
+        )
         .await
         .result
         .unwrap();
@@ -99,16 +104,26 @@ async fn a_spent_daily_limit_waits_for_the_24_hour_reset() {
     let first = batch(&["10"], None, "こんにちは");
     assert_eq!(
         kinds(
-            &rt.deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&first))
-                .await
-                .result
-                .unwrap()
+            &rt.deliver(
+                &xdm,
+                &ctx("x"),
+                &config(&fake),
+                std::slice::from_ref(&first)
+            )
+            .await
+            .result
+            .unwrap()
         ),
         [None]
     );
     let second = batch(&["11"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &config(&fake), std::slice::from_ref(&second))
+        .deliver(
+            &xdm,
+            &ctx("x"),
+            &config(&fake),
+            std::slice::from_ref(&second),
+        )
         .await
         .result
         .unwrap();
@@ -248,7 +263,12 @@ async fn oauth1_credentials_sign_each_request_instead_of_a_bearer_token() {
     );
     let b = batch(&["2244994945", "783214"], None, "こんにちは");
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &signed.to_string(), std::slice::from_ref(&b))
+        .deliver(
+            &xdm,
+            &ctx("x"),
+            &signed.to_string(),
+            std::slice::from_ref(&b),
+        )
         .await
         .result
         .unwrap();
@@ -274,7 +294,12 @@ async fn oauth1_credentials_sign_each_request_instead_of_a_bearer_token() {
         r.idempotency_key = r.idempotency_key.replace("0b8a", "7c9d");
     }
     let outcomes = rt
-        .deliver(&xdm, &ctx("x"), &wrong.to_string(), std::slice::from_ref(&others))
+        .deliver(
+            &xdm,
+            &ctx("x"),
+            &wrong.to_string(),
+            std::slice::from_ref(&others),
+        )
         .await
         .result
         .unwrap();

@@ -366,7 +366,12 @@ async fn hot_swap_under_load_drops_no_call() {
                 let major = plugin.record.version.major;
                 let called = plugins
                     .runtime()
-                    .deliver(&plugin, &CallContext::default(), &config, std::slice::from_ref(&b))
+                    .deliver(
+                        &plugin,
+                        &CallContext::default(),
+                        &config,
+                        std::slice::from_ref(&b),
+                    )
                     .await;
                 let outcomes = called.result.expect("no call may fail during a swap");
                 let prefix = if major == 2 { "echo2-" } else { "echo-" };
@@ -438,7 +443,12 @@ async fn restart_loads_stored_plugins_without_compiling() {
         .state
         .plugins
         .runtime()
-        .deliver(&echo, &CallContext::default(), &config, std::slice::from_ref(&batch(1)))
+        .deliver(
+            &echo,
+            &CallContext::default(),
+            &config,
+            std::slice::from_ref(&batch(1)),
+        )
         .await;
     assert!(called.result.is_ok(), "{:?}", called.result);
     server.stop().await;

@@ -92,9 +92,18 @@ impl Env {
         let b = batch(2);
         let (hostile_ctx, echo_ctx) = (ctx(approved), ctx(&["127.0.0.1:*"]));
         let (hostile, good) = tokio::join!(
-            self.rt
-                .deliver(&self.hostile, &hostile_ctx, &hostile_config, std::slice::from_ref(&b)),
-            self.rt.deliver(&self.echo, &echo_ctx, &echo_config, std::slice::from_ref(&b)),
+            self.rt.deliver(
+                &self.hostile,
+                &hostile_ctx,
+                &hostile_config,
+                std::slice::from_ref(&b)
+            ),
+            self.rt.deliver(
+                &self.echo,
+                &echo_ctx,
+                &echo_config,
+                std::slice::from_ref(&b)
+            ),
         );
         let outcomes = good
             .result
@@ -144,7 +153,12 @@ async fn well_behaved_plugin_delivers_through_approved_loopback_server() {
     let config = json!({ "endpoint": env.fake.url("/ok"), "token": "s3cret" }).to_string();
     let called = env
         .rt
-        .deliver(&env.echo, &ctx(&["127.0.0.1:*"]), &config, std::slice::from_ref(&batch(3)))
+        .deliver(
+            &env.echo,
+            &ctx(&["127.0.0.1:*"]),
+            &config,
+            std::slice::from_ref(&batch(3)),
+        )
         .await;
     let outcomes = called.result.expect("deliver");
     assert_eq!(outcomes.len(), 3);
@@ -445,7 +459,12 @@ async fn secrets_in_plugin_log_lines_are_masked() {
     let config = json!({ "behaviour": "log-secret", "token": token }).to_string();
     let called = env
         .rt
-        .deliver(&env.hostile, &ctx(&[]), &config, std::slice::from_ref(&batch(1)))
+        .deliver(
+            &env.hostile,
+            &ctx(&[]),
+            &config,
+            std::slice::from_ref(&batch(1)),
+        )
         .await;
     assert!(called.result.is_ok(), "{:?}", called.result);
 

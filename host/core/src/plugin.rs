@@ -241,14 +241,19 @@ pub struct WebhookResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum EventKind {
-    Follow { unblocked: bool },
+    Follow {
+        unblocked: bool,
+    },
     Unfollow,
     Text(String),
     /// A button's or quick reply's postback data.
     Postback(String),
     /// A date picker's choice: the picker's data and the value chosen
     /// (`YYYY-MM-DD`, `HH:MM` or `YYYY-MM-DDTHH:MM`).
-    Picked { data: String, chosen: String },
+    Picked {
+        data: String,
+        chosen: String,
+    },
     /// A mail sent to the channel's address.
     Email(EmailMessage),
 }

@@ -152,12 +152,12 @@ impl Runtime {
             .await
             .map_err(|e| UploadError::Compile(format!("compiler task failed: {e}")))??;
         let imported = check_imports(&self.engine, &component)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| UploadError::WrongWorld {
-                detail: format!("{e:#}"),
-            })?;
+        let instance_pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|e| UploadError::WrongWorld {
+                    detail: format!("{e:#}"),
+                })?;
         let bound = Bound::detect(&component, &instance_pre, imported.as_deref())
             .map_err(|detail| UploadError::WrongWorld { detail })?;
         // A provisional record; the manifest fills it in below.

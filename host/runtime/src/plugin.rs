@@ -277,7 +277,9 @@ impl Runtime {
     ) -> Called<Vec<Outcome>> {
         let config: Arc<str> = config.into();
         if plugin.bound.many_batches() || batches.len() <= 1 {
-            return self.deliver_call(plugin, ctx, &config, batches.to_vec()).await;
+            return self
+                .deliver_call(plugin, ctx, &config, batches.to_vec())
+                .await;
         }
         let mut all = Vec::new();
         let mut report = CallReport::default();
@@ -321,7 +323,10 @@ impl Runtime {
             .await;
         let result = called.result.and_then(|outcomes| {
             check_outcomes(&batches, &outcomes).map_err(|why| {
-                Box::new(CallError::new(&who(plugin, ctx), CallErrorKind::Contract(why)))
+                Box::new(CallError::new(
+                    &who(plugin, ctx),
+                    CallErrorKind::Contract(why),
+                ))
             })?;
             let scrub = tayori_core::answers::Scrub::new(&plugin.secret_fields, config);
             Ok(scrub.outcomes(outcomes))
@@ -368,8 +373,12 @@ impl Runtime {
             })
             .await;
         let result = called.result.and_then(|outcomes| {
-            check_reply_outcomes(&sent, &outcomes)
-                .map_err(|why| Box::new(CallError::new(&who(plugin, ctx), CallErrorKind::Contract(why))))?;
+            check_reply_outcomes(&sent, &outcomes).map_err(|why| {
+                Box::new(CallError::new(
+                    &who(plugin, ctx),
+                    CallErrorKind::Contract(why),
+                ))
+            })?;
             Ok(outcomes)
         });
         Called {

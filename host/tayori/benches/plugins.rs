@@ -64,7 +64,10 @@ async fn run() -> anyhow::Result<()> {
 
     // Warm up.
     for _ in 0..2_000 {
-        runtime.deliver(&plugin, &ctx, &config, std::slice::from_ref(&b)).await.result?;
+        runtime
+            .deliver(&plugin, &ctx, &config, std::slice::from_ref(&b))
+            .await
+            .result?;
     }
 
     // Single task: per-call latency.
@@ -72,7 +75,10 @@ async fn run() -> anyhow::Result<()> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        runtime.deliver(&plugin, &ctx, &config, std::slice::from_ref(&b)).await.result?;
+        runtime
+            .deliver(&plugin, &ctx, &config, std::slice::from_ref(&b))
+            .await
+            .result?;
         samples.push(t.elapsed());
     }
     samples.sort();
@@ -281,7 +287,10 @@ async fn push_over_http() -> anyhow::Result<()> {
         for i in 0..n {
             b.recipients[0].idempotency_key = uuid::Uuid::new_v4().to_string();
             let t = Instant::now();
-            let outcomes = runtime.deliver(&plugin, &ctx, &config, std::slice::from_ref(&b)).await.result?;
+            let outcomes = runtime
+                .deliver(&plugin, &ctx, &config, std::slice::from_ref(&b))
+                .await
+                .result?;
             samples.push(t.elapsed());
             if i == 0 {
                 anyhow::ensure!(

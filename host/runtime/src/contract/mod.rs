@@ -14,8 +14,7 @@ pub(crate) mod v0_2_0;
 use tayori_core as tc;
 use wasmtime::Store;
 use wasmtime::component::{
-    Component, ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker,
-    Lower,
+    Component, ComponentExportIndex, ComponentNamedList, Instance, InstancePre, Lift, Linker, Lower,
 };
 
 use crate::state::PluginState;
@@ -212,8 +211,6 @@ where
     P: ComponentNamedList + Lower + Send + Sync,
     R: Lift + Send + Sync + 'static,
 {
-    let func = c
-        .instance
-        .get_typed_func::<P, (R,)>(&mut *c.store, index)?;
+    let func = c.instance.get_typed_func::<P, (R,)>(&mut *c.store, index)?;
     Ok(func.call_async(&mut *c.store, params).await?.0)
 }

@@ -16,8 +16,8 @@ use sqlx::{Database, FromRow, QueryBuilder};
 use tayori_core::{StoreError, StoreResult};
 
 use super::{
-    CHANGE_CURSOR, CLAIM_LOCK, Db, Engine, MAX_BIND_PARAMS, ONE_HOST, PERSIST_BULK_STATEMENTS, Pools,
-    lock_batch_claims, lock_plan, lock_plugin_changes, wait_plugin_change,
+    CHANGE_CURSOR, CLAIM_LOCK, Db, Engine, MAX_BIND_PARAMS, ONE_HOST, PERSIST_BULK_STATEMENTS,
+    Pools, lock_batch_claims, lock_plan, lock_plugin_changes, wait_plugin_change,
 };
 use crate::error::DbResultExt;
 

@@ -231,7 +231,9 @@ pub(crate) async fn test_plugin(args: TestArgs) -> anyhow::Result<ExitCode> {
         }
         None => sample_batch(manifest.max_batch_size),
     };
-    let called = runtime.deliver(&plugin, &ctx, &config_text, std::slice::from_ref(&batch)).await;
+    let called = runtime
+        .deliver(&plugin, &ctx, &config_text, std::slice::from_ref(&batch))
+        .await;
     let mut view = call_view("deliver", &called.report, &masker);
     match called.result {
         Err(e) => {
@@ -554,7 +556,9 @@ fn call_problem(report: &mut Report, function: &str, kind: &CallErrorKind, runti
         ),
         CallErrorKind::Unsupported(call) => (
             "unsupported",
-            format!("{function}: the plugin does not offer `{call}` (its contract version or manifest leaves it out)"),
+            format!(
+                "{function}: the plugin does not offer `{call}` (its contract version or manifest leaves it out)"
+            ),
         ),
     };
     report.problem(code, message);
