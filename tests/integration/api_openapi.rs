@@ -62,6 +62,7 @@ const ROUTES: &[&str] = &[
     "GET /v1/tenants/{tenant}/schedule/preview",
     "GET /v1/tenants/{tenant}/inbound",
     "POST /hooks/{tenant}/{channel}",
+    "GET /hooks/{tenant}/{channel}",
 ];
 
 /// Routes answered without a token.
@@ -69,7 +70,10 @@ const PUBLIC: &[&str] = &["GET /healthz", "GET /metrics", "GET /openapi.json"];
 
 /// Routes platforms call, which take no token: a tenant that does not
 /// exist is simply not found.
-const PLATFORM: &[&str] = &["POST /hooks/{tenant}/{channel}"];
+const PLATFORM: &[&str] = &[
+    "POST /hooks/{tenant}/{channel}",
+    "GET /hooks/{tenant}/{channel}",
+];
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "patch", "head", "options", "trace",

@@ -33,6 +33,7 @@ mod platform_line;
 mod platform_line_interactive;
 mod platform_muni_app;
 mod platform_x_dm;
+mod platform_x_dm_interactive;
 mod plugin_answers;
 mod plugins_api;
 mod sandbox;

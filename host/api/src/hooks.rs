@@ -1,5 +1,7 @@
-//! Platforms' webhooks (`POST /hooks/{tenant}/{channel}`) and the inbound
-//! events their plugins read from them (`GET /v1/tenants/{tenant}/inbound`).
+//! Platforms' webhooks (`POST /hooks/{tenant}/{channel}`, and the `GET` with
+//! which a platform checks the URL, such as X's challenge-response check) and
+//! the inbound events their plugins read from them
+//! (`GET /v1/tenants/{tenant}/inbound`).
 //!
 //! A platform cannot send Tayori's bearer token, so the webhook route has
 //! none: the channel's plugin is the gate. It gets the request as the
@@ -51,7 +53,7 @@ pub const MAX_WEBHOOK_EVENTS: usize = 1_000;
 
 /// The webhook route, with its own body limit.
 pub(crate) fn webhook_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(webhook))
+    OpenApiRouter::new().routes(routes!(webhook, webhook_check))
 }
 
 /// The inbound list.
@@ -125,6 +127,50 @@ fn redacted(message: String, secret_fields: &[String], config: &serde_json::Valu
 async fn webhook(
     State(state): State<AppState>,
     Path((tenant, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    handle(state, tenant, name, method, uri, headers, body).await
+}
+
+/// A platform's check of a channel's webhook URL (X: `GET ?crc_token=...`,
+/// answered with the plugin's HMAC of the token). No token, as for the
+/// `POST`: the request goes to the channel's plugin with an empty body, and
+/// the platform hears the plugin's answer (404 where the plugin takes no
+/// webhooks).
+#[utoipa::path(
+    get, path = "/hooks/{tenant}/{channel}", tag = "inbound",
+    params(
+        ("tenant" = String, Path, description = "The tenant's id"),
+        ("channel" = String, Path, description = "The channel's name"),
+        ("crc_token" = Option<String>, Query, description = "X's challenge; the whole query goes to the plugin as it came"),
+    ),
+    responses(
+        (status = 200, description = "The plugin's answer to the platform (X: `{\"response_token\":\"sha256=...\"}`): its status (2xx, 4xx or 5xx), its body (at most 64 KiB) and only its `content-type`, `content-language`, `retry-after` and `www-authenticate` headers"),
+        (status = 404, description = "No such tenant or channel (one answer for both)", body = ErrorBody),
+        (status = 500, description = "The events could not be recorded; the platform should send again", body = ErrorBody),
+        (status = 502, description = "The plugin failed (trap, timeout, an answer that is not HTTP)", body = ErrorBody),
+        (status = 503, description = "The channel's plugin version is not loaded", body = ErrorBody),
+    )
+)]
+async fn webhook_check(
+    State(state): State<AppState>,
+    Path((tenant, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    handle(state, tenant, name, method, uri, headers, Bytes::new()).await
+}
+
+/// One webhook request, whatever its method: to the channel's plugin, its
+/// events recorded, its answer passed on.
+async fn handle(
+    state: AppState,
+    tenant: String,
+    name: String,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

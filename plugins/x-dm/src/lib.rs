@@ -1,40 +1,46 @@
-//! `x-dm`: Tayori's messages as X (Twitter) direct messages.
+//! `x-dm`: Tayori's messages as X (Twitter) direct messages, and parents'
+//! answers from X's Account Activity webhook.
 //!
-//! Each recipient (an X user id) gets one `POST {api_base}/2/dm_conversations
-//! /with/{participant_id}/messages` with `{"text": ...}`, authorised as the
-//! municipality's X account: by an OAuth 2.0 user token (`Bearer`), or, since
-//! those expire after two hours, signed with OAuth 1.0a ([`oauth1`]) when the
-//! channel has the App's consumer key and secret and the account's access
-//! token secret. X allows each sending
-//! user 200 DMs per 15 minutes and 1,000 per 24 hours: the manifest declares
-//! both windows so that the host's limiter holds them, and an X 429 says when
-//! the window resets. X keeps no idempotency key, so the plugin never retries
-//! within a call. See README.md.
+//! Each recipient (an X user id) gets one DM, authorised as the
+//! municipality's X account: by an OAuth 2.0 user token (`Bearer`), or,
+//! since those expire after two hours, signed with OAuth 1.0a ([`oauth1`])
+//! when the channel has the App's consumer key and secret and the account's
+//! access token secret. Plain text goes through the X API v2,
+//! `POST {api_base}/2/dm_conversations/with/{participant_id}/messages` with
+//! `{"text": ...}`. A message with choices (postback buttons and quick
+//! replies, links) goes through the v1.1 event endpoint,
+//! `POST {api_base}/1.1/direct_messages/events/new.json`, the only one with
+//! quick replies and link buttons, which takes OAuth 1.0a alone; see
+//! [`message`] for how content becomes a DM and what falls back to text.
+//! X allows each sending user 200 DMs per 15 minutes and 1,000 per 24 hours:
+//! the manifest declares both windows so that the host's limiter holds them,
+//! and an X 429 says when the window resets ([`answer`]). X keeps no
+//! idempotency key, so the plugin never retries within a call.
 //!
-//! | answer | outcome |
-//! |---|---|
-//! | 201 | accepted, id = `data.dm_event_id` |
-//! | 429 | retry after the `x-rate-limit-reset` (or, when the 24-hour user limit is spent, `x-user-limit-24hour-reset`) epoch second |
-//! | 401 | unauthorized: the channel is paused |
-//! | 403 whose problem says the user cannot be messaged | recipient gone |
-//! | 403 otherwise (app not enrolled, token lacks `dm.write`) | unauthorized |
-//! | 400 about `participant_id`, 404 | recipient gone |
-//! | 400 otherwise | permanent |
-//! | 5xx, connection errors, timeouts | transient |
+//! With the consumer secret, the channel also takes X's webhooks
+//! ([`webhook`]): the challenge-response check, then signed DMs, quick-reply
+//! choices, follows and blocks as inbound events. X has no reply handle: the
+//! manifest declares no replies, and the host answers by push. See
+//! README.md.
 
+mod answer;
+mod message;
 mod oauth1;
+mod webhook;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tayori_plugin_sdk::http::{Request, Response};
+use tayori_plugin_sdk::http::Request;
 use tayori_plugin_sdk::{
-    Batch, ConfigError, Failure, FailureKind, Manifest, Outcome, Plugin, Recipient, export_plugin,
+    Batch, ConfigError, Failure, Manifest, Outcome, Plugin, Recipient, Renders, WebhookRequest,
+    WebhookResult, export_plugin,
 };
+
+use crate::answer::Endpoint;
+use crate::message::Dm;
 
 /// X's production API.
 const DEFAULT_API_BASE: &str = "https://api.x.com";
-/// X's limit on a DM's text, in characters.
-const MAX_TEXT_CHARS: usize = 10_000;
 /// DMs per 15 minutes per sending user.
 const WINDOW_15_MIN: (u32, u32) = (200, 900);
 /// DMs per 24 hours per sending user.
@@ -43,6 +49,11 @@ const WINDOW_24_H: (u32, u32) = (1_000, 86_400);
 const MAX_BATCH: u32 = 20;
 /// Requests in flight at once.
 const WAVE: usize = 5;
+/// Postback and link buttons per message the host hands over: LINE's 4.
+const MAX_BUTTONS: u32 = 4;
+/// Quick replies per message the host hands over: the rest of X's 20
+/// options, so that buttons and quick replies together always fit.
+const MAX_QUICK_REPLIES: u32 = message::MAX_OPTIONS as u32 - MAX_BUTTONS;
 
 #[derive(Deserialize)]
 struct Config {
@@ -117,8 +128,10 @@ impl Plugin for XDm {
             .vendor("Tayori")
             .description(
                 "Sends each message as an X (Twitter) direct message from the municipality's \
-                 X account through the X API v2, within X's limits of 200 DMs per 15 minutes \
-                 and 1,000 per 24 hours per sending account.",
+                 X account, with quick replies and link buttons where the message has choices \
+                 (OAuth 1.0a), within X's limits of 200 DMs per 15 minutes and 1,000 per 24 \
+                 hours per sending account, and turns X's Account Activity webhook (DMs, \
+                 quick-reply choices, follows, blocks) into inbound events.",
             )
             .config_schema(schema())
             // api.twitter.com still serves the same API; the loopback entries
@@ -131,6 +144,19 @@ impl Plugin for XDm {
             .rate_per_second(1)
             .rate_window(WINDOW_15_MIN.0, WINDOW_15_MIN.1)
             .rate_window(WINDOW_24_H.0, WINDOW_24_H.1)
+            .handles_webhooks(true)
+            // No reply token on X: the host pushes its answers.
+            .replies(false)
+            // Postbacks as quick-reply options, links as X's CTA buttons; no
+            // date picker on X, so the host sends the form's link instead.
+            .renders(Renders {
+                buttons: true,
+                quick_replies: true,
+                date_picker: false,
+                link_buttons: true,
+                max_buttons: MAX_BUTTONS,
+                max_quick_replies: MAX_QUICK_REPLIES,
+            })
     }
 
     fn validate_config(config: &Config) -> Result<(), ConfigError> {
@@ -142,10 +168,6 @@ impl Plugin for XDm {
     }
 
     fn deliver(config: &Config, batch: Batch) -> Vec<Outcome> {
-        let text = match text(&batch) {
-            Ok(text) => text,
-            Err(failure) => return batch.fail_all(&failure),
-        };
         let auth = match config.auth() {
             Ok(auth) => auth,
             Err(error) => {
@@ -154,9 +176,14 @@ impl Plugin for XDm {
                 )));
             }
         };
+        let dm = match message::render(&batch.content, matches!(auth, Auth::OAuth1(_))) {
+            Ok(dm) => dm,
+            Err(failure) => return batch.fail_all(&failure),
+        };
         let now = platform_common::unix_now();
         let mut outcomes = Vec::with_capacity(batch.recipients.len());
-        let mut sending: Vec<(&Recipient, Request)> = Vec::new();
+        let mut sending: Vec<(&Recipient, Endpoint)> = Vec::new();
+        let mut requests: Vec<Request> = Vec::new();
         for recipient in &batch.recipients {
             if !is_user_id(&recipient.address) {
                 outcomes.push(
@@ -164,21 +191,32 @@ impl Plugin for XDm {
                 );
                 continue;
             }
-            match request(config, &auth, recipient, &text, now) {
-                Ok(request) => sending.push((recipient, request)),
+            match request(config, &auth, recipient, &dm, now) {
+                Ok((endpoint, request)) => {
+                    sending.push((recipient, endpoint));
+                    requests.push(request);
+                }
                 Err(failure) => outcomes.push(recipient.failed(failure)),
             }
         }
-        let (recipients, requests): (Vec<&Recipient>, Vec<Request>) = sending.into_iter().unzip();
         let answers = platform_common::send_in_waves(requests, WAVE);
         let now = platform_common::unix_now();
-        for (recipient, answer) in recipients.into_iter().zip(answers) {
+        for ((recipient, endpoint), answer) in sending.into_iter().zip(answers) {
             let result = answer
                 .map_err(Failure::from)
-                .and_then(|response| outcome(&response, now));
+                .and_then(|response| answer::outcome(&response, endpoint, now));
             outcomes.push(recipient.outcome(result));
         }
         outcomes
+    }
+
+    fn handle_webhook(config: &Config, request: WebhookRequest) -> WebhookResult {
+        // The consumer secret keys X's CRC answers and signatures; without
+        // OAuth 1.0a the channel has none, and no webhook.
+        match config.auth() {
+            Ok(Auth::OAuth1(credentials)) => webhook::handle(credentials.consumer_secret, &request),
+            _ => WebhookResult::not_found(),
+        }
     }
 }
 
@@ -187,38 +225,34 @@ fn is_user_id(address: &str) -> bool {
     (1..=19).contains(&address.len()) && address.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The DM's text: the subject as the first paragraph, then the body.
-fn text(batch: &Batch) -> Result<String, Failure> {
-    let body = batch.content.body.replace("\r\n", "\n");
-    let text = match batch.content.subject.as_deref().map(str::trim) {
-        Some(subject) if !subject.is_empty() => format!("{subject}\n\n{}", body.trim()),
-        _ => body.trim().to_owned(),
-    };
-    let chars = text.chars().count();
-    if text.is_empty() {
-        Err(Failure::permanent("the message is empty"))
-    } else if chars > MAX_TEXT_CHARS {
-        Err(Failure::permanent(format!(
-            "the message is {chars} characters; an X direct message takes at most {MAX_TEXT_CHARS}"
-        )))
-    } else {
-        Ok(text)
-    }
-}
-
+/// The request that sends `dm` to `recipient`, and the endpoint it goes to:
+/// v1.1 when the DM has choices (only rendered so with OAuth 1.0a), v2
+/// otherwise.
 fn request(
     config: &Config,
     auth: &Auth,
     recipient: &Recipient,
-    text: &str,
+    dm: &Dm,
     now: u64,
-) -> Result<Request, Failure> {
-    let url = platform_common::endpoint(
-        &config.api_base,
-        &format!("/2/dm_conversations/with/{}/messages", recipient.address),
-    );
-    let request = Request::post(&url).json(&json!({ "text": text }))?;
-    Ok(match auth {
+) -> Result<(Endpoint, Request), Failure> {
+    let (endpoint, url, body) = if dm.is_interactive() {
+        (
+            Endpoint::Events,
+            platform_common::endpoint(&config.api_base, "/1.1/direct_messages/events/new.json"),
+            dm.event_body(&recipient.address),
+        )
+    } else {
+        (
+            Endpoint::V2,
+            platform_common::endpoint(
+                &config.api_base,
+                &format!("/2/dm_conversations/with/{}/messages", recipient.address),
+            ),
+            dm.v2_body(),
+        )
+    };
+    let request = Request::post(&url).json(&body)?;
+    let request = match auth {
         Auth::Bearer(token) => request.bearer_auth(token),
         Auth::OAuth1(credentials) => {
             // Unique per delivery and second; X refuses a reused nonce.
@@ -228,100 +262,14 @@ fn request(
                 .filter(char::is_ascii_alphanumeric)
                 .collect();
             nonce.push_str(&now.to_string());
+            // A JSON body is not part of the signature base string.
             request.header(
                 "authorization",
                 oauth1::authorization(credentials, "POST", &url, now, &nonce),
             )
         }
-    })
-}
-
-/// X's problem details (RFC 7807), with the `errors` of invalid requests.
-#[derive(Debug, Default, Deserialize)]
-struct Problem {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    detail: String,
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    errors: Vec<Value>,
-}
-
-/// The outcome of one answer; `now` is the wall clock in Unix seconds.
-fn outcome(response: &Response, now: u64) -> Result<Option<String>, Failure> {
-    if response.is_success() {
-        let body: Value = response.json().unwrap_or_default();
-        return Ok(body["data"]["dm_event_id"].as_str().map(str::to_owned));
-    }
-    let problem: Problem = response.json().unwrap_or_default();
-    let described = format!(
-        "X answered {}: {}{}",
-        response.status,
-        if problem.detail.is_empty() {
-            &problem.title
-        } else {
-            &problem.detail
-        },
-        if problem.kind.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", problem.kind)
-        }
-    );
-    let kind = match response.status {
-        429 => retry_after(response, now).unwrap_or(FailureKind::Transient),
-        401 => FailureKind::Unauthorized,
-        403 if cannot_message(&problem) => FailureKind::RecipientGone,
-        403 => FailureKind::Unauthorized,
-        404 => FailureKind::RecipientGone,
-        400 if names_participant(&problem) => FailureKind::RecipientGone,
-        status => {
-            tayori_plugin_sdk::classify(status, &response.headers).unwrap_or(FailureKind::Permanent)
-        }
     };
-    Err(Failure::new(kind, described))
-}
-
-/// Whether a 403 says this user cannot be messaged (DMs closed to the
-/// account, the user blocked it), rather than that the token may not send.
-fn cannot_message(problem: &Problem) -> bool {
-    let detail = problem.detail.to_ascii_lowercase();
-    detail.contains("send messages to this user")
-        || detail.contains("send messages to users who")
-        || detail.contains("not permitted to send messages")
-}
-
-fn names_participant(problem: &Problem) -> bool {
-    problem
-        .errors
-        .iter()
-        .any(|e| e["parameters"].get("participant_id").is_some())
-}
-
-/// When to try again after a 429: the later of the window's reset and, when
-/// the 24-hour user limit is spent, that limit's reset.
-fn retry_after(response: &Response, now: u64) -> Option<FailureKind> {
-    let epoch = |name: &str| -> Option<u64> { response.header(name)?.trim().parse().ok() };
-    let mut reset = epoch("x-rate-limit-reset");
-    if response
-        .header("x-user-limit-24hour-remaining")
-        .map(str::trim)
-        == Some("0")
-        && let Some(day) = epoch("x-user-limit-24hour-reset")
-    {
-        reset = Some(reset.map_or(day, |r| r.max(day)));
-    }
-    match reset {
-        Some(reset) => {
-            let wait = reset.saturating_sub(now).max(1);
-            Some(FailureKind::RetryAfter(
-                u32::try_from(wait).unwrap_or(u32::MAX),
-            ))
-        }
-        None => tayori_plugin_sdk::classify(429, &response.headers),
-    }
+    Ok((endpoint, request))
 }
 
 fn schema() -> Value {
@@ -359,7 +307,7 @@ fn schema() -> Value {
                 "type": "string",
                 "minLength": 1,
                 "writeOnly": true,
-                "description": "OAuth 1.0a: the App's API key secret."
+                "description": "OAuth 1.0a: the App's API key secret. It also answers X's webhook checks (CRC) and verifies the signature of every webhook X sends to Tayori."
             },
             "api_base": {
                 "type": "string",
@@ -375,148 +323,54 @@ export_plugin!(XDm);
 
 #[cfg(test)]
 mod tests {
-    use tayori_plugin_sdk::Content;
+    use tayori_plugin_sdk::{Action, Button, Content};
 
     use super::*;
 
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-        Response {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
+    fn config(v: Value) -> Config {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn oauth1_config() -> Config {
+        config(json!({
+            "access_token": "t",
+            "access_token_secret": "ts",
+            "consumer_key": "ck",
+            "consumer_secret": "cs",
+            "api_base": "http://127.0.0.1:4010"
+        }))
+    }
+
+    fn recipient() -> Recipient {
+        Recipient {
+            address: "42".into(),
+            idempotency_key: "0b8a3c3e-6d1f".into(),
+            unsubscribe_url: None,
         }
     }
 
-    fn kind(response: Response) -> FailureKind {
-        outcome(&response, 1_000_000).expect_err("a failure").kind
+    fn header<'a>(request: &'a Request, name: &str) -> &'a str {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
     }
 
-    fn batch(subject: Option<&str>, body: &str) -> Batch {
-        Batch {
-            message_id: "m".into(),
-            content: Content {
-                subject: subject.map(str::to_owned),
-                body: body.into(),
-                locale: "ja".into(),
-                buttons: Vec::new(),
-                quick_replies: Vec::new(),
-            },
-            recipients: Vec::new(),
+    fn with_choices() -> Content {
+        Content {
+            quick_replies: vec![Button {
+                label: "まだです".into(),
+                action: Action::Postback("not-yet".into()),
+            }],
+            ..Content::text("生まれましたか", "ja")
         }
-    }
-
-    #[test]
-    fn a_created_dm_gives_its_event_id() {
-        let created = answer(
-            201,
-            &[],
-            r#"{"data":{"dm_conversation_id":"1346889436626259968-1581988185434120192","dm_event_id":"1582838213288706049"}}"#,
-        );
-        assert_eq!(outcome(&created, 0), Ok(Some("1582838213288706049".into())));
-    }
-
-    #[test]
-    fn rate_limits_wait_for_the_reset() {
-        let limited = answer(
-            429,
-            &[("x-rate-limit-reset", "1000300")],
-            r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#,
-        );
-        assert_eq!(kind(limited), FailureKind::RetryAfter(300));
-        let daily = answer(
-            429,
-            &[
-                ("x-rate-limit-reset", "1000300"),
-                ("x-user-limit-24hour-remaining", "0"),
-                ("x-user-limit-24hour-reset", "1050000"),
-            ],
-            "",
-        );
-        assert_eq!(kind(daily), FailureKind::RetryAfter(50_000));
-        assert_eq!(
-            kind(answer(429, &[("x-rate-limit-reset", "5")], "")),
-            FailureKind::RetryAfter(1)
-        );
-        assert_eq!(kind(answer(429, &[], "")), FailureKind::Transient);
-    }
-
-    #[test]
-    fn a_user_who_cannot_be_messaged_is_gone_and_a_bad_token_is_unauthorized() {
-        let closed = answer(
-            403,
-            &[],
-            r#"{"detail":"You cannot send messages to this user.","type":"about:blank","title":"Forbidden","status":403}"#,
-        );
-        assert_eq!(kind(closed), FailureKind::RecipientGone);
-        let not_enrolled = answer(
-            403,
-            &[],
-            r#"{"title":"Client Forbidden","detail":"This request must be made using an approved developer account that is enrolled in the requested endpoint.","reason":"client-not-enrolled","type":"https://api.twitter.com/2/problems/client-forbidden"}"#,
-        );
-        let failure = outcome(&not_enrolled, 0).unwrap_err();
-        assert_eq!(failure.kind, FailureKind::Unauthorized);
-        assert!(failure.message.contains("client-forbidden"), "{failure}");
-        assert_eq!(
-            kind(answer(
-                401,
-                &[],
-                r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#
-            )),
-            FailureKind::Unauthorized
-        );
-    }
-
-    #[test]
-    fn bad_participants_are_gone_and_other_bad_requests_permanent() {
-        let bad_id = answer(
-            400,
-            &[],
-            r#"{"errors":[{"parameters":{"participant_id":["12a"]},"message":"The `participant_id` query parameter value [12a] is not valid"}],"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}"#,
-        );
-        assert_eq!(kind(bad_id), FailureKind::RecipientGone);
-        assert_eq!(kind(answer(404, &[], "")), FailureKind::RecipientGone);
-        let bad_text = answer(
-            400,
-            &[],
-            r#"{"errors":[{"parameters":{"text":[""]},"message":"text is invalid"}],"title":"Invalid Request","type":"https://api.twitter.com/2/problems/invalid-request"}"#,
-        );
-        assert_eq!(kind(bad_text), FailureKind::Permanent);
-        assert_eq!(kind(answer(503, &[], "")), FailureKind::Transient);
-    }
-
-    #[test]
-    fn text_is_subject_then_body_within_xs_limit() {
-        assert_eq!(
-            text(&batch(Some("お知らせ"), "本文\r\n二行目")).unwrap(),
-            "お知らせ\n\n本文\n二行目"
-        );
-        assert_eq!(
-            text(&batch(None, &"あ".repeat(10_000)))
-                .unwrap()
-                .chars()
-                .count(),
-            10_000
-        );
-        assert_eq!(
-            text(&batch(None, &"あ".repeat(10_001))).unwrap_err().kind,
-            FailureKind::Permanent
-        );
-        assert_eq!(
-            text(&batch(None, " ")).unwrap_err().kind,
-            FailureKind::Permanent
-        );
     }
 
     #[test]
     fn oauth1_fields_come_all_or_none() {
-        let config = |v: Value| -> Config { serde_json::from_value(v).unwrap() };
-        let full = config(
-            json!({"access_token": "t", "access_token_secret": "ts", "consumer_key": "ck", "consumer_secret": "cs"}),
-        );
-        assert!(matches!(full.auth(), Ok(Auth::OAuth1(_))));
+        assert!(matches!(oauth1_config().auth(), Ok(Auth::OAuth1(_))));
         assert!(matches!(
             config(json!({"access_token": "t"})).auth(),
             Ok(Auth::Bearer("t"))
@@ -535,25 +389,109 @@ mod tests {
     }
 
     #[test]
-    fn oauth1_requests_are_signed_not_bearer() {
-        let config: Config = serde_json::from_value(json!({"access_token": "t", "access_token_secret": "ts", "consumer_key": "ck", "consumer_secret": "cs"})).unwrap();
+    fn plain_text_goes_to_v2_signed_not_bearer() {
+        let config = oauth1_config();
         let auth = config.auth().unwrap();
-        let recipient = Recipient {
-            address: "42".into(),
-            idempotency_key: "0b8a3c3e-6d1f".into(),
-            unsubscribe_url: None,
-        };
-        let request = request(&config, &auth, &recipient, "hi", 1_700_000_000).unwrap();
-        let (_, header) = request
-            .headers
-            .iter()
-            .find(|(n, _)| n == "authorization")
-            .unwrap();
-        assert!(header.starts_with("OAuth "), "{header}");
-        assert!(
-            header.contains("oauth_nonce=\"0b8a3c3e6d1f1700000000\""),
-            "{header}"
+        let dm = message::render(&Content::text("hi", "ja"), true).unwrap();
+        let (endpoint, request) =
+            request(&config, &auth, &recipient(), &dm, 1_700_000_000).unwrap();
+        assert_eq!(endpoint, Endpoint::V2);
+        assert_eq!(
+            request.url,
+            "http://127.0.0.1:4010/2/dm_conversations/with/42/messages"
         );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({"text": "hi"})
+        );
+        let authorization = header(&request, "authorization");
+        assert!(authorization.starts_with("OAuth "), "{authorization}");
+        assert!(
+            authorization.contains("oauth_nonce=\"0b8a3c3e6d1f1700000000\""),
+            "{authorization}"
+        );
+    }
+
+    #[test]
+    fn choices_go_to_the_v1_1_event_endpoint_signed_over_its_url() {
+        let config = oauth1_config();
+        let auth = config.auth().unwrap();
+        let dm = message::render(&with_choices(), true).unwrap();
+        let (endpoint, request) =
+            request(&config, &auth, &recipient(), &dm, 1_700_000_000).unwrap();
+        assert_eq!(endpoint, Endpoint::Events);
+        let url = "http://127.0.0.1:4010/1.1/direct_messages/events/new.json";
+        assert_eq!(request.url, url);
+        assert_eq!(header(&request, "content-type"), "application/json");
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let data = &body["event"]["message_create"]["message_data"];
+        assert_eq!(
+            body["event"]["message_create"]["target"]["recipient_id"],
+            "42"
+        );
+        assert_eq!(
+            data["quick_reply"]["options"],
+            json!([{ "label": "まだです", "metadata": "not-yet" }])
+        );
+        // The signature covers the method, the URL and the oauth_*
+        // parameters only: the JSON body is not in the base string.
+        let authorization = header(&request, "authorization");
+        let field = |name: &str| {
+            let start = authorization.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            authorization[start..][..authorization[start..].find('"').unwrap()].to_owned()
+        };
+        let Auth::OAuth1(credentials) = auth else {
+            unreachable!()
+        };
+        let expected = oauth1::signature(
+            &credentials,
+            "POST",
+            url,
+            &[
+                ("oauth_consumer_key", "ck"),
+                ("oauth_nonce", "0b8a3c3e6d1f1700000000"),
+                ("oauth_signature_method", "HMAC-SHA1"),
+                ("oauth_timestamp", "1700000000"),
+                ("oauth_token", "t"),
+                ("oauth_version", "1.0"),
+            ],
+        );
+        let signed = field("oauth_signature")
+            .replace("%2B", "+")
+            .replace("%2F", "/")
+            .replace("%3D", "=");
+        assert_eq!(signed, expected);
+    }
+
+    #[test]
+    fn a_bearer_token_sends_choices_as_text_through_v2() {
+        let config = config(json!({"access_token": "t"}));
+        let auth = config.auth().unwrap();
+        let dm = message::render(&with_choices(), matches!(auth, Auth::OAuth1(_))).unwrap();
+        let (endpoint, request) = request(&config, &auth, &recipient(), &dm, 0).unwrap();
+        assert_eq!(endpoint, Endpoint::V2);
+        assert_eq!(header(&request, "authorization"), "Bearer t");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({"text": "生まれましたか\n\n・まだです"})
+        );
+    }
+
+    #[test]
+    fn only_a_channel_with_the_consumer_secret_takes_webhooks() {
+        let crc = WebhookRequest {
+            method: "GET".into(),
+            path: String::new(),
+            query: "crc_token=abc".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let answered = XDm::handle_webhook(&oauth1_config(), crc.clone());
+        assert_eq!(answered.response.status, 200);
+        let body: Value = serde_json::from_slice(&answered.response.body).unwrap();
+        assert_eq!(body["response_token"], webhook::sign("cs", b"abc"));
+        let bearer = config(json!({"access_token": "t"}));
+        assert_eq!(XDm::handle_webhook(&bearer, crc).response.status, 404);
     }
 
     #[test]
@@ -565,7 +503,7 @@ mod tests {
     }
 
     #[test]
-    fn the_manifest_declares_xs_windows() {
+    fn the_manifest_declares_xs_windows_webhooks_and_what_x_renders() {
         let m = XDm::manifest();
         assert_eq!(m.id, "x-dm");
         let windows: Vec<(u32, u32)> = m
@@ -574,11 +512,38 @@ mod tests {
             .map(|w| (w.max, w.window_seconds))
             .collect();
         assert_eq!(windows, [(200, 900), (1_000, 86_400)]);
-        let config: Config = serde_json::from_value(json!({"access_token": "t"})).unwrap();
-        assert_eq!(XDm::validate_config(&config), Ok(()));
-        let bad: Config =
-            serde_json::from_value(json!({"access_token": "t", "api_base": "http://api.x.com"}))
-                .unwrap();
+        assert!(m.handles_webhooks);
+        assert!(!m.replies, "X has no reply token");
+        assert!(!m.sets_up_channels);
+        let r = m.renders;
+        assert!(r.buttons && r.quick_replies && r.link_buttons);
+        assert!(!r.date_picker, "X has no date picker: the host falls back");
+        assert_eq!(
+            (r.max_buttons + r.max_quick_replies) as usize,
+            message::MAX_OPTIONS,
+            "whatever the host hands over fits X's 20 options"
+        );
+        assert_eq!(
+            XDm::validate_config(&config(json!({"access_token": "t"}))),
+            Ok(())
+        );
+        let bad = config(json!({"access_token": "t", "api_base": "http://api.x.com"}));
         assert_eq!(XDm::validate_config(&bad).unwrap_err().field, "/api_base");
+        let secrets: Vec<&str> = m.config_schema["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, p)| p["writeOnly"] == true)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert_eq!(
+            secrets,
+            [
+                "access_token",
+                "access_token_secret",
+                "consumer_key",
+                "consumer_secret"
+            ]
+        );
     }
 }
