@@ -26,6 +26,10 @@
 //! scenarios without one). Prints one JSON line per scenario on stdout and
 //! progress on stderr.
 
+/// The binary's allocator (`src/main.rs`), so that the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -8,6 +8,10 @@
 //! process used, which other processes' load disturbs far less than the
 //! wall-clock rate.
 
+/// The binary's allocator (`src/main.rs`), so that the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -19,6 +19,10 @@
 //! Run: `cargo bench -p tayori --bench subscribers`. Prints one JSON line per
 //! scenario.
 
+/// The binary's allocator (`src/main.rs`), so that the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
