@@ -31,6 +31,7 @@ mod platform_email;
 mod platform_kanameto;
 mod platform_line;
 mod platform_line_interactive;
+mod platform_line_richmenu;
 mod platform_muni_app;
 mod platform_x_dm;
 mod platform_x_dm_interactive;

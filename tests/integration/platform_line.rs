@@ -691,6 +691,11 @@ async fn configs_the_schema_cannot_judge_are_refused_by_the_plugin() {
     );
     assert_eq!(
         manifest.hosts,
-        ["api.line.me", "127.0.0.1:*", "localhost:*"]
+        [
+            "api.line.me",
+            "api-data.line.me",
+            "127.0.0.1:*",
+            "localhost:*"
+        ]
     );
 }

@@ -94,8 +94,10 @@ pub fn messages(content: &Content) -> Result<Vec<Value>, TextError> {
     Ok(out)
 }
 
-/// A button as a LINE action.
-fn action(button: &Button) -> Value {
+/// A button as a LINE action object (the `line` plugin's rich menu areas
+/// use the same): a postback shows its label as the user's `displayText`,
+/// and every label is cut to LINE's 20 characters.
+pub fn action(button: &Button) -> Value {
     let label = cut(&button.label, MAX_LABEL);
     match &button.action {
         Action::Postback(data) => json!({

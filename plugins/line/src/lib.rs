@@ -7,16 +7,20 @@
 //! `full` mode the account's webhook points at Tayori and this plugin turns
 //! LINE's signed events (follow, unfollow, text, postback) into inbound
 //! events; in `push_only` mode someone else owns the webhook and this plugin
-//! only sends. See README.md for operators.
+//! only sends. When the channel is put, the plugin makes the parents' menu
+//! the account's default rich menu (see [`rich_menu`]). See README.md for
+//! operators.
 
+mod rich_menu;
 mod webhook;
 
 use line_api::{DEFAULT_API_BASE, Delivery, MulticastPolicy};
+use rich_menu::picture::{self, Picture};
 use serde::Deserialize;
 use serde_json::json;
 use tayori_plugin_sdk::{
-    Batch, ConfigError, Manifest, Outcome, Plugin, Renders, Reply, ReplyOutcome, WebhookRequest,
-    WebhookResult, export_plugin,
+    Batch, ChannelSetup, ConfigError, Failure, Manifest, Outcome, Plugin, Renders, Reply,
+    ReplyOutcome, SetupReport, WebhookRequest, WebhookResult, export_plugin,
 };
 
 /// Recipients per second per channel: LINE's push limit (about 2,000
@@ -52,6 +56,12 @@ struct Config {
     channel_secret: Option<String>,
     #[serde(default = "default_api_base")]
     api_base: String,
+    /// Where pictures are uploaded; see [`Config::data_base`].
+    #[serde(default)]
+    api_data_base: Option<String>,
+    /// The municipality's own rich menu picture (base64 PNG or JPEG).
+    #[serde(default)]
+    rich_menu_image: Option<String>,
     #[serde(default)]
     mode: Mode,
     #[serde(default = "default_multicast_min")]
@@ -67,6 +77,29 @@ fn default_multicast_min() -> Option<u32> {
 }
 
 impl Config {
+    /// LINE's upload host: `api_data_base` when given, else
+    /// `https://api-data.line.me` for LINE's own `api_base` and the same
+    /// base as `api_base` for a sandbox or a fake (which serve both).
+    fn data_base(&self) -> &str {
+        match &self.api_data_base {
+            Some(base) => base,
+            None if self.api_base.trim_end_matches('/') == DEFAULT_API_BASE => {
+                rich_menu::DEFAULT_DATA_BASE
+            }
+            None => &self.api_base,
+        }
+    }
+
+    /// The municipality's picture, checked as LINE checks it.
+    fn own_picture(&self) -> Result<Option<Picture>, ConfigError> {
+        self.rich_menu_image
+            .as_deref()
+            .map(|text| {
+                picture::from_base64(text).map_err(|e| ConfigError::new("/rich_menu_image", e))
+            })
+            .transpose()
+    }
+
     fn delivery(&self) -> Delivery<'_> {
         Delivery {
             api_base: &self.api_base,
@@ -92,18 +125,27 @@ impl Plugin for Line {
                 "Sends messages from a municipality's LINE official account through the LINE \
                  Messaging API (push, or multicast for large batches, with retry keys), and in \
                  full mode turns its webhook's follow, unfollow, text and postback events into \
-                 registrations and stops.",
+                 registrations and stops. Makes the parents' menu the account's default rich \
+                 menu when the channel is put.",
             )
             .config_schema(schema())
-            // api.line.me is LINE; the loopback entries are for sandboxes and
-            // fakes, reachable only when the operator approves that address
-            // for the channel (the operator's approval is the real gate).
-            .hosts(["api.line.me", "127.0.0.1:*", "localhost:*"])
+            // api.line.me is LINE, api-data.line.me its upload host (the
+            // rich menu's picture); the loopback entries are for sandboxes
+            // and fakes, reachable only when the operator approves that
+            // address for the channel (the operator's approval is the real
+            // gate).
+            .hosts([
+                "api.line.me",
+                "api-data.line.me",
+                "127.0.0.1:*",
+                "localhost:*",
+            ])
             .max_batch_size(line_api::send::MAX_MULTICAST_RECIPIENTS as u32)
             .max_batches_per_call(BATCHES_PER_CALL)
             .rate_per_second(RATE_PER_SECOND)
             .handles_webhooks(true)
             .replies(true)
+            .sets_up_channels(true)
             .renders(Renders {
                 buttons: true,
                 quick_replies: true,
@@ -116,6 +158,10 @@ impl Plugin for Line {
 
     fn validate_config(config: &Config) -> Result<(), ConfigError> {
         platform_common::check_base_url("/api_base", &config.api_base)?;
+        if let Some(base) = &config.api_data_base {
+            platform_common::check_base_url("/api_data_base", base)?;
+        }
+        config.own_picture()?;
         if config.channel_access_token.trim().is_empty() {
             return Err(ConfigError::new(
                 "/channel_access_token",
@@ -160,6 +206,18 @@ impl Plugin for Line {
         line_api::reply::reply(&config.delivery(), &replies)
     }
 
+    fn setup_channel(config: &Config, setup: ChannelSetup) -> Result<SetupReport, Failure> {
+        let own = config
+            .own_picture()
+            .map_err(|e| Failure::permanent(format!("rich_menu_image {}", e.message)))?;
+        let target = rich_menu::Target {
+            api_base: &config.api_base,
+            data_base: config.data_base(),
+            access_token: &config.channel_access_token,
+        };
+        rich_menu::set_up(&target, &setup, own)
+    }
+
     fn handle_webhook(config: &Config, request: WebhookRequest) -> WebhookResult {
         match (config.mode, config.channel_secret.as_deref()) {
             (Mode::Full, Some(secret)) if !secret.is_empty() => webhook::handle(secret, &request),
@@ -193,6 +251,16 @@ fn schema() -> serde_json::Value {
                 "format": "uri",
                 "default": DEFAULT_API_BASE,
                 "description": "Base URL of the Messaging API. Change it only to point the channel at a sandbox or a fake; https is required except on a loopback address, and the operator must approve its host for the channel."
+            },
+            "api_data_base": {
+                "type": "string",
+                "format": "uri",
+                "description": "Base URL of LINE's upload host, where the rich menu's picture goes. Default: https://api-data.line.me when api_base is LINE's, else api_base (a sandbox or a fake serves both). Its host must be approved for the channel too."
+            },
+            "rich_menu_image": {
+                "type": "string",
+                "contentEncoding": "base64",
+                "description": "Your own picture for the account's rich menu instead of the one Tayori draws: a PNG or JPEG of at most 1 MB, base64, 800 to 2500 pixels wide, at least 250 high and at least 1.45 times as wide as high (2500x1686 or 2500x843). Its buttons are laid out as Tayori's own picture lays them out (see the LINE plugin's README)."
             },
             "mode": {
                 "type": "string",
@@ -265,6 +333,14 @@ mod tests {
                 json!({"channel_access_token": "t", "channel_secret": "s", "multicast_min_recipients": 3}),
                 "/multicast_min_recipients",
             ),
+            (
+                json!({"channel_access_token": "t", "channel_secret": "s", "api_data_base": "http://api-data.line.me"}),
+                "/api_data_base",
+            ),
+            (
+                json!({"channel_access_token": "t", "channel_secret": "s", "rich_menu_image": "R0lGODlh"}),
+                "/rich_menu_image",
+            ),
         ] {
             let error = Line::validate_config(&config(value.clone())).expect_err("refused");
             assert_eq!(error.field, field, "{value}");
@@ -273,6 +349,52 @@ mod tests {
             json!({"channel_access_token": "t", "channel_secret": "s", "api_base": "http://127.0.0.1:4010"}),
         );
         assert_eq!(Line::validate_config(&loopback), Ok(()));
+    }
+
+    #[test]
+    fn pictures_go_to_lines_upload_host_or_the_sandbox_that_serves_both() {
+        let production = config(json!({"channel_access_token": "t", "channel_secret": "s"}));
+        assert_eq!(production.data_base(), "https://api-data.line.me");
+        let fake = config(
+            json!({"channel_access_token": "t", "channel_secret": "s", "api_base": "http://127.0.0.1:4010"}),
+        );
+        assert_eq!(fake.data_base(), "http://127.0.0.1:4010");
+        let both = config(json!({
+            "channel_access_token": "t", "channel_secret": "s",
+            "api_base": "http://127.0.0.1:4010", "api_data_base": "http://127.0.0.1:4011"
+        }));
+        assert_eq!(both.data_base(), "http://127.0.0.1:4011");
+        assert_eq!(Line::validate_config(&both), Ok(()));
+    }
+
+    #[test]
+    fn a_municipalitys_picture_is_checked_before_the_channel_is_stored() {
+        use base64::Engine as _;
+        let drawn = rich_menu::render::render(
+            &["言語"],
+            &rich_menu::layout::tiles(1, rich_menu::layout::HALF),
+            rich_menu::layout::HALF,
+        )
+        .expect("drawn");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&drawn.png);
+        let good = config(
+            json!({"channel_access_token": "t", "channel_secret": "s", "rich_menu_image": encoded}),
+        );
+        assert_eq!(Line::validate_config(&good), Ok(()));
+        assert_eq!(good.own_picture().unwrap().unwrap().bytes, drawn.png);
+        let mut square = drawn.png.clone();
+        square[16..24].copy_from_slice(&[0, 0, 0x06, 0x96, 0, 0, 0x06, 0x96]);
+        let bad = config(json!({
+            "channel_access_token": "t", "channel_secret": "s",
+            "rich_menu_image": base64::engine::general_purpose::STANDARD.encode(&square)
+        }));
+        let error = Line::validate_config(&bad).unwrap_err();
+        assert_eq!(error.field, "/rich_menu_image");
+        assert!(
+            error.message.starts_with("is 1686x1686 pixels"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
@@ -298,10 +420,11 @@ mod tests {
         assert_eq!(m.rate_per_second, 2_000);
         assert!(m.handles_webhooks);
         assert!(m.replies);
+        assert!(m.sets_up_channels);
         assert_eq!(m.max_batches_per_call, 256);
         assert!(m.renders.quick_replies && m.renders.date_picker && m.renders.buttons);
         assert_eq!(m.renders.max_quick_replies, 13);
-        assert_eq!(m.hosts[0], "api.line.me");
+        assert_eq!(m.hosts[..2], ["api.line.me", "api-data.line.me"]);
         let secrets: Vec<&str> = m.config_schema["properties"]
             .as_object()
             .unwrap()

@@ -18,6 +18,21 @@
 //! nothing; an unknown user id gets 400 `Failed to send messages` (also for a
 //! multicast that names one). Faults ([`LineFault`]) make the next requests
 //! fail the ways LINE fails.
+//!
+//! Rich menus (`/v2/bot/richmenu...`, and the upload that LINE serves from
+//! `api-data.line.me`, here on the same address) are a separate record
+//! ([`FakeLine::rich_menus`], [`FakeLine::rich_menu_calls`]) with faults of
+//! their own ([`FakeLine::fail_rich_menu_next`]), so message tests count
+//! only messages. A new menu is checked against `RichMenuRequest` and each
+//! area's action against the schema its `type` maps to, then against LINE's
+//! documented rules the YAML leaves out: every field given, a size of 800 to
+//! 2500 by at least 250 pixels and at least 1.45 times as wide as high, at
+//! most 20 areas, each inside the picture, labels of at most 20 characters,
+//! `displayText` of at most 300. Its picture must be a PNG or JPEG whose
+//! `Content-Type` says so, at most 1 MB, whole (a PNG's chunks and CRCs are
+//! read to `IEND`) and of the menu's exact pixel size, uploaded once, to a
+//! menu that exists; only a menu with its picture can be the default.
+//! Refusals carry LINE's `{"message", "details"}` body.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -30,7 +45,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -52,6 +67,13 @@ const MAX_TEXT_UNITS: usize = 5_000;
 const PUSH: &str = "/v2/bot/message/push";
 const MULTICAST: &str = "/v2/bot/message/multicast";
 const REPLY: &str = "/v2/bot/message/reply";
+const RICH_MENU: &str = "/v2/bot/richmenu";
+const RICH_MENU_LIST: &str = "/v2/bot/richmenu/list";
+const DEFAULT_RICH_MENU: &str = "/v2/bot/user/all/richmenu";
+/// LINE's largest rich menu picture: 1 MB.
+const MAX_RICH_MENU_IMAGE: usize = 1 << 20;
+/// LINE's most areas on a rich menu.
+const MAX_RICH_MENU_AREAS: usize = 20;
 
 fn messaging_api() -> &'static OpenApi {
     static DOC: OnceLock<OpenApi> = OnceLock::new();
@@ -85,6 +107,9 @@ pub enum LineFault {
     /// Accept the request (deliver, take the retry key), then never answer: a client that gives up first has lost the answer of
     /// a request that went through.
     Hang,
+    /// 400 with LINE's body for an invalid request: `The request body has
+    /// 1 error(s)` and one detail naming `property`.
+    Invalid { property: String, message: String },
 }
 
 /// Which API a request used.
@@ -131,6 +156,41 @@ struct Inner {
     counter: AtomicU64,
     /// Told of every raw request once it is recorded.
     arrived: tokio::sync::Notify,
+    rich_menus: Mutex<RichMenus>,
+    rich_menu_faults: Faults<LineFault>,
+}
+
+/// A rich menu on the account.
+#[derive(Debug, Clone)]
+pub struct RichMenu {
+    pub id: String,
+    /// The `RichMenuRequest` it was made with.
+    pub request: Value,
+    /// Its picture: content type and bytes.
+    pub image: Option<(String, Vec<u8>)>,
+}
+
+impl RichMenu {
+    pub fn name(&self) -> &str {
+        self.request["name"].as_str().unwrap_or_default()
+    }
+
+    /// The `size` it was made with.
+    pub fn size(&self) -> (u64, u64) {
+        let size = &self.request["size"];
+        (
+            size["width"].as_u64().unwrap_or(0),
+            size["height"].as_u64().unwrap_or(0),
+        )
+    }
+}
+
+#[derive(Default)]
+struct RichMenus {
+    menus: Vec<RichMenu>,
+    default: Option<String>,
+    deleted: Vec<String>,
+    calls: Vec<Attempt>,
 }
 
 /// The running fake.
@@ -148,6 +208,17 @@ impl FakeLine {
             .route(PUSH, post(message))
             .route(MULTICAST, post(message))
             .route(REPLY, post(message))
+            .route(RICH_MENU, any(rich_menu))
+            .route(RICH_MENU_LIST, any(rich_menu))
+            .route("/v2/bot/richmenu/{id}", any(rich_menu))
+            .route("/v2/bot/richmenu/{id}/content", any(rich_menu))
+            .route("/v2/bot/user/all/richmenu/{id}", any(rich_menu))
+            .route(DEFAULT_RICH_MENU, any(rich_menu))
+            // LINE's pictures may be up to 1 MB: room to refuse larger ones
+            // as LINE does rather than at the framework's limit.
+            .layer(axum::extract::DefaultBodyLimit::max(
+                4 * MAX_RICH_MENU_IMAGE,
+            ))
             .with_state(inner.clone());
         Self {
             addr: serve(app).await,
@@ -192,6 +263,53 @@ impl FakeLine {
             }
             arrived.await;
         }
+    }
+
+    /// Fail the next `n` rich menu requests with `fault`.
+    pub fn fail_rich_menu_next(&self, n: usize, fault: LineFault) {
+        self.inner.rich_menu_faults.push(n, fault);
+    }
+
+    /// The account's rich menus, oldest first.
+    pub fn rich_menus(&self) -> Vec<RichMenu> {
+        self.inner.rich_menus.lock().unwrap().menus.clone()
+    }
+
+    /// The id of the default rich menu.
+    pub fn default_rich_menu(&self) -> Option<String> {
+        self.inner.rich_menus.lock().unwrap().default.clone()
+    }
+
+    /// The ids of the rich menus deleted, in order.
+    pub fn deleted_rich_menus(&self) -> Vec<String> {
+        self.inner.rich_menus.lock().unwrap().deleted.clone()
+    }
+
+    /// Every raw rich menu request, whatever the answer.
+    pub fn rich_menu_calls(&self) -> Vec<Attempt> {
+        self.inner.rich_menus.lock().unwrap().calls.clone()
+    }
+
+    /// A menu someone else made on the account (in LINE Official Account
+    /// Manager, another tool), with a picture; its id.
+    pub fn add_rich_menu(&self, name: &str) -> String {
+        let mut menus = self.inner.rich_menus.lock().unwrap();
+        let id = rich_menu_id(&self.inner);
+        menus.menus.push(RichMenu {
+            id: id.clone(),
+            request: json!({
+                "size": { "width": 2500, "height": 843 },
+                "selected": false,
+                "name": name,
+                "chatBarText": "Tap",
+                "areas": [{
+                    "bounds": { "x": 0, "y": 0, "width": 2500, "height": 843 },
+                    "action": { "type": "message", "label": "Hi", "text": "Hi" }
+                }]
+            }),
+            image: Some(("image/png".into(), Vec::new())),
+        });
+        id
     }
 
     /// Every request LINE accepted.
@@ -384,6 +502,7 @@ async fn message(
         ),
         Some(LineFault::MonthlyLimit) => error(429, "You have reached your monthly limit."),
         Some(LineFault::Status(code)) => error(*code, status_message(*code)),
+        Some(LineFault::Invalid { property, message }) => invalid(property, message),
         Some(LineFault::Hang) | None => answer(&inner, api, uri.path(), &headers, &body),
     };
     let request_id = format!(
@@ -425,6 +544,33 @@ type Answer = (u16, Vec<(&'static str, String)>, Value);
 
 fn error(status: u16, message: &str) -> Answer {
     (status, Vec::new(), json!({ "message": message }))
+}
+
+fn invalid(property: &str, message: &str) -> Answer {
+    (
+        400,
+        Vec::new(),
+        json!({
+            "message": "The request body has 1 error(s)",
+            "details": [{ "message": message, "property": property }]
+        }),
+    )
+}
+
+/// LINE's 400 for `violations`, or `None` when there are none.
+fn refusal(violations: &[Violation]) -> Option<Answer> {
+    if violations.is_empty() {
+        return None;
+    }
+    let details: Vec<Value> = violations
+        .iter()
+        .map(|v| json!({ "message": v.message, "property": v.property }))
+        .collect();
+    Some((
+        400,
+        Vec::new(),
+        json!({ "message": format!("The request body has {} error(s)", violations.len()), "details": details }),
+    ))
 }
 
 fn status_message(status: u16) -> &'static str {
@@ -505,16 +651,8 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
     };
     let mut violations = openapi.check(&openapi.request_schema_name(path), &request);
     violations.extend(documented_rules(api, &request));
-    if !violations.is_empty() {
-        let details: Vec<Value> = violations
-            .iter()
-            .map(|v| json!({ "message": v.message, "property": v.property }))
-            .collect();
-        return (
-            400,
-            Vec::new(),
-            json!({ "message": format!("The request body has {} error(s)", violations.len()), "details": details }),
-        );
+    if let Some(refused) = refusal(&violations) {
+        return refused;
     }
     let replied = if api == Api::Reply {
         let token = request["replyToken"].as_str().unwrap_or_default();
@@ -756,4 +894,383 @@ fn documented_rules(api: Api, request: &Value) -> Vec<Violation> {
         }
     }
     violations
+}
+
+// ---- rich menus -----------------------------------------------------------
+
+fn rich_menu_id(inner: &Inner) -> String {
+    let n = inner.counter.fetch_add(1, Ordering::SeqCst);
+    format!("richmenu-{:032x}", u128::from(n) * 0x9e37_79b9 + 0x5eed)
+}
+
+async fn rich_menu(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = inner.rich_menu_faults.next();
+    let (status, _, answer) = match &fault {
+        Some(LineFault::RateLimited) => error(
+            429,
+            "The API rate limit has been exceeded. Try again later.",
+        ),
+        Some(LineFault::MonthlyLimit) => error(429, "You have reached your monthly limit."),
+        Some(LineFault::Status(code)) => error(*code, status_message(*code)),
+        Some(LineFault::Invalid { property, message }) => invalid(property, message),
+        Some(LineFault::Hang) | None => {
+            rich_menu_answer(&inner, &method, uri.path(), &headers, &body)
+        }
+    };
+    inner.rich_menus.lock().unwrap().calls.push(Attempt {
+        method,
+        path: uri.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+        status,
+    });
+    if let Some(LineFault::Hang) = fault {
+        std::future::pending::<()>().await;
+    }
+    let request_id = format!(
+        "{:032x}",
+        u128::from(inner.counter.fetch_add(1, Ordering::SeqCst)) + 0xb2
+    );
+    let mut response = (
+        StatusCode::from_u16(status).expect("a status"),
+        [("content-type", "application/json")],
+        answer.to_string(),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        "x-line-request-id",
+        HeaderValue::from_str(&request_id).expect("hex"),
+    );
+    response
+}
+
+/// LINE's checks of a rich menu request, then what it does.
+fn rich_menu_answer(
+    inner: &Inner,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Answer {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("authorization") != Some(&format!("Bearer {ACCESS_TOKEN}")) {
+        return error(401, status_message(401));
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut menus = inner.rich_menus.lock().unwrap();
+    let not_found = || error(404, "Not found");
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["v2", "bot", "richmenu"]) => {
+            let content_type = header("content-type").unwrap_or("");
+            if !content_type.starts_with("application/json") {
+                return error(
+                    415,
+                    &format!("The content type, '{content_type}', is not supported"),
+                );
+            }
+            let Ok(request) = serde_json::from_slice::<Value>(body) else {
+                return error(
+                    400,
+                    "The request body could not be parsed as JSON (line: 1, column: 1)",
+                );
+            };
+            let openapi = messaging_api();
+            assert_eq!(
+                openapi.request_schema_name(RICH_MENU),
+                "RichMenuRequest",
+                "LINE's OpenAPI names the rich menu's schema"
+            );
+            let mut violations = openapi.check("RichMenuRequest", &request);
+            violations.extend(rich_menu_rules(&request));
+            if let Some(refused) = refusal(&violations) {
+                return refused;
+            }
+            let id = rich_menu_id(inner);
+            menus.menus.push(RichMenu {
+                id: id.clone(),
+                request,
+                image: None,
+            });
+            (200, Vec::new(), json!({ "richMenuId": id }))
+        }
+        ("GET", ["v2", "bot", "richmenu", "list"]) => {
+            let list: Vec<Value> = menus
+                .menus
+                .iter()
+                .map(|m| {
+                    let mut shown = m.request.clone();
+                    shown["richMenuId"] = json!(m.id);
+                    shown
+                })
+                .collect();
+            (200, Vec::new(), json!({ "richmenus": list }))
+        }
+        ("DELETE", ["v2", "bot", "richmenu", id]) => {
+            let Some(at) = menus.menus.iter().position(|m| m.id == *id) else {
+                return not_found();
+            };
+            menus.menus.remove(at);
+            if menus.default.as_deref() == Some(id) {
+                menus.default = None;
+            }
+            menus.deleted.push((*id).to_owned());
+            (200, Vec::new(), json!({}))
+        }
+        ("POST", ["v2", "bot", "richmenu", id, "content"]) => {
+            let Some(menu) = menus.menus.iter_mut().find(|m| m.id == *id) else {
+                return not_found();
+            };
+            if menu.image.is_some() {
+                return error(400, "An image has already been uploaded to the richmenu");
+            }
+            let content_type = header("content-type").unwrap_or("").to_owned();
+            let kind = match content_type.split(';').next().unwrap_or("").trim() {
+                "image/png" => Picture::Png,
+                "image/jpeg" => Picture::Jpeg,
+                _ => {
+                    return error(
+                        415,
+                        &format!("The content type, '{content_type}', is not supported"),
+                    );
+                }
+            };
+            if body.len() > MAX_RICH_MENU_IMAGE {
+                return error(413, "The image exceeds the maximum size of 1 MB");
+            }
+            let (width, height) = match picture_size(kind, body) {
+                Ok(size) => size,
+                Err(e) => return error(400, &format!("The image is invalid: {e}")),
+            };
+            if (u64::from(width), u64::from(height)) != menu.size() {
+                let (w, h) = menu.size();
+                return error(
+                    400,
+                    &format!(
+                        "The image size ({width}x{height}) does not match the rich menu's size ({w}x{h})"
+                    ),
+                );
+            }
+            menu.image = Some((content_type, body.to_vec()));
+            (200, Vec::new(), json!({}))
+        }
+        ("POST", ["v2", "bot", "user", "all", "richmenu", id]) => {
+            let Some(menu) = menus.menus.iter().find(|m| m.id == *id) else {
+                return not_found();
+            };
+            if menu.image.is_none() {
+                return error(400, "must upload richmenu image before applying it to user");
+            }
+            menus.default = Some((*id).to_owned());
+            (200, Vec::new(), json!({}))
+        }
+        ("GET", ["v2", "bot", "user", "all", "richmenu"]) => match &menus.default {
+            Some(id) => (200, Vec::new(), json!({ "richMenuId": id })),
+            None => error(404, "no default richmenu"),
+        },
+        _ => error(405, "Method Not Allowed"),
+    }
+}
+
+/// LINE's documented rules for a rich menu that `RichMenuRequest` in the
+/// YAML does not state.
+fn rich_menu_rules(request: &Value) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut violation = |property: String, message: &str| {
+        violations.push(Violation {
+            property,
+            message: message.to_owned(),
+        })
+    };
+    for field in ["size", "selected", "name", "chatBarText", "areas"] {
+        if request.get(field).is_none() {
+            violation(field.into(), "must be specified");
+        }
+    }
+    let (width, height) = (
+        request["size"]["width"].as_u64().unwrap_or(0),
+        request["size"]["height"].as_u64().unwrap_or(0),
+    );
+    if !(800..=2500).contains(&width) {
+        violation("size.width".into(), "must be between 800 and 2500");
+    }
+    if height < 250 {
+        violation("size.height".into(), "must be at least 250");
+    }
+    if width * 100 < height * 145 {
+        violation("size".into(), "width / height must be at least 1.45");
+    }
+    let areas = request["areas"].as_array().cloned().unwrap_or_default();
+    if areas.len() > MAX_RICH_MENU_AREAS {
+        violation("areas".into(), "Size must be between 0 and 20");
+    }
+    for (i, area) in areas.iter().enumerate() {
+        let bounds = &area["bounds"];
+        let field = |name: &str| bounds[name].as_u64();
+        match (field("x"), field("y"), field("width"), field("height")) {
+            (Some(x), Some(y), Some(w), Some(h)) if w > 0 && h > 0 => {
+                if x + w > width || y + h > height {
+                    violation(
+                        format!("areas[{i}].bounds"),
+                        "must be inside the rich menu's size",
+                    );
+                }
+            }
+            _ => violation(
+                format!("areas[{i}].bounds"),
+                "must have x, y, width and height",
+            ),
+        }
+        let action = &area["action"];
+        let schema = match action["type"].as_str() {
+            Some("postback") => "PostbackAction",
+            Some("message") => "MessageAction",
+            Some("uri") => "URIAction",
+            Some("datetimepicker") => "DatetimePickerAction",
+            Some("richmenuswitch") => "RichMenuSwitchAction",
+            _ => {
+                violation(
+                    format!("areas[{i}].action.type"),
+                    "not an action a rich menu takes",
+                );
+                continue;
+            }
+        };
+        for v in messaging_api().check(schema, action) {
+            violation(
+                format!("areas[{i}].action.{}", v.property)
+                    .trim_end_matches('.')
+                    .to_owned(),
+                &v.message,
+            );
+        }
+        let units = |name: &str| action[name].as_str().map(|t| t.chars().count());
+        if units("label").is_some_and(|n| n > 20) {
+            violation(
+                format!("areas[{i}].action.label"),
+                "Length must be between 0 and 20",
+            );
+        }
+        if units("displayText").is_some_and(|n| n == 0 || n > 300) {
+            violation(
+                format!("areas[{i}].action.displayText"),
+                "Length must be between 1 and 300",
+            );
+        }
+        if action["type"] == "postback"
+            && action["data"]
+                .as_str()
+                .is_none_or(|d| d.chars().count() > 300)
+        {
+            violation(
+                format!("areas[{i}].action.data"),
+                "Length must be between 0 and 300",
+            );
+        }
+    }
+    violations
+}
+
+/// The kinds of picture LINE takes for a rich menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Picture {
+    Png,
+    Jpeg,
+}
+
+/// The pixel size of a whole PNG (every chunk's CRC checked, through
+/// `IEND`) or of a JPEG (from its frame header).
+fn picture_size(kind: Picture, bytes: &[u8]) -> Result<(u32, u32), String> {
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    match kind {
+        Picture::Png => {
+            if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                return Err("not a PNG".into());
+            }
+            let mut at = 8;
+            let mut size = None;
+            loop {
+                let head = bytes.get(at..at + 8).ok_or("the PNG is cut short")?;
+                let length = be32(&head[..4]) as usize;
+                let kind = &head[4..8];
+                let data = bytes
+                    .get(at + 8..at + 8 + length)
+                    .ok_or("the PNG is cut short")?;
+                let crc = bytes
+                    .get(at + 8 + length..at + 12 + length)
+                    .ok_or("the PNG is cut short")?;
+                if crc32(&bytes[at + 4..at + 8 + length]) != be32(crc) {
+                    return Err(format!(
+                        "the PNG's {} chunk is damaged",
+                        String::from_utf8_lossy(kind)
+                    ));
+                }
+                match (kind, size) {
+                    (b"IHDR", None) if length == 13 => {
+                        size = Some((be32(&data[..4]), be32(&data[4..8])))
+                    }
+                    (_, None) => return Err("the PNG does not start with IHDR".into()),
+                    (b"IEND", Some(size)) => return Ok(size),
+                    _ => {}
+                }
+                at += 12 + length;
+            }
+        }
+        Picture::Jpeg => {
+            if !bytes.starts_with(&[0xFF, 0xD8]) {
+                return Err("not a JPEG".into());
+            }
+            let mut at = 2;
+            loop {
+                let marker = bytes
+                    .get(at..at + 4)
+                    .ok_or("the JPEG has no frame header")?;
+                if marker[0] != 0xFF {
+                    return Err("the JPEG is damaged".into());
+                }
+                let length = usize::from(u16::from_be_bytes([marker[2], marker[3]]));
+                if (0xC0..=0xCF).contains(&marker[1]) && ![0xC4, 0xC8, 0xCC].contains(&marker[1]) {
+                    let frame = bytes.get(at + 5..at + 9).ok_or("the JPEG is cut short")?;
+                    let height = u16::from_be_bytes([frame[0], frame[1]]);
+                    let width = u16::from_be_bytes([frame[2], frame[3]]);
+                    return Ok((u32::from(width), u32::from(height)));
+                }
+                at += 2 + length;
+            }
+        }
+    }
+}
+
+/// CRC-32 (ISO-HDLC), as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    static TABLE: OnceLock<[u32; 256]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = [0u32; 256];
+        for (n, entry) in table.iter_mut().enumerate() {
+            let mut c = n as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            *entry = c;
+        }
+        table
+    });
+    !bytes.iter().fold(!0u32, |c, &b| {
+        table[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
+    })
+}
+
+/// The pixel size of a rich menu picture as the fake reads it (PNG only),
+/// for tests that look at what was uploaded.
+pub fn png_size(bytes: &[u8]) -> Result<(u32, u32), String> {
+    picture_size(Picture::Png, bytes)
 }
