@@ -39,3 +39,4 @@ mod plugin_answers;
 mod plugins_api;
 mod sandbox;
 mod schedule_paths;
+mod upgrade_in_place;
