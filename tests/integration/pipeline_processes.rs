@@ -439,7 +439,7 @@ async fn in_flight_in(database_url: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_default_lease_a_restarted_sqlite_host_resends_what_its_predecessor_left_in_flight()
-{
+ {
     // The case: kill -9 three times during a 3,000-recipient LINE
     // broadcast, with `tayori serve`'s own lease and retry settings. With
     // the old 300 s lease the rows in flight at a kill waited out the lease
