@@ -64,6 +64,8 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct SecretKey {
     cipher: XChaCha20Poly1305,
+    /// The key itself, for [`SecretKey::derive`] only.
+    raw: [u8; 32],
     origin: String,
 }
 
@@ -78,8 +80,22 @@ impl SecretKey {
     pub fn from_bytes(bytes: [u8; 32], origin: impl Into<String>) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(&bytes.into()),
+            raw: bytes,
             origin: origin.into(),
         }
+    }
+
+    /// A key of its own for another use of this process's secret (`links`
+    /// signs parents' links, `csrf` the web forms' tokens): HMAC-SHA256 of
+    /// the label under the key, so that no use can forge another's values
+    /// and none reveals the key that seals channel secrets.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.raw)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"tayori/derive/");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// A fresh random key (in-memory databases, tests).

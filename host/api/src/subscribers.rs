@@ -13,8 +13,9 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use chrono::{Months, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use tayori_core::registration::DateRules;
 use tayori_core::{
     Child, Contact, Locale, NewChild, NewContact, NewSubscriber, Subscriber, SubscriberCounts,
     SubscriberPatch, Tenant,
@@ -39,13 +40,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stop_child))
 }
 
-/// How far ahead a due date may be: a pregnancy lasts about 9⅓ months.
-pub const DUE_DATE_MAX_AHEAD_MONTHS: u32 = 10;
-/// How long past a due date a child may still be registered as expecting;
-/// later, the family reports the birth date instead.
-pub const DUE_DATE_MAX_PAST_DAYS: u64 = 14;
-/// The oldest birth date accepted: the longest delivery span is to age 18.
-pub const BIRTH_DATE_MAX_YEARS: u32 = 18;
 /// The longest address (an email address is at most 254; LINE ids are 33).
 pub const MAX_ADDRESS_LEN: usize = 320;
 /// The longest external id.
@@ -320,51 +314,17 @@ impl Rules {
                 "a child needs a due_date or a birth_date",
             )),
             (_, Some(b)) => {
-                if b > self.today {
-                    return Err(refuse(
-                        birth_field,
-                        format!("{b} is in the future (today is {})", self.today),
-                    ));
-                }
-                let oldest = self
-                    .today
-                    .checked_sub_months(Months::new(12 * BIRTH_DATE_MAX_YEARS))
-                    .unwrap_or(NaiveDate::MIN);
-                if b < oldest {
-                    return Err(refuse(
-                        birth_field,
-                        format!("{b} is more than {BIRTH_DATE_MAX_YEARS} years ago"),
-                    ));
-                }
+                DateRules::new(self.today)
+                    .birth(b)
+                    .map_err(|p| refuse(birth_field, p.api_message(b)))?;
                 Ok(NewChild {
                     due_date: due,
                     birth_date: Some(b),
                 })
             }
-            (Some(d), None) => {
-                let latest = self
-                    .today
-                    .checked_add_months(Months::new(DUE_DATE_MAX_AHEAD_MONTHS))
-                    .unwrap_or(NaiveDate::MAX);
-                if d > latest {
-                    return Err(refuse(
-                        due_field,
-                        format!(
-                            "{d} is more than {DUE_DATE_MAX_AHEAD_MONTHS} months ahead (the latest is {latest}); check the year"
-                        ),
-                    ));
-                }
-                let earliest = self.today - chrono::Days::new(DUE_DATE_MAX_PAST_DAYS);
-                if d < earliest {
-                    return Err(refuse(
-                        due_field,
-                        format!(
-                            "{d} is more than {DUE_DATE_MAX_PAST_DAYS} days past (the earliest is {earliest}); report the birth_date instead"
-                        ),
-                    ));
-                }
-                Ok(NewChild::due(d))
-            }
+            (Some(d), None) => DateRules::new(self.today)
+                .child(false, d)
+                .map_err(|p| refuse(due_field, p.api_message(d))),
         }
     }
 

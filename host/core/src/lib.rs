@@ -7,10 +7,12 @@
 
 pub mod content;
 pub mod domain;
+pub mod messenger;
 pub mod plugin;
 pub mod schedule;
 pub mod store;
 
 pub use domain::*;
+pub use messenger::Messenger;
 pub use plugin::*;
 pub use store::*;
