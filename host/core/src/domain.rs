@@ -14,6 +14,7 @@
 
 pub mod catalog;
 pub mod channel;
+pub mod conversation;
 pub mod delivery;
 pub mod inbound;
 pub mod link;

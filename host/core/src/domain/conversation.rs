@@ -1,0 +1,510 @@
+//! The registration conversation in a chat: a small state machine per
+//! contact, pure, driven by the contact's inbound events.
+//!
+//! A LINE follow gets the greeting and the question "expecting or born?";
+//! the answer gets a date picker bounded by [`DateRules`]; the date (picked
+//! or typed) gets a confirmation; "yes" registers. Every question carries
+//! the conversation's `round` in its buttons' data (`tayori:<round>:<verb>`),
+//! so a tap on an older message is recognised as stale, and data the host
+//! never wrote as forged: either is answered with a plain "please start
+//! again" and the question again, and changes nothing. An unfollow (a
+//! block) stops the contact at once.
+//!
+//! The machine decides; the store applies its [`Effect`]s in the
+//! transaction that keeps the event, so an event redelivered under the same
+//! id changes nothing.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::registration::{DateRules, written_date};
+use super::{Locale, NewChild};
+use crate::plugin::{Action, Button, Content, DatePicker, EventKind, PickerMode};
+
+/// Where a contact's conversation stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Nothing asked.
+    Idle,
+    /// Asked whether the baby is expected or born.
+    AskStage,
+    /// Asked for the due date or the birth date.
+    AskDate { born: bool },
+    /// Asked to confirm the date.
+    Confirm { born: bool, date: NaiveDate },
+}
+
+/// A contact's conversation, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub step: Step,
+    /// Counts the questions asked; written into their buttons' data.
+    pub round: u32,
+    pub locale: Locale,
+}
+
+impl Default for Conversation {
+    fn default() -> Self {
+        Self {
+            step: Step::Idle,
+            round: 0,
+            locale: Locale::Ja,
+        }
+    }
+}
+
+/// What the event asks the store to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Register a household with this contact and child.
+    Register { locale: Locale, child: NewChild },
+    /// The contact blocked the account: stop it at once.
+    Block,
+}
+
+/// Something about the event worth keeping with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// A button of an earlier question.
+    Stale,
+    /// Data the host never wrote.
+    Forged,
+}
+
+/// What an event leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub next: Conversation,
+    pub say: Vec<Content>,
+    pub effects: Vec<Effect>,
+    pub note: Option<Note>,
+}
+
+/// What the machine needs to know besides the event.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub rules: DateRules,
+    /// The tenant's name, for the greeting.
+    pub tenant_name: &'a str,
+    /// Whether the contact already belongs to a household.
+    pub registered: bool,
+}
+
+const PREFIX: &str = "tayori";
+
+fn data(round: u32, verb: &str) -> String {
+    format!("{PREFIX}:{round}:{verb}")
+}
+
+/// `(round, verb)` of data the host wrote.
+fn parse_data(d: &str) -> Option<(u32, &str)> {
+    let rest = d.strip_prefix(PREFIX)?.strip_prefix(':')?;
+    let (round, verb) = rest.split_once(':')?;
+    Some((round.parse().ok()?, verb))
+}
+
+/// A date typed as `2027-05-01`, `2027/5/1`, `2027年5月1日`, in full- or
+/// half-width digits.
+pub fn parse_typed_date(text: &str) -> Option<NaiveDate> {
+    let normal: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            _ => c,
+        })
+        .collect();
+    let parts: Vec<&str> = normal
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let [y, m, d] = parts.as_slice() else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+struct Words {
+    greeting: &'static str,
+    ask_stage: &'static str,
+    expecting: &'static str,
+    born: &'static str,
+    ask_due: &'static str,
+    ask_birth: &'static str,
+    pick: &'static str,
+    confirm_due: &'static str,
+    confirm_birth: &'static str,
+    yes: &'static str,
+    change: &'static str,
+    registered: &'static str,
+    start_again: &'static str,
+    not_a_date: &'static str,
+    already: &'static str,
+}
+
+fn words(locale: Locale) -> Words {
+    match locale {
+        Locale::Ja => Words {
+            greeting: "{tenant}の子育て応援メッセージです。友だち追加ありがとうございます。",
+            ask_stage: "お子さんはお生まれですか？",
+            expecting: "出産予定",
+            born: "生まれた",
+            ask_due: "出産予定日を選んでください（2027-05-01 のように送っても登録できます）。",
+            ask_birth: "誕生日を選んでください（2027-05-01 のように送っても登録できます）。",
+            pick: "日付を選ぶ",
+            confirm_due: "出産予定日は{date}です。これで登録しますか？",
+            confirm_birth: "誕生日は{date}です。これで登録しますか？",
+            yes: "登録する",
+            change: "日付を直す",
+            registered: "登録しました。時期に合わせたメッセージをお届けします。",
+            start_again: "もう一度はじめからお願いします。",
+            not_a_date: "日付が読み取れませんでした。2027-05-01 のように送ってください。",
+            already: "登録済みです。メニューから出産の報告や配信の停止ができます。",
+        },
+        Locale::JaEasy => Words {
+            greeting: "{tenant}の こそだての メッセージです。ともだちに してくれて ありがとう。",
+            ask_stage: "あかちゃんは うまれましたか？",
+            expecting: "まだ おなかの なか",
+            born: "うまれた",
+            ask_due: "うまれる よていの 日を えらんでください。",
+            ask_birth: "たんじょうびを えらんでください。",
+            pick: "日を えらぶ",
+            confirm_due: "うまれる よていの 日は {date}です。これで いいですか？",
+            confirm_birth: "たんじょうびは {date}です。これで いいですか？",
+            yes: "はい",
+            change: "なおす",
+            registered: "とうろく しました。メッセージを おくります。",
+            start_again: "もう いちど はじめから おねがいします。",
+            not_a_date: "日が わかりませんでした。2027-05-01 のように おくってください。",
+            already: "もう とうろく しています。",
+        },
+        Locale::En => Words {
+            greeting: "Welcome to {tenant}'s messages for parents. Thank you for adding us.",
+            ask_stage: "Is your baby born yet?",
+            expecting: "Expecting",
+            born: "Born",
+            ask_due: "Choose your due date (or send it like 2027-05-01).",
+            ask_birth: "Choose the date of birth (or send it like 2027-05-01).",
+            pick: "Choose a date",
+            confirm_due: "Your due date is {date}. Register with this date?",
+            confirm_birth: "The date of birth is {date}. Register with this date?",
+            yes: "Register",
+            change: "Change the date",
+            registered: "You are registered. We will send messages for each stage.",
+            start_again: "Please start again.",
+            not_a_date: "We could not read a date. Send it like 2027-05-01.",
+            already: "You are already registered.",
+        },
+    }
+}
+
+fn text(locale: Locale, body: String) -> Content {
+    Content {
+        subject: None,
+        body,
+        locale: locale.as_str().to_string(),
+        buttons: Vec::new(),
+        quick_replies: Vec::new(),
+        fallback_url: None,
+    }
+}
+
+fn postback(label: &str, data: String) -> Button {
+    Button {
+        label: label.to_string(),
+        action: Action::Postback { data },
+    }
+}
+
+/// Runs one event through the machine.
+pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn {
+    let locale = state.locale;
+    let w = words(locale);
+    let mut turn = Turn {
+        next: state.clone(),
+        say: Vec::new(),
+        effects: Vec::new(),
+        note: None,
+    };
+    let ask_stage = |turn: &mut Turn| {
+        turn.next.round += 1;
+        turn.next.step = Step::AskStage;
+        let r = turn.next.round;
+        let mut c = text(locale, w.ask_stage.to_string());
+        c.quick_replies = vec![
+            postback(w.expecting, data(r, "stage=due")),
+            postback(w.born, data(r, "stage=born")),
+        ];
+        turn.say.push(c);
+    };
+    let ask_date = |turn: &mut Turn, born: bool| {
+        turn.next.round += 1;
+        turn.next.step = Step::AskDate { born };
+        let r = turn.next.round;
+        let (min, max) = if born {
+            ctx.rules.birth_range()
+        } else {
+            ctx.rules.due_range()
+        };
+        let mut c = text(
+            locale,
+            (if born { w.ask_birth } else { w.ask_due }).to_string(),
+        );
+        c.quick_replies = vec![Button {
+            label: w.pick.to_string(),
+            action: Action::DatePicker(DatePicker {
+                data: data(r, "date"),
+                mode: PickerMode::Date,
+                initial: None,
+                min: Some(min.to_string()),
+                max: Some(max.to_string()),
+            }),
+        }];
+        turn.say.push(c);
+    };
+    let take_date = |turn: &mut Turn, born: bool, date: NaiveDate| {
+        let checked = if born {
+            ctx.rules.birth(date)
+        } else {
+            ctx.rules.due(date)
+        };
+        match checked {
+            Err(problem) => {
+                turn.say.push(text(locale, problem.message(locale)));
+                ask_date(turn, born);
+            }
+            Ok(()) => {
+                turn.next.round += 1;
+                turn.next.step = Step::Confirm { born, date };
+                let r = turn.next.round;
+                let ask = if born { w.confirm_birth } else { w.confirm_due };
+                let mut c = text(locale, ask.replace("{date}", &written_date(date, locale)));
+                c.quick_replies = vec![
+                    postback(w.yes, data(r, "confirm")),
+                    postback(w.change, data(r, "change")),
+                ];
+                turn.say.push(c);
+            }
+        }
+    };
+    let again = |turn: &mut Turn, note: Note| {
+        turn.note = Some(note);
+        turn.say.push(text(locale, w.start_again.to_string()));
+        if !ctx.registered {
+            ask_stage(turn);
+        }
+    };
+
+    match event {
+        EventKind::Unfollow => {
+            turn.next = Conversation {
+                locale,
+                ..Conversation::default()
+            };
+            if ctx.registered {
+                turn.effects.push(Effect::Block);
+            }
+        }
+        EventKind::Follow { .. } if ctx.registered => {
+            turn.say.push(text(locale, w.already.to_string()));
+        }
+        EventKind::Follow { .. } => {
+            turn.say.push(text(
+                locale,
+                w.greeting.replace("{tenant}", ctx.tenant_name),
+            ));
+            ask_stage(&mut turn);
+        }
+        EventKind::Postback(d) | EventKind::Picked { data: d, .. } => {
+            let chosen = match event {
+                EventKind::Picked { chosen, .. } => Some(chosen.as_str()),
+                _ => None,
+            };
+            if d.starts_with("menu=") {
+                // The rich menu's buttons: answered by the self-service steps.
+                if !ctx.registered {
+                    ask_stage(&mut turn);
+                } else {
+                    turn.say.push(text(locale, w.already.to_string()));
+                }
+                return turn;
+            }
+            let Some((round, verb)) = parse_data(d) else {
+                again(&mut turn, Note::Forged);
+                return turn;
+            };
+            if round != state.round || ctx.registered {
+                again(&mut turn, Note::Stale);
+                return turn;
+            }
+            match (&state.step, verb) {
+                (Step::AskStage, "stage=due") => ask_date(&mut turn, false),
+                (Step::AskStage, "stage=born") => ask_date(&mut turn, true),
+                (Step::AskDate { born }, "date") => {
+                    match chosen.and_then(|c| c.parse::<NaiveDate>().ok()) {
+                        Some(date) => take_date(&mut turn, *born, date),
+                        None => {
+                            turn.say.push(text(locale, w.not_a_date.to_string()));
+                            ask_date(&mut turn, *born);
+                        }
+                    }
+                }
+                (Step::Confirm { born, date }, "confirm") => {
+                    turn.effects.push(Effect::Register {
+                        locale,
+                        child: if *born {
+                            NewChild::born(*date)
+                        } else {
+                            NewChild::due(*date)
+                        },
+                    });
+                    turn.next.step = Step::Idle;
+                    turn.say.push(text(locale, w.registered.to_string()));
+                }
+                (Step::Confirm { born, .. }, "change") => ask_date(&mut turn, *born),
+                _ => again(&mut turn, Note::Forged),
+            }
+        }
+        EventKind::Text(words_sent) => match &state.step {
+            Step::AskDate { born } if !ctx.registered => match parse_typed_date(words_sent) {
+                Some(date) => take_date(&mut turn, *born, date),
+                None => {
+                    turn.say.push(text(locale, w.not_a_date.to_string()));
+                    ask_date(&mut turn, *born);
+                }
+            },
+            _ if ctx.registered => turn.say.push(text(locale, w.already.to_string())),
+            _ => ask_stage(&mut turn),
+        },
+        EventKind::Email(_) => {}
+    }
+    turn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn ctx(registered: bool) -> Context<'static> {
+        Context {
+            rules: DateRules::new(d("2026-12-07")),
+            tenant_name: "札幌市",
+            registered,
+        }
+    }
+
+    fn tapped(turn: &Turn, i: usize) -> EventKind {
+        let b = &turn.say.last().unwrap().quick_replies[i];
+        match &b.action {
+            Action::Postback { data } => EventKind::Postback(data.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn picker(turn: &Turn) -> DatePicker {
+        match &turn.say.last().unwrap().quick_replies[0].action {
+            Action::DatePicker(p) => p.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn follow_stage_date_confirm_registers() {
+        let c = ctx(false);
+        let t1 = step(
+            &Conversation::default(),
+            &EventKind::Follow { unblocked: false },
+            &c,
+        );
+        assert!(t1.say[0].body.contains("札幌市"));
+        assert_eq!(t1.next.step, Step::AskStage);
+        let t2 = step(&t1.next, &tapped(&t1, 0), &c);
+        assert_eq!(t2.next.step, Step::AskDate { born: false });
+        let p = picker(&t2);
+        assert_eq!(p.min.as_deref(), Some("2026-11-23"));
+        assert_eq!(p.max.as_deref(), Some("2027-10-07"));
+        let t3 = step(
+            &t2.next,
+            &EventKind::Picked {
+                data: p.data,
+                chosen: "2027-05-01".into(),
+            },
+            &c,
+        );
+        assert!(t3.say[0].body.contains("2027年5月1日"), "{:?}", t3.say);
+        let t4 = step(&t3.next, &tapped(&t3, 0), &c);
+        assert_eq!(
+            t4.effects,
+            vec![Effect::Register {
+                locale: Locale::Ja,
+                child: NewChild::due(d("2027-05-01"))
+            }]
+        );
+        assert_eq!(t4.next.step, Step::Idle);
+    }
+
+    #[test]
+    fn a_date_outside_the_rules_says_why_and_asks_again() {
+        let c = ctx(false);
+        let state = Conversation {
+            step: Step::AskDate { born: true },
+            round: 4,
+            locale: Locale::En,
+        };
+        let t = step(&state, &EventKind::Text("2027/1/1".into()), &c);
+        assert!(t.effects.is_empty());
+        assert!(t.say[0].body.contains("today"), "{:?}", t.say);
+        assert_eq!(t.next.step, Step::AskDate { born: true });
+        assert_eq!(t.next.round, 5);
+        let typed = step(&state, &EventKind::Text("２０２６年１２月１日".into()), &c);
+        assert_eq!(
+            typed.next.step,
+            Step::Confirm {
+                born: true,
+                date: d("2026-12-01")
+            }
+        );
+    }
+
+    #[test]
+    fn stale_and_forged_taps_change_nothing_and_ask_to_start_again() {
+        let c = ctx(false);
+        let state = Conversation {
+            step: Step::Confirm {
+                born: false,
+                date: d("2027-05-01"),
+            },
+            round: 7,
+            locale: Locale::Ja,
+        };
+        let stale = step(&state, &EventKind::Postback(data(6, "confirm")), &c);
+        assert_eq!(stale.note, Some(Note::Stale));
+        assert!(stale.effects.is_empty());
+        assert!(stale.say[0].body.contains("はじめから"));
+        let forged = step(&state, &EventKind::Postback("register=yes".into()), &c);
+        assert_eq!(forged.note, Some(Note::Forged));
+        assert!(forged.effects.is_empty());
+    }
+
+    #[test]
+    fn a_block_stops_a_registered_contact() {
+        let t = step(&Conversation::default(), &EventKind::Unfollow, &ctx(true));
+        assert_eq!(t.effects, vec![Effect::Block]);
+        assert!(t.say.is_empty());
+        let stranger = step(&Conversation::default(), &EventKind::Unfollow, &ctx(false));
+        assert!(stranger.effects.is_empty());
+    }
+
+    #[test]
+    fn typed_dates() {
+        assert_eq!(parse_typed_date("2027-05-01"), Some(d("2027-05-01")));
+        assert_eq!(parse_typed_date("2027年5月1日"), Some(d("2027-05-01")));
+        assert_eq!(parse_typed_date("2027-02-30"), None);
+        assert_eq!(parse_typed_date("hello"), None);
+    }
+}
