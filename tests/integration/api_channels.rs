@@ -168,18 +168,31 @@ async fn the_scheduler_gets_the_full_config_and_the_database_only_ciphertext() {
 
     // Neither the database nor its WAL holds the secret in clear, while the
     // endpoint is there to be found (so the bytes read are the right ones).
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("tayori.db")
-        {
-            bytes.extend(std::fs::read(&path).unwrap());
+    // A file listed may be gone by the time it is read (SQLite deletes
+    // `-wal` and `-shm` as the last connection closes): then its pages are
+    // in the database file, and the files are read again from the start.
+    let read_all = || -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tayori.db")
+            {
+                match std::fs::read(&path) {
+                    Ok(read) => bytes.extend(read),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                    Err(e) => panic!("reading {}: {e}", path.display()),
+                }
+            }
         }
-    }
+        Some(bytes)
+    };
+    let bytes = (0..100)
+        .find_map(|_| read_all())
+        .expect("the database files stay put long enough to be read");
     let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(
         has("visible-endpoint"),

@@ -116,7 +116,106 @@ async fn a_parents_mail_is_kept_once_and_only_with_the_password() {
     // The mail's own Date (21:40 JST), not the time it arrived.
     assert_eq!(event["occurred_at"], "2026-12-06T12:40:00Z");
     assert_eq!(event["action"], "recorded");
-    assert!(fake.attempts().is_empty(), "receiving sends nothing");
+
+    // The mail is answered once, with a signed link to the form for that
+    // address, through the same channel.
+    let link = link_in_answer(&fake, 1).await;
+    assert!(
+        link.starts_with(&host.server.url(&format!("/r/{TENANT}?t="))),
+        "{link}"
+    );
+    assert_eq!(fake.mails().len(), 1, "one answer for a mail posted twice");
+}
+
+/// Waits for the `n`th mail the fake accepted and gives the link in it.
+async fn link_in_answer(fake: &FakeSendGrid, n: usize) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(30), fake.received(n))
+        .await
+        .expect("the host answered the mail");
+    let mails = fake.mails();
+    let mail = mails.get(n - 1).expect("an accepted mail");
+    assert_eq!(mail.recipients(), vec!["hanako@example.jp".to_string()]);
+    mail.first_link()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blank_mail_gets_a_link_that_registers_that_address() {
+    let fake = FakeSendGrid::start().await;
+    let host = mail_host(&fake, Some(INBOUND_SECRET)).await;
+    let response = post(
+        &host,
+        Some(INBOUND_SECRET),
+        inbound_form("blank-3@mail.example.jp", ""),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let link = link_in_answer(&fake, 1).await;
+
+    // The link's form knows the address: it asks only for the date.
+    let client = reqwest::Client::new();
+    let page = client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("the form's cookie")
+        .to_string();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("hanako@example.jp"),
+        "the form names the address"
+    );
+    assert!(!html.contains("id=\"email\""), "and does not ask for one");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's CSRF field")
+        .to_string();
+    let token = link.split("t=").nth(1).expect("the token").to_string();
+    let sent = client
+        .post(host.server.url(&format!("/r/{TENANT}")))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("t", token.as_str()),
+            ("stage", "born"),
+            ("year", "2027"),
+            ("month", "1"),
+            ("day", "1"),
+            ("locale", "ja"),
+            ("consent", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = sent.status();
+    let answer = sent.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {answer}");
+    let page = host
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/tenants/{TENANT}/subscribers?limit=10"),
+            None,
+        )
+        .await;
+    let registered = &page["items"][0];
+    assert_eq!(registered["contacts"][0]["channel"], "email");
+    assert_eq!(registered["contacts"][0]["address"], "hanako@example.jp");
+    assert_eq!(registered["children"][0]["birth_date"], "2027-01-01");
+
+    // A mail from the registered address gets the way to what is
+    // registered instead.
+    post(
+        &host,
+        Some(INBOUND_SECRET),
+        inbound_form("blank-4@mail.example.jp", ""),
+    )
+    .await;
+    let manage = link_in_answer(&fake, 2).await;
+    assert!(manage.starts_with(&host.server.url("/m/")), "{manage}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,19 +109,7 @@ fn line_user(i: usize) -> String {
 async fn line_pushes_each_delivery_with_its_key_as_the_retry_key() {
     let fake = FakeLine::start().await;
     let host = Host::start().await;
-    host.put_channel(
-        "line",
-        json!({
-            "plugin": "line",
-            "config": {
-                "channel_access_token": line::ACCESS_TOKEN,
-                "channel_secret": line::CHANNEL_SECRET,
-                "api_base": fake.api_base(),
-            },
-            "allowed_hosts": approved(fake.addr),
-        }),
-    )
-    .await;
+    host.put_line_channel(&fake).await;
     for i in 1..=2 {
         host.subscriber("ja", "line", &line_user(i), born_five_days_ago())
             .await;

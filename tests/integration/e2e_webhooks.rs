@@ -3,7 +3,8 @@
 //! signed with the channel secret): only a valid signature gets events in,
 //! whatever the body says; each event type does what it should (an unfollow
 //! invalidates the contact and cancels what was pending for it, an
-//! unblocking follow brings it back, the rest is listed for registration);
+//! unblocking follow asks whether to resume and a yes brings it back, the
+//! rest is listed for registration);
 //! a redelivered event is handled once; and addresses that lead nowhere
 //! answer without saying why.
 
@@ -12,6 +13,7 @@ use hmac::Mac as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::support::chat::{data_of, said};
 use crate::support::host::{Host, TENANT, approved, born_five_days_ago, jst, today};
 use crate::support::platforms::line::{self, FakeLine};
 
@@ -24,19 +26,7 @@ fn user(i: usize) -> String {
 async fn line_host() -> (Host, FakeLine, Value) {
     let fake = FakeLine::start().await;
     let host = Host::start_at(jst(today(), 8, 0)).await;
-    host.put_channel(
-        "line",
-        json!({
-            "plugin": "line",
-            "config": {
-                "channel_access_token": line::ACCESS_TOKEN,
-                "channel_secret": line::CHANNEL_SECRET,
-                "api_base": fake.api_base(),
-            },
-            "allowed_hosts": approved(fake.addr),
-        }),
-    )
-    .await;
+    host.put_line_channel(&fake).await;
     let subscriber = host
         .subscriber("ja", "line", &user(1), born_five_days_ago())
         .await;
@@ -195,21 +185,31 @@ async fn each_event_type_is_acted_on_or_listed() {
     assert_eq!(cancelled.len(), 1);
     host.clock.set(jst(today(), 9, 1));
     host.send().await;
-    assert!(fake.attempts().is_empty());
+    // (The chat's own answers go as replies, on the events' tokens.)
+    assert!(
+        fake.accepted().iter().all(|a| a.api == line::Api::Reply),
+        "nothing pushed to a blocked contact"
+    );
 
-    // Unblocked: valid again, and the next broadcast reaches the parent.
-    let response =
-        FakeLine::post_webhook(&url, fake.callback(vec![fake.follow(&user(1), true)])).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(contact_status(&host, &subscriber).await, "valid");
+    // Unblocked: asked whether to resume, valid again only on yes, and the
+    // next broadcast reaches the parent.
+    let offer = said(&host, &fake, vec![fake.follow(&user(1), true)]).await;
+    assert_eq!(contact_status(&host, &subscriber).await, "invalid");
     let events = host.inbound().await;
     assert_eq!(events.len(), 5);
-    assert_eq!(events[4]["action"], "contact_restored");
+    assert_eq!(events[4]["action"], "recorded");
     assert_eq!(events[4]["unblocked"], true);
+    let yes = data_of(&offer, "再開する");
+    said(&host, &fake, vec![fake.postback(&user(1), &yes)]).await;
+    assert_eq!(contact_status(&host, &subscriber).await, "valid");
     let broadcast = host.broadcast(None, "おかえりなさい").await;
     assert_eq!(broadcast["deliveries"], 1);
     host.send().await;
-    let accepted = fake.accepted();
+    let accepted: Vec<_> = fake
+        .accepted()
+        .into_iter()
+        .filter(|a| a.api != line::Api::Reply)
+        .collect();
     assert_eq!(accepted.len(), 1);
     assert_eq!(accepted[0].to, [user(1)]);
 
@@ -250,7 +250,11 @@ async fn each_event_type_is_acted_on_or_listed() {
         .unwrap();
     assert_eq!(own.status(), StatusCode::OK);
     let own: Value = own.json().await.unwrap();
-    assert_eq!(own["items"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        own["items"].as_array().unwrap().len(),
+        6,
+        "with the yes to resuming"
+    );
     let other = http
         .get(host.server.url(&path))
         .bearer_auth(&stranger)
@@ -280,12 +284,12 @@ async fn a_redelivered_event_is_handled_once() {
     assert_eq!(host.inbound().await.len(), 1);
     assert_eq!(contact_status(&host, &subscriber).await, "invalid");
 
-    // The parent unblocks; then LINE redelivers the old unfollow (same
-    // webhookEventId, isRedelivery): it is recognised, and the contact
-    // stays valid.
-    let response =
-        FakeLine::post_webhook(&url, fake.callback(vec![fake.follow(&user(1), true)])).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    // The parent unblocks and says yes to messages again; then LINE
+    // redelivers the old unfollow (same webhookEventId, isRedelivery): it
+    // is recognised, and the contact stays valid.
+    let offer = said(&host, &fake, vec![fake.follow(&user(1), true)]).await;
+    let yes = data_of(&offer, "再開する");
+    said(&host, &fake, vec![fake.postback(&user(1), &yes)]).await;
     assert_eq!(contact_status(&host, &subscriber).await, "valid");
     let redelivered = FakeLine::redelivered(&unfollow);
     assert_eq!(redelivered["deliveryContext"]["isRedelivery"], true);
@@ -297,7 +301,7 @@ async fn a_redelivered_event_is_handled_once() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["contact_invalidated", "contact_restored"]);
+    assert_eq!(actions, ["contact_invalidated", "recorded", "recorded"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

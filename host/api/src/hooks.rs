@@ -40,7 +40,9 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::pagination::{PageQuery, Paged};
 
 mod answer;
+mod converse;
 pub use answer::{ANSWER_HEADERS, MAX_WEBHOOK_ANSWER, answer, answerable};
+pub use converse::{MAX_REPLY_MESSAGES, REGISTER_LINK_HOURS};
 
 /// The largest webhook body taken. LINE's callbacks are a few KiB (a batch
 /// of events, each under 5,000 characters of text); 1 MiB leaves room for
@@ -106,8 +108,11 @@ fn redacted(message: String, secret_fields: &[String], config: &serde_json::Valu
 /// `www-authenticate` of its headers (never a cookie) (e.g. LINE: 200, or 401 for a missing or wrong `x-line-signature`; 404
 /// where the plugin takes no webhooks). The events it read are recorded
 /// (a redelivered event once) and acted on before the answer: an unfollow
-/// invalidates the contact, a follow makes it valid again, the rest are
-/// listed at `GET /v1/tenants/{tenant}/inbound`.
+/// invalidates the contact at once. After the answer, each new event is
+/// answered in the chat: the registration conversation (a follow is
+/// greeted, an unblocking one asked whether to resume), or a mail's
+/// signed link to the form. All are listed at
+/// `GET /v1/tenants/{tenant}/inbound`.
 #[utoipa::path(
     post, path = "/hooks/{tenant}/{channel}", tag = "inbound",
     params(
@@ -261,6 +266,32 @@ async fn handle(
             .store
             .record_inbound(&tenant, &name, &events, now)
             .await?;
+        // The new events are answered after the platform has its answer.
+        let heard: Vec<converse::Heard> = events
+            .iter()
+            .zip(&recorded)
+            .filter(|(_, r)| !r.duplicate && r.record.action != InboundAction::Refused)
+            .map(|(event, r)| converse::Heard {
+                event: event.clone(),
+                record: r.record.clone(),
+            })
+            .collect();
+        if !heard.is_empty() {
+            match state.store.tenant(&tenant).await {
+                Ok(tenant_row) => {
+                    let answering = converse::Answering {
+                        state: state.clone(),
+                        tenant: tenant_row,
+                        channel: channel.clone(),
+                        plugin: plugin.clone(),
+                        ctx: ctx.clone(),
+                        config: config.to_string().into(),
+                    };
+                    tokio::spawn(answering.answer_all(heard));
+                }
+                Err(e) => tracing::warn!(%tenant, error = %e, "cannot answer inbound events"),
+            }
+        }
         let mut changed = false;
         for r in &recorded {
             let action = if r.duplicate {
@@ -309,7 +340,8 @@ pub struct InboundView {
     /// When it happened (the platform's clock).
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
-    /// recorded (nothing to change), contact_invalidated, contact_restored,
+    /// recorded (nothing to change), contact_invalidated, contact_restored
+    /// (only on events kept before resuming became the parent's choice),
     /// superseded (a later follow or unfollow was already applied), or
     /// refused (it could not be taken as it came: see `reason`).
     pub action: String,

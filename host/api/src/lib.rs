@@ -10,6 +10,7 @@ mod channels;
 mod deliveries;
 mod document;
 pub mod error;
+pub mod front_door;
 pub mod hooks;
 mod import;
 pub mod input;
@@ -59,6 +60,9 @@ pub struct Inner {
     /// Where parents and platforms reach this service (`https://tayori.example.jp`),
     /// for the webhook and form URLs a channel's set-up gives its platform.
     pub public_url: String,
+    /// Sends one message now: answers in the chat, confirmation mails,
+    /// the link a blank email asks for.
+    pub messenger: Arc<dyn tayori_core::Messenger>,
 }
 
 /// Cheap to clone handle on [`Inner`].

@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::conversation::{Conversation, FrontDoorKind};
 use crate::domain::{
     ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel,
     ChannelSetupOutcome, ChannelSpec, Child, ClaimedDelivery, Complete, Contact, ContactStatus,
@@ -494,10 +495,11 @@ pub trait InboundStore: Send + Sync {
     /// Records the events a channel's webhook carried, in their order, and
     /// does what each asks, all in one transaction: an unfollow marks the
     /// contact with that address on the channel invalid (cancelling its
-    /// pending deliveries), a follow makes such a contact valid again, and
-    /// any other event is only kept. An event whose id the channel already
+    /// pending deliveries), and any other event is only kept (a follow of a
+    /// stopped contact is answered by the conversation, which asks whether
+    /// to resume). An event whose id the channel already
     /// recorded changes nothing and answers the first record with
-    /// `duplicate`. A follow or unfollow older than one already recorded for
+    /// `duplicate`. An unfollow older than one already recorded for
     /// the same address is kept as superseded. `NotFound` when the tenant
     /// does not exist; `Invalid` when an event's id or address is empty or
     /// a field exceeds its limit (nothing is recorded then).
@@ -514,6 +516,49 @@ pub trait InboundStore: Send + Sync {
         tenant_id: &str,
         page: &PageRequest,
     ) -> StoreResult<Page<InboundRecord>>;
+}
+
+/// The chat conversations of contacts (see
+/// [`crate::domain::conversation`]) and what parents did at the front door.
+#[async_trait::async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Where the conversation of `address` on the tenant's channel stands;
+    /// `None` before its first event.
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        address: &str,
+    ) -> StoreResult<Option<Conversation>>;
+    /// Saves the conversation's next state if it still stands where it was
+    /// read (`read_round`: the round read, `None` for none stored); whether
+    /// it was saved. `false` means another event moved it meanwhile.
+    async fn save_conversation(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        address: &str,
+        read_round: Option<u32>,
+        next: &Conversation,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Records what a parent did, for the figures.
+    async fn record_front_door(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        kind: FrontDoorKind,
+        subscriber_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// How many of each kind the tenant's channels recorded in `[from, to)`:
+    /// `(channel, kind, count)`, ordered by channel then kind.
+    async fn front_door_counts(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, FrontDoorKind, u64)>>;
 }
 
 /// The store's own life.
@@ -537,6 +582,7 @@ pub trait Store:
     + TokenStore
     + OutboxStore
     + InboundStore
+    + ConversationStore
 {
 }
 
@@ -550,5 +596,6 @@ impl<T> Store for T where
         + TokenStore
         + OutboxStore
         + InboundStore
+        + ConversationStore
 {
 }

@@ -28,6 +28,15 @@ pub fn broadcast(tenant: &str, broadcast: &str, contact: &str) -> String {
     Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
 }
 
+/// The key of a message sent now, outside the schedule
+/// ([`crate::messenger::PluginMessenger`]): named by the caller's message
+/// id, so that a caller naming one message twice (a redelivered webhook's
+/// `reply:<event id>`) gets the platform's retry protection.
+pub fn now(tenant: &str, channel: &str, address: &str, message_id: &str) -> String {
+    let name = format!("n\u{1f}{tenant}\u{1f}{channel}\u{1f}{address}\u{1f}{message_id}");
+    Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
+}
+
 /// The key of a batch of several deliveries sent together (kept while the
 /// batch's outcome is unknown).
 pub fn batch(first_key: &str, attempt: u32) -> String {

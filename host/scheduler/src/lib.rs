@@ -17,6 +17,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod keys;
 pub mod lease;
+pub mod messenger;
 pub mod plan;
 pub mod preview;
 pub mod render;
@@ -27,6 +28,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::{
     DispatchConfig, Dispatched, Dispatcher, SendError, SendLimits, Sender, Senders,
 };
+pub use messenger::PluginMessenger;
 pub use plan::Planner;
 pub use senders::{ConfigDecryptor, PluginSenders, send_windows};
 

@@ -15,6 +15,7 @@
 mod conformance {
     pub mod catalog;
     pub mod channels;
+    pub mod conversations;
     pub mod harness;
     pub mod import;
     pub mod inbound;
@@ -71,10 +72,13 @@ conformance! {
     outbox::deliveries_are_paged_newest_first,
     inbound::an_event_is_recorded_once_and_acted_on_once,
     inbound::strangers_texts_and_postbacks_are_recorded_only,
-    inbound::a_late_follow_or_unfollow_is_superseded,
+    inbound::a_late_unfollow_is_superseded,
     inbound::events_are_scoped_by_tenant_and_channel,
     inbound::a_bad_event_is_refused_alone_and_the_rest_take_effect,
     inbound::erasure_removes_the_personal_data_of_inbound_events,
+    conversations::conversations_are_saved_only_where_they_were_read,
+    conversations::erasing_a_household_removes_its_conversations,
+    conversations::front_door_events_are_counted_by_channel_and_kind,
     plugins::versions_are_inserted_once,
     plugins::concurrent_uploads_of_one_version_insert_it_once,
     plugins::versions_must_match_their_bytes,

@@ -148,20 +148,26 @@ pub async fn launch_with_key(
                 .map_err(|e| format!("cannot open the channel's secrets: {e}"))
         }),
     );
+    let senders: Arc<dyn tayori_scheduler::Senders> = Arc::new(senders);
+    // Messages sent now (a confirmation mail, an answer in the chat) go
+    // through the same senders as the schedule's.
+    let messenger: Arc<dyn tayori_core::Messenger> = Arc::new(
+        tayori_scheduler::PluginMessenger::new(store.clone(), senders.clone()),
+    );
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let scheduler = tayori_scheduler::Scheduler::new(
         store.clone(),
-        Arc::new(senders),
+        senders,
         config.clock.clone(),
         config.scheduler.clone(),
     );
     let running = config.run_scheduler.then(|| scheduler.start());
     let watcher = tokio::spawn(follow_plugin_changes(store.clone(), plugins.clone()));
     let closing = store.clone();
-    let addr = listener.local_addr()?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
     let state = AppState(Arc::new(Inner {
         store,
         plugins,
@@ -170,13 +176,19 @@ pub async fn launch_with_key(
         scheduler,
         tenant_cache: Default::default(),
         public_url,
+        messenger,
     }));
-    let app = tayori_api::router(state.clone());
+    // The parents' pages (registration, confirmation, stop links) beside
+    // the API; POSTs there are rate-limited by the client's address.
+    let app = tayori_api::router(state.clone()).merge(tayori_parents::router(state.clone()));
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
         watcher.abort();
         if let Some(running) = running {
             running.shutdown().await;

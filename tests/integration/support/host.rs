@@ -126,6 +126,25 @@ impl Host {
         .await
     }
 
+    /// Puts the LINE channel `line` on the LINE fake (its token, secret
+    /// and API base, the fake's address approved).
+    pub async fn put_line_channel(&self, fake: &super::platforms::line::FakeLine) -> Value {
+        use super::platforms::line::{ACCESS_TOKEN, CHANNEL_SECRET};
+        self.put_channel(
+            "line",
+            json!({
+                "plugin": "line",
+                "config": {
+                    "channel_access_token": ACCESS_TOKEN,
+                    "channel_secret": CHANNEL_SECRET,
+                    "api_base": fake.api_base(),
+                },
+                "allowed_hosts": approved(fake.addr),
+            }),
+        )
+        .await
+    }
+
     /// The channel as `GET` shows it.
     pub async fn channel(&self, name: &str) -> Value {
         self.call(

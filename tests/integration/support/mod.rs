@@ -2,6 +2,10 @@
 //! loopback HTTP servers that stand in for platforms.
 
 pub mod api;
+/// A real Chromium over WebDriver, with axe-core.
+pub mod browser;
+/// A parent in the LINE chat: webhooks in, the host's answers out.
+pub mod chat;
 pub mod fake;
 /// The host end to end: a manual clock, a tenant with the demo catalog.
 pub mod host;

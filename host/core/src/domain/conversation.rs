@@ -33,6 +33,9 @@ pub enum Step {
     AskDate { born: bool },
     /// Asked to confirm the date.
     Confirm { born: bool, date: NaiveDate },
+    /// A stopped contact came back (unblocked the account): asked whether
+    /// to send messages again.
+    OfferResume,
 }
 
 /// A contact's conversation, as stored.
@@ -54,6 +57,21 @@ impl Default for Conversation {
     }
 }
 
+crate::domain::string_enum! {
+    /// What a parent did at the front door, counted by channel in the
+    /// monthly figures.
+    pub enum FrontDoorKind ("front door event kind") {
+        /// A household registered itself (the chat, the form, a link).
+        Registered = "registered",
+        /// An email address opened its confirmation link.
+        Confirmed = "confirmed",
+        /// A contact stopped (a stop link, one-click, the chat).
+        Stopped = "stopped",
+        /// A registered contact blocked the account.
+        Blocked = "blocked",
+    }
+}
+
 /// What the event asks the store to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -61,6 +79,8 @@ pub enum Effect {
     Register { locale: Locale, child: NewChild },
     /// The contact blocked the account: stop it at once.
     Block,
+    /// The contact said yes to messages again: make it valid.
+    Resume,
 }
 
 /// Something about the event worth keeping with it.
@@ -89,6 +109,8 @@ pub struct Context<'a> {
     pub tenant_name: &'a str,
     /// Whether the contact already belongs to a household.
     pub registered: bool,
+    /// Whether that contact is stopped (blocked, or stopped by a link).
+    pub stopped: bool,
 }
 
 const PREFIX: &str = "tayori";
@@ -141,6 +163,11 @@ struct Words {
     start_again: &'static str,
     not_a_date: &'static str,
     already: &'static str,
+    offer_resume: &'static str,
+    resume: &'static str,
+    not_now: &'static str,
+    resumed: &'static str,
+    stays_stopped: &'static str,
 }
 
 fn words(locale: Locale) -> Words {
@@ -161,6 +188,11 @@ fn words(locale: Locale) -> Words {
             start_again: "もう一度はじめからお願いします。",
             not_a_date: "日付が読み取れませんでした。2027-05-01 のように送ってください。",
             already: "登録済みです。メニューから出産の報告や配信の停止ができます。",
+            offer_resume: "おかえりなさい。止まっているメッセージの配信を再開しますか？",
+            resume: "再開する",
+            not_now: "今はしない",
+            resumed: "配信を再開しました。",
+            stays_stopped: "配信は止めたままにします。再開したいときは、もう一度ブロック解除か友だち追加をしてください。",
         },
         Locale::JaEasy => Words {
             greeting: "{tenant}の こそだての メッセージです。ともだちに してくれて ありがとう。",
@@ -178,6 +210,11 @@ fn words(locale: Locale) -> Words {
             start_again: "もう いちど はじめから おねがいします。",
             not_a_date: "日が わかりませんでした。2027-05-01 のように おくってください。",
             already: "もう とうろく しています。",
+            offer_resume: "おかえりなさい。また メッセージを おくっても いいですか？",
+            resume: "はい",
+            not_now: "いまは いいえ",
+            resumed: "また おくります。",
+            stays_stopped: "おくりません。",
         },
         Locale::En => Words {
             greeting: "Welcome to {tenant}'s messages for parents. Thank you for adding us.",
@@ -195,6 +232,11 @@ fn words(locale: Locale) -> Words {
             start_again: "Please start again.",
             not_a_date: "We could not read a date. Send it like 2027-05-01.",
             already: "You are already registered.",
+            offer_resume: "Welcome back. Shall we send your messages again?",
+            resume: "Yes, send them",
+            not_now: "Not now",
+            resumed: "Your messages start again.",
+            stays_stopped: "Your messages stay stopped.",
         },
     }
 }
@@ -214,6 +256,63 @@ fn postback(label: &str, data: String) -> Button {
     Button {
         label: label.to_string(),
         action: Action::Postback { data },
+    }
+}
+
+/// Said when what the parent asked could not be done (the database
+/// failed): nothing changed, and trying again is safe.
+pub fn failed_text(locale: Locale) -> Content {
+    text(
+        locale,
+        match locale {
+            Locale::Ja => {
+                "申し訳ありません。うまくいきませんでした。しばらくしてからもう一度お願いします。"
+            }
+            Locale::JaEasy => {
+                "ごめんなさい。うまく いきませんでした。あとで もう いちど おねがいします。"
+            }
+            Locale::En => "Sorry, that did not work. Please try again later.",
+        }
+        .to_string(),
+    )
+}
+
+/// The answer to a mail sent to the tenant's address (a blank email from
+/// a poster's QR code): the signed link to the registration form, or, for
+/// an address already registered, to what is registered. In Japanese with
+/// English beneath, since nothing says which language the sender reads.
+pub fn link_mail(tenant_name: &str, link: &str, hours: i64, registered: bool) -> Content {
+    let (subject, ja, en) = if registered {
+        (
+            format!("{tenant_name}：登録内容の確認 / Your registration"),
+            format!(
+                "{tenant_name}の子育て応援メッセージに、このメールアドレスは登録済みです。\n\
+                 登録内容の確認と配信の停止はこちらから（{hours}時間有効）:\n{link}"
+            ),
+            format!(
+                "This address is already registered for {tenant_name}'s messages for parents.\n\
+                 See what is registered, or stop, here (valid for {hours} hours):\n{link}"
+            ),
+        )
+    } else {
+        (
+            format!("{tenant_name}：子育て応援メッセージの登録 / Sign up"),
+            format!(
+                "{tenant_name}の子育て応援メッセージの登録ページです（{hours}時間有効）。\n\
+                 出産予定日かお誕生日を入れると登録できます:\n{link}\n\n\
+                 心当たりがなければ、このメールは捨ててください。何も登録されません。"
+            ),
+            format!(
+                "Sign up for {tenant_name}'s messages for parents (the link works for {hours} hours):\n{link}\n\n\
+                 If you did not ask for this, ignore this mail: nothing is registered."
+            ),
+        )
+    };
+    Content {
+        subject: Some(subject),
+        body: format!("{ja}\n\n---\n\n{en}\n"),
+        locale: Locale::Ja.as_str().to_string(),
+        ..Content::default()
     }
 }
 
@@ -298,13 +397,23 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
 
     match event {
         EventKind::Unfollow => {
-            turn.next = Conversation {
-                locale,
-                ..Conversation::default()
-            };
+            // Back to the start; the round goes on, so that the old
+            // buttons stay stale in the next conversation.
+            turn.next.step = Step::Idle;
             if ctx.registered {
                 turn.effects.push(Effect::Block);
             }
+        }
+        EventKind::Follow { .. } if ctx.registered && ctx.stopped => {
+            turn.next.round += 1;
+            turn.next.step = Step::OfferResume;
+            let r = turn.next.round;
+            let mut c = text(locale, w.offer_resume.to_string());
+            c.quick_replies = vec![
+                postback(w.resume, data(r, "resume")),
+                postback(w.not_now, data(r, "later")),
+            ];
+            turn.say.push(c);
         }
         EventKind::Follow { .. } if ctx.registered => {
             turn.say.push(text(locale, w.already.to_string()));
@@ -334,7 +443,8 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                 again(&mut turn, Note::Forged);
                 return turn;
             };
-            if round != state.round || ctx.registered {
+            let offered = state.step == Step::OfferResume;
+            if round != state.round || (ctx.registered && !offered) {
                 again(&mut turn, Note::Stale);
                 return turn;
             }
@@ -363,6 +473,17 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                     turn.say.push(text(locale, w.registered.to_string()));
                 }
                 (Step::Confirm { born, .. }, "change") => ask_date(&mut turn, *born),
+                (Step::OfferResume, "resume") => {
+                    turn.next.step = Step::Idle;
+                    if ctx.stopped {
+                        turn.effects.push(Effect::Resume);
+                    }
+                    turn.say.push(text(locale, w.resumed.to_string()));
+                }
+                (Step::OfferResume, "later") => {
+                    turn.next.step = Step::Idle;
+                    turn.say.push(text(locale, w.stays_stopped.to_string()));
+                }
                 _ => again(&mut turn, Note::Forged),
             }
         }
@@ -395,6 +516,7 @@ mod tests {
             rules: DateRules::new(d("2026-12-07")),
             tenant_name: "札幌市",
             registered,
+            stopped: false,
         }
     }
 
@@ -498,6 +620,37 @@ mod tests {
         assert!(t.say.is_empty());
         let stranger = step(&Conversation::default(), &EventKind::Unfollow, &ctx(false));
         assert!(stranger.effects.is_empty());
+    }
+
+    #[test]
+    fn an_unblocking_follow_of_a_stopped_contact_offers_to_resume() {
+        let stopped = Context {
+            stopped: true,
+            ..ctx(true)
+        };
+        let offer = step(
+            &Conversation::default(),
+            &EventKind::Follow { unblocked: true },
+            &stopped,
+        );
+        assert_eq!(offer.next.step, Step::OfferResume);
+        assert!(offer.effects.is_empty(), "nothing resumes by itself");
+        let yes = step(&offer.next, &tapped(&offer, 0), &stopped);
+        assert_eq!(yes.effects, vec![Effect::Resume]);
+        assert_eq!(yes.next.step, Step::Idle);
+        let no = step(&offer.next, &tapped(&offer, 1), &stopped);
+        assert!(no.effects.is_empty());
+        // The offer's buttons, once answered, are stale.
+        let late = step(&yes.next, &tapped(&offer, 0), &ctx(true));
+        assert_eq!(late.note, Some(Note::Stale));
+        assert!(late.effects.is_empty());
+        // A follow of a contact that is not stopped offers nothing.
+        let active = step(
+            &Conversation::default(),
+            &EventKind::Follow { unblocked: true },
+            &ctx(true),
+        );
+        assert_eq!(active.next.step, Step::Idle);
     }
 
     #[test]

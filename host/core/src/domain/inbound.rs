@@ -5,10 +5,11 @@
 //! once per (tenant, channel, platform event id), and what it asks for is
 //! done in the same transaction that records it: an event is acted on once,
 //! however often it arrives. An unfollow (the parent blocked the account)
-//! invalidates the contact with that address on that channel; a follow of a
-//! known contact (LINE's `isUnblocked`: the parent unblocked it) makes it
-//! valid again; everything else (a stranger's follow, texts, postbacks) is
-//! recorded for the registration steps that read the list later.
+//! invalidates the contact with that address on that channel; everything
+//! else (follows, texts, postbacks, mails) is kept, and answered after the
+//! platform has its answer by the conversation
+//! ([`super::conversation`]): a stranger's follow is greeted, a stopped
+//! contact's (LINE's `isUnblocked`) is asked whether to resume.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -139,6 +139,17 @@ impl LinkSigner {
         }
         Ok(claims)
     }
+
+    /// The tenant a token names, read without checking the signature: only
+    /// to offer a refused link's page the tenant's form again (shown only
+    /// when that tenant exists). Never an authority for anything else.
+    pub fn peek_tenant(token: &str) -> Option<String> {
+        let payload = token.trim().split('.').next()?;
+        let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&json).ok()?;
+        let id = value.get("t")?.as_str()?;
+        crate::domain::is_slug(id).then(|| id.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -220,5 +231,16 @@ mod tests {
             signer.verify(&token, LinkPurpose::Register, claims().expires_at),
             Err(LinkError::Expired)
         );
+    }
+
+    #[test]
+    fn the_tenant_of_a_refused_link_can_be_peeked_but_only_a_slug() {
+        let signer = LinkSigner::new([7; 32]);
+        let token = signer.sign(&claims());
+        let altered = format!("{}x", &token[..token.len() - 1]);
+        assert_eq!(LinkSigner::peek_tenant(&altered), Some(claims().tenant));
+        let odd = URL_SAFE_NO_PAD.encode(br#"{"t":"<script>"}"#);
+        assert_eq!(LinkSigner::peek_tenant(&format!("{odd}.x")), None);
+        assert_eq!(LinkSigner::peek_tenant("nonsense"), None);
     }
 }

@@ -21,7 +21,6 @@ use tayori_core::{
     InboundStore, Page, PageRequest, StoreResult, address_problem, from_millis, id_problem,
 };
 
-use super::subscribers::touch_subscriber;
 use super::{Conn, Engine, outbox_hooks, require_tenant};
 use crate::error::{DbResultExt, invalid, now, unreadable};
 
@@ -237,22 +236,19 @@ async fn record_one(
 
     let contact = contact_of(conn, tenant_id, channel, &event.address).await?;
     let mut action = action;
-    if let Some((contact_id, subscriber_id)) = &contact
-        && matches!(kind, InboundKind::Follow | InboundKind::Unfollow)
+    // An unfollow (a block) stops the contact at once, in the transaction
+    // that keeps it, unless a later follow is already recorded. A follow
+    // changes nothing here: an unblocking parent is asked whether to
+    // resume (the conversation's `Resume`).
+    if let Some((contact_id, _)) = &contact
+        && kind == InboundKind::Unfollow
     {
-        let at = now();
         if superseded(conn, tenant_id, channel, &event.address, occurred_at, id).await? {
             action = InboundAction::Superseded;
-        } else if kind == InboundKind::Unfollow {
-            if change_contact(conn, tenant_id, contact_id, "invalid", at).await? {
-                outbox_hooks::contacts_removed(conn, tenant_id, std::slice::from_ref(contact_id))
-                    .await?;
-                action = InboundAction::ContactInvalidated;
-            }
-        } else if change_contact(conn, tenant_id, contact_id, "valid", at).await? {
-            // Touched, so that the planner plans it again from today.
-            touch_subscriber(conn, tenant_id, subscriber_id, at).await?;
-            action = InboundAction::ContactRestored;
+        } else if change_contact(conn, tenant_id, contact_id, "invalid", now()).await? {
+            outbox_hooks::contacts_removed(conn, tenant_id, std::slice::from_ref(contact_id))
+                .await?;
+            action = InboundAction::ContactInvalidated;
         }
     }
     if action != InboundAction::Recorded || contact.is_some() {

@@ -23,6 +23,7 @@ use crate::error::DbResultExt;
 
 mod catalog;
 mod channels;
+mod conversations;
 mod import;
 mod inbound;
 mod outbox;

@@ -819,6 +819,18 @@ impl SubscriberStore for Engine {
         }
         if status == ContactStatus::Invalid {
             outbox_hooks::contacts_removed(&mut tx, tenant_id, &[contact_id.to_string()]).await?;
+        } else {
+            // Valid again: touched, so that the planner plans its
+            // household again from today.
+            let subscriber: String = sqlx::query_scalar(
+                "SELECT subscriber_id FROM contacts WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant_id)
+            .bind(contact_id)
+            .fetch_one(&mut *tx)
+            .await
+            .db()?;
+            touch_subscriber(&mut tx, tenant_id, &subscriber, at).await?;
         }
         let contact =
             sqlx::query_as::<_, ContactRow>(&format!("{SELECT_CONTACT}tenant_id = $1 AND id = $2"))
@@ -856,6 +868,7 @@ impl SubscriberStore for Engine {
         .await
         .db()?;
         super::inbound::subscriber_erased(&mut tx, tenant_id, id).await?;
+        super::conversations::subscriber_erased(&mut tx, tenant_id, id).await?;
         sqlx::query(
             "UPDATE subscribers SET external_id = NULL, import_digest = NULL, status = 'erased', \
              erased_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2",

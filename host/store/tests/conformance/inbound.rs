@@ -1,6 +1,6 @@
 //! Inbound events: kept once per platform event id and acted on once
-//! (unfollow invalidates the contact and cancels what was pending for it,
-//! follow makes it valid again), late follows and unfollows superseded,
+//! (unfollow invalidates the contact and cancels what was pending for it;
+//! follow is kept and changes nothing), late unfollows superseded,
 //! listing in pages, scoping by tenant and channel, erasure.
 
 use std::sync::Arc;
@@ -145,21 +145,32 @@ pub async fn an_event_is_recorded_once_and_acted_on_once(store: Arc<dyn Store>) 
     assert!(again[0].duplicate);
     assert_eq!(again[0].record, *record);
 
-    // The parent unblocks the account: the contact is valid again, and the
-    // subscriber is touched so that the planner plans it from today.
-    let before = store.subscriber("minato", &s.id).await.unwrap().updated_at;
+    // The parent unblocks the account: kept, and nothing changes in the
+    // store (the conversation asks whether to resume).
     let follow = event(
         "ev-follow",
         &user(1),
         T0 + 60_000,
         EventKind::Follow { unblocked: true },
     );
-    let restored = store
+    let kept = store
         .record_inbound("minato", "line", &[follow], received())
         .await
         .unwrap();
-    assert_eq!(restored[0].record.action, InboundAction::ContactRestored);
-    assert!(restored[0].record.unblocked);
+    assert_eq!(kept[0].record.action, InboundAction::Recorded);
+    assert!(kept[0].record.unblocked);
+    assert_eq!(
+        kept[0].record.contact_id.as_deref(),
+        Some(s.contacts[0].id.as_str())
+    );
+    assert_eq!(contact_status(&store, &s).await, ContactStatus::Invalid);
+    // The parent says yes: the contact is valid again, and the subscriber
+    // is touched so that the planner plans it from today.
+    let before = store.subscriber("minato", &s.id).await.unwrap().updated_at;
+    store
+        .set_contact_status("minato", &s.contacts[0].id, ContactStatus::Valid)
+        .await
+        .unwrap();
     assert_eq!(contact_status(&store, &s).await, ContactStatus::Valid);
     assert!(store.subscriber("minato", &s.id).await.unwrap().updated_at > before);
 
@@ -178,7 +189,7 @@ pub async fn an_event_is_recorded_once_and_acted_on_once(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(listed.items.len(), 2, "a redelivery adds no row");
     assert_eq!(listed.items[0], *record);
-    assert_eq!(listed.items[1], restored[0].record);
+    assert_eq!(listed.items[1], kept[0].record);
 }
 
 pub async fn strangers_texts_and_postbacks_are_recorded_only(store: Arc<dyn Store>) {
@@ -257,7 +268,7 @@ pub async fn strangers_texts_and_postbacks_are_recorded_only(store: Arc<dyn Stor
     );
 }
 
-pub async fn a_late_follow_or_unfollow_is_superseded(store: Arc<dyn Store>) {
+pub async fn a_late_unfollow_is_superseded(store: Arc<dyn Store>) {
     tenant(&store, "minato").await;
     let s = subscriber(&store, "minato", &user(1)).await;
     let unfollow = event("later", &user(1), T0 + 5_000, EventKind::Unfollow);
@@ -265,27 +276,15 @@ pub async fn a_late_follow_or_unfollow_is_superseded(store: Arc<dyn Store>) {
         .record_inbound("minato", "line", &[unfollow], received())
         .await
         .unwrap();
-    // A follow that happened before the unfollow arrives after it.
-    let early = event(
-        "earlier",
-        &user(1),
-        T0,
-        EventKind::Follow { unblocked: true },
-    );
-    let recorded = store
-        .record_inbound("minato", "line", &[early], received())
+    assert_eq!(contact_status(&store, &s).await, ContactStatus::Invalid);
+    // The parent came back and said yes; a follow is kept and changes
+    // nothing, an unfollow stops the contact, in their order within one
+    // webhook.
+    store
+        .set_contact_status("minato", &s.contacts[0].id, ContactStatus::Valid)
         .await
         .unwrap();
-    assert_eq!(recorded[0].record.action, InboundAction::Superseded);
-    assert_eq!(contact_status(&store, &s).await, ContactStatus::Invalid);
-    // Within one webhook, events apply in their order.
     let both = vec![
-        event(
-            "f2",
-            &user(1),
-            T0 + 6_000,
-            EventKind::Follow { unblocked: true },
-        ),
         event("u2", &user(1), T0 + 7_000, EventKind::Unfollow),
         event(
             "f3",
@@ -301,12 +300,21 @@ pub async fn a_late_follow_or_unfollow_is_superseded(store: Arc<dyn Store>) {
     let actions: Vec<InboundAction> = recorded.iter().map(|r| r.record.action).collect();
     assert_eq!(
         actions,
-        [
-            InboundAction::ContactRestored,
-            InboundAction::ContactInvalidated,
-            InboundAction::ContactRestored
-        ]
+        [InboundAction::ContactInvalidated, InboundAction::Recorded]
     );
+    assert_eq!(contact_status(&store, &s).await, ContactStatus::Invalid);
+    // An unfollow that happened before the latest follow arrives after it:
+    // superseded, it changes nothing.
+    store
+        .set_contact_status("minato", &s.contacts[0].id, ContactStatus::Valid)
+        .await
+        .unwrap();
+    let early = event("earlier", &user(1), T0 + 7_500, EventKind::Unfollow);
+    let recorded = store
+        .record_inbound("minato", "line", &[early], received())
+        .await
+        .unwrap();
+    assert_eq!(recorded[0].record.action, InboundAction::Superseded);
     assert_eq!(contact_status(&store, &s).await, ContactStatus::Valid);
 }
 

@@ -132,6 +132,8 @@ pub struct Accepted {
     pub messages: Vec<Value>,
     /// The `sentMessages` ids (push only; a multicast answers `{}`).
     pub message_ids: Vec<String>,
+    /// A reply's `replyToken`.
+    pub reply_token: Option<String>,
 }
 
 /// One message delivered to one user's LINE app.
@@ -371,6 +373,19 @@ impl FakeLine {
             json!({
                 "replyToken": self.reply_token(user),
                 "postback": { "data": data }
+            }),
+        )
+    }
+
+    /// A `postback` event of a date picker: its data and the date chosen
+    /// (`postback.params.date`).
+    pub fn picked(&self, user: &str, data: &str, date: &str) -> Value {
+        self.event(
+            "postback",
+            user,
+            json!({
+                "replyToken": self.reply_token(user),
+                "postback": { "data": data, "params": { "date": date } }
             }),
         )
     }
@@ -718,6 +733,7 @@ fn answer(inner: &Inner, api: Api, path: &str, headers: &HeaderMap, body: &[u8])
         texts,
         messages,
         message_ids: message_ids.clone(),
+        reply_token: request["replyToken"].as_str().map(str::to_owned),
     });
     let body = match api {
         Api::Push | Api::Reply => json!({

@@ -83,6 +83,19 @@ impl SentMail {
             .map(|p| p["to"][0]["email"].as_str().unwrap_or_default().to_owned())
             .collect()
     }
+
+    /// The first link in the mail's text part.
+    pub fn first_link(&self) -> String {
+        let body = self.body["content"][0]["value"]
+            .as_str()
+            .expect("a text part");
+        let start = body.find("http").expect("a link in the mail");
+        body[start..]
+            .split_whitespace()
+            .next()
+            .expect("the link")
+            .to_string()
+    }
 }
 
 #[derive(Default)]
@@ -91,6 +104,8 @@ struct Inner {
     attempts: Mutex<Vec<Attempt>>,
     mails: Mutex<Vec<SentMail>>,
     counter: AtomicU64,
+    /// Told of every raw request once it is recorded.
+    arrived: tokio::sync::Notify,
 }
 
 /// The running fake.
@@ -121,6 +136,20 @@ impl FakeSendGrid {
     /// Fail the next `n` requests with `fault`.
     pub fn fail_next(&self, n: usize, fault: MailFault) {
         self.inner.faults.push(n, fault);
+    }
+
+    /// Waits until the fake has received at least `n` raw requests (the
+    /// caller bounds the wait).
+    pub async fn received(&self, n: usize) {
+        loop {
+            let arrived = self.inner.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if self.inner.attempts.lock().unwrap().len() >= n {
+                return;
+            }
+            arrived.await;
+        }
     }
 
     /// Every raw request received, whatever the answer.
@@ -203,6 +232,7 @@ async fn send(
         body: body.to_vec(),
         status,
     });
+    inner.arrived.notify_waiters();
     if let Some(MailFault::Hang) = fault {
         // Hold the connection until the client gives up.
         std::future::pending::<()>().await;

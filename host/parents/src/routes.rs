@@ -1,0 +1,1094 @@
+//! The handlers: one per page and method, each a few steps (the tenant,
+//! the link, the form's CSRF pair, the checks, one store call) with the
+//! page it answers.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use tayori_core::domain::conversation::FrontDoorKind;
+use tayori_core::registration::{DateRules, written_date};
+use tayori_core::{
+    Channel, ChildStatus, ContactStatus, Content, LinkClaims, LinkError, LinkPurpose, LinkSigner,
+    Locale, NewContact, StoreError, Tenant,
+};
+
+use crate::Inner;
+use crate::csrf;
+use crate::form::{self, Answers, Errors, Typed};
+use crate::pages::{Button, CSS, CSS_PATH, FormView, Frame, LangLink, Link, MessageView, switch};
+use crate::text::{Texts, texts};
+
+type Shared = Arc<Inner>;
+
+/// How long a confirmation mail's link works.
+pub const CONFIRM_HOURS: i64 = 48;
+/// How long the link to what is registered works (given on the page that
+/// says a contact is already registered).
+pub const MANAGE_HOURS: i64 = 24;
+/// The largest form accepted (the registration form is well under 1 KiB).
+const MAX_FORM_BODY: usize = 16 * 1024;
+/// The plugin whose channels carry confirmation mails.
+const EMAIL_PLUGIN: &str = "email";
+/// What a one-click stop (RFC 8058) posts.
+const ONE_CLICK: (&str, &str) = ("List-Unsubscribe", "One-Click");
+/// The pages' content security policy: nothing but this origin's style
+/// sheet, no script at all, forms only to this origin, never in a frame.
+const CSP: &str = "default-src 'self'; script-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub(crate) fn router(inner: Shared) -> Router {
+    Router::new()
+        .route(CSS_PATH, get(css))
+        .route("/r/{tenant}", get(form_page).post(form_post))
+        .route("/r/{tenant}/registered", get(registered_page))
+        .route("/c/{token}", get(confirm_page).post(confirm_post))
+        .route("/u/{token}", get(stop_page).post(stop_post))
+        .route("/m/{token}", get(manage_page))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BODY))
+        .layer(middleware::from_fn_with_state(inner.clone(), limit_posts))
+        .layer(middleware::map_response(security_headers))
+        .with_state(inner)
+}
+
+/// `?lang=` and a register link's `?t=`.
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    lang: Option<String>,
+    t: Option<String>,
+}
+
+/// The page's language: `?lang=`, else Japanese.
+fn locale_of(lang: Option<&str>) -> Locale {
+    lang.and_then(|l| l.parse().ok()).unwrap_or(Locale::Ja)
+}
+
+/// What a confirmation link carries besides the contact.
+#[derive(Debug, Serialize, Deserialize)]
+struct ConfirmData {
+    #[serde(flatten)]
+    answers: Answers,
+    /// The language the parent read the form in.
+    #[serde(rename = "p")]
+    page: Locale,
+}
+
+// ---------------------------------------------------------------- answers
+
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn with_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
+    if let Some(value) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+fn see_other(location: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+fn cookie_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
+}
+
+/// The last value of a posted field.
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        // Pages hold tokens and personal answers: never kept by a cache.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Every POST, per client address, before anything else is read.
+async fn limit_posts(State(p): State<Shared>, request: Request, next: Next) -> Response {
+    if request.method() == Method::POST {
+        let ip = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        if let Err(wait) = p.limiter.check(ip) {
+            let lang = request.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|pair| pair.strip_prefix("lang="))
+                    .map(str::to_owned)
+            });
+            let locale = locale_of(lang.as_deref());
+            let seconds = wait.as_secs().max(1) + u64::from(wait.subsec_nanos() > 0);
+            let t = texts(locale);
+            let mut response = p.message(
+                StatusCode::TOO_MANY_REQUESTS,
+                Frame::new(locale, None, Vec::new()),
+                t.limited_title,
+                vec![t.limited_body.replace("{seconds}", &seconds.to_string())],
+                None,
+                Vec::new(),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds.to_string()).expect("digits"),
+            );
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+// ------------------------------------------------------------ shared steps
+
+impl Inner {
+    fn now(&self) -> DateTime<Utc> {
+        self.app.scheduler.clock().now()
+    }
+
+    /// The tenant's today, in its zone.
+    fn today(&self, tenant: &Tenant) -> NaiveDate {
+        tayori_api::front_door::today(tenant, self.now())
+    }
+
+    fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn page(&self, status: StatusCode, view: &MessageView) -> Response {
+        html(status, self.pages.message(view))
+    }
+
+    fn message(
+        &self,
+        status: StatusCode,
+        frame: Frame,
+        title: &str,
+        paragraphs: Vec<String>,
+        button: Option<Button>,
+        links: Vec<Link>,
+    ) -> Response {
+        self.page(
+            status,
+            &MessageView {
+                frame,
+                title: title.to_string(),
+                paragraphs,
+                button,
+                links,
+                panel: false,
+            },
+        )
+    }
+
+    /// The language switch of a page at `path` (its other query kept).
+    fn switch(&self, locale: Locale, path: &str, query: &str) -> Vec<LangLink> {
+        switch(locale, |l| self.link(&format!("{path}?lang={l}{query}")))
+    }
+
+    fn frame(&self, locale: Locale, tenant: Option<&Tenant>, switch: Vec<LangLink>) -> Frame {
+        Frame::new(locale, tenant.map(|t| t.name.clone()), switch)
+    }
+
+    /// The tenant, `Err` with the page to answer when there is none.
+    async fn tenant(&self, id: &str, locale: Locale) -> Result<Tenant, Response> {
+        match self.app.store.tenant(id).await {
+            Ok(tenant) => Ok(tenant),
+            Err(StoreError::NotFound(_)) => Err(self.not_found(locale)),
+            Err(e) => Err(self.failed(locale, None, &e)),
+        }
+    }
+
+    fn not_found(&self, locale: Locale) -> Response {
+        let t = texts(locale);
+        self.message(
+            StatusCode::NOT_FOUND,
+            self.frame(locale, None, Vec::new()),
+            t.not_found_title,
+            vec![t.not_found_body.to_string()],
+            None,
+            Vec::new(),
+        )
+    }
+
+    fn failed(
+        &self,
+        locale: Locale,
+        tenant: Option<&Tenant>,
+        error: &dyn std::fmt::Display,
+    ) -> Response {
+        tracing::error!(tenant = tenant.map(|t| t.id.as_str()), error = %error, "a parents' page failed");
+        let t = texts(locale);
+        self.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            self.frame(locale, tenant, Vec::new()),
+            t.failed_title,
+            vec![t.failed_body.to_string()],
+            None,
+            Vec::new(),
+        )
+    }
+
+    /// An expired, cut or altered link: 410 when it is only old, 400
+    /// otherwise, with the way to start again when the tenant is known.
+    async fn link_problem(&self, locale: Locale, token: &str, error: LinkError) -> Response {
+        let t = texts(locale);
+        // Only to offer the form again: the tenant the token names, read
+        // without trusting it, and shown only when it exists.
+        let tenant = match LinkSigner::peek_tenant(token) {
+            Some(id) => self.app.store.tenant(&id).await.ok(),
+            None => None,
+        };
+        let status = match error {
+            LinkError::Expired => StatusCode::GONE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let links = tenant
+            .iter()
+            .map(|tenant| Link {
+                href: self.link(&format!("/r/{}?lang={locale}", tenant.id)),
+                label: t.start_again,
+            })
+            .collect();
+        self.message(
+            status,
+            self.frame(locale, tenant.as_ref(), Vec::new()),
+            t.link_title,
+            vec![t.link_body.to_string()],
+            None,
+            links,
+        )
+    }
+
+    /// A POST without its CSRF pair.
+    fn csrf_refused(&self, locale: Locale, tenant: Option<&Tenant>, again: String) -> Response {
+        let t = texts(locale);
+        self.message(
+            StatusCode::FORBIDDEN,
+            self.frame(locale, tenant, Vec::new()),
+            t.csrf_title,
+            vec![t.csrf_body.to_string()],
+            None,
+            vec![Link {
+                href: again,
+                label: t.try_again,
+            }],
+        )
+    }
+
+    /// A register link's claims for this tenant, with the contact's channel.
+    async fn register_claims(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+    ) -> Result<(LinkClaims, Channel), LinkError> {
+        let claims = self
+            .links
+            .verify(token, LinkPurpose::Register, self.now())?;
+        if claims.tenant != tenant.id {
+            return Err(LinkError::WrongPurpose);
+        }
+        let channel = self
+            .app
+            .store
+            .channel(&tenant.id, &claims.channel)
+            .await
+            .map_err(|_| LinkError::WrongPurpose)?;
+        Ok((claims, channel))
+    }
+
+    /// The tenant's email channel (confirmation mails go through it).
+    async fn email_channel(&self, tenant: &Tenant) -> Result<Option<Channel>, StoreError> {
+        Ok(self
+            .app
+            .store
+            .channels(&tenant.id)
+            .await?
+            .into_iter()
+            .find(|c| c.plugin_id == EMAIL_PLUGIN))
+    }
+
+    /// The registration form as `typed`, with `errors`.
+    #[allow(clippy::too_many_arguments)]
+    fn form_view(
+        &self,
+        locale: Locale,
+        tenant: &Tenant,
+        register: Option<(&str, &LinkClaims, &Channel)>,
+        email: Option<&Channel>,
+        typed: Typed,
+        errors: Errors,
+        csrf: String,
+    ) -> FormView {
+        let token_query = register
+            .map(|(token, _, _)| format!("&t={token}"))
+            .unwrap_or_default();
+        let path = format!("/r/{}", tenant.id);
+        let rules = DateRules::new(self.today(tenant));
+        let ((due_from, due_to), (birth_from, _)) = (rules.due_range(), rules.birth_range());
+        let w = |d| written_date(d, locale);
+        let t = texts(locale);
+        FormView {
+            frame: self.frame(
+                locale,
+                Some(tenant),
+                self.switch(locale, &path, &token_query),
+            ),
+            action: format!("{path}?lang={locale}"),
+            csrf,
+            token: register.map(|(token, _, _)| token.to_string()),
+            contact: register.map(|(_, claims, channel)| contact_shown(claims, channel)),
+            ask_email: register.is_none(),
+            from: email.and_then(sender),
+            date_range: t
+                .date_range
+                .replace("{due_from}", &w(due_from))
+                .replace("{due_to}", &w(due_to))
+                .replace("{birth_from}", &w(birth_from)),
+            typed,
+            errors,
+        }
+    }
+
+    /// The page for a tenant that takes no registration on the web (no
+    /// register link, no email channel to confirm an address with).
+    fn no_way(&self, locale: Locale, tenant: &Tenant) -> Response {
+        let t = texts(locale);
+        self.message(
+            StatusCode::OK,
+            self.frame(
+                locale,
+                Some(tenant),
+                self.switch(locale, &format!("/r/{}", tenant.id), ""),
+            ),
+            t.no_way_title,
+            vec![t.no_way_body.replace("{tenant}", &tenant.name)],
+            None,
+            Vec::new(),
+        )
+    }
+
+    /// A page that asks once, with one button that POSTs to `path` (a GET
+    /// of a link changes nothing: a mail scanner follows links).
+    #[allow(clippy::too_many_arguments)]
+    fn one_button_page(
+        &self,
+        headers: &HeaderMap,
+        locale: Locale,
+        tenant: &Tenant,
+        path: &str,
+        (title, paragraph): (&str, String),
+        label: &'static str,
+        warning: bool,
+    ) -> Response {
+        let form_token = self.csrf.for_page(cookie_header(headers));
+        let view = MessageView {
+            frame: self.frame(locale, Some(tenant), self.switch(locale, path, "")),
+            title: title.to_string(),
+            paragraphs: vec![paragraph],
+            button: Some(Button {
+                action: format!("{path}?lang={locale}"),
+                csrf: form_token.field,
+                label,
+                warning,
+            }),
+            links: Vec::new(),
+            panel: false,
+        };
+        with_cookie(self.page(StatusCode::OK, &view), form_token.set_cookie)
+    }
+
+    /// Registers a proven contact with the form's answers.
+    async fn register(
+        &self,
+        locale: Locale,
+        tenant: &Tenant,
+        contact: NewContact,
+        answers: &Answers,
+    ) -> Response {
+        let created = tayori_api::front_door::register(
+            &self.app,
+            &tenant.id,
+            contact.clone(),
+            answers.locale,
+            answers.child(),
+        )
+        .await;
+        match created {
+            Ok(_) => see_other(&self.link(&format!("/r/{}/registered?lang={locale}", tenant.id))),
+            Err(StoreError::Conflict(_)) => self.already(locale, tenant, contact),
+            Err(e) => self.failed(locale, Some(tenant), &e),
+        }
+    }
+
+    fn already(&self, locale: Locale, tenant: &Tenant, contact: NewContact) -> Response {
+        let t = texts(locale);
+        let manage = self.links.sign(&LinkClaims {
+            purpose: LinkPurpose::Manage,
+            tenant: tenant.id.clone(),
+            channel: contact.channel,
+            address: contact.address,
+            data: String::new(),
+            expires_at: self.now() + Duration::hours(MANAGE_HOURS),
+        });
+        self.message(
+            StatusCode::OK,
+            self.frame(locale, Some(tenant), Vec::new()),
+            t.already_title,
+            vec![t.already_body.to_string()],
+            None,
+            vec![Link {
+                href: self.link(&format!("/m/{manage}?lang={locale}")),
+                label: t.already_manage,
+            }],
+        )
+    }
+
+    /// Sends the confirmation mail for a form without a register link.
+    async fn send_confirmation(
+        &self,
+        locale: Locale,
+        tenant: &Tenant,
+        channel: &Channel,
+        address: String,
+        answers: Answers,
+    ) -> Response {
+        let t = texts(locale);
+        let data = serde_json::to_string(&ConfirmData {
+            answers,
+            page: locale,
+        })
+        .expect("plain data");
+        let token = self.links.sign(&LinkClaims {
+            purpose: LinkPurpose::Confirm,
+            tenant: tenant.id.clone(),
+            channel: channel.name.clone(),
+            address: address.clone(),
+            data,
+            expires_at: self.now() + Duration::hours(CONFIRM_HOURS),
+        });
+        // One message per form sent: the link's signature names it.
+        let message_id = format!("confirm:{}", token.rsplit('.').next().unwrap_or_default());
+        let link = self.link(&format!("/c/{token}?lang={locale}"));
+        let hours = CONFIRM_HOURS.to_string();
+        let content = Content {
+            subject: Some(t.mail_subject.replace("{tenant}", &tenant.name)),
+            body: t
+                .mail_body
+                .replace("{tenant}", &tenant.name)
+                .replace("{hours}", &hours)
+                .replace("{link}", &link),
+            locale: locale.as_str().to_string(),
+            ..Content::default()
+        };
+        if let Err(e) = self
+            .messenger
+            .send_now(&tenant.id, &channel.name, &address, &message_id, content)
+            .await
+        {
+            tracing::warn!(tenant = %tenant.id, channel = %channel.name, error = %e, "cannot send a confirmation mail");
+            return self.failed(locale, Some(tenant), &e);
+        }
+        let filter = match sender(channel) {
+            Some((from, domain)) => t
+                .filter_from
+                .replace("{from}", &from)
+                .replace("{domain}", &domain),
+            None => t.filter_unknown.to_string(),
+        };
+        self.message(
+            StatusCode::OK,
+            self.frame(locale, Some(tenant), Vec::new()),
+            t.check_title,
+            vec![
+                t.check_body.replace("{address}", &address),
+                t.check_expiry.replace("{hours}", &hours),
+                filter,
+                t.check_not_received.to_string(),
+            ],
+            None,
+            vec![Link {
+                href: self.link(&format!("/r/{}?lang={locale}", tenant.id)),
+                label: t.start_again,
+            }],
+        )
+    }
+
+    /// Marks the contact a stop link names invalid (its pending deliveries
+    /// are cancelled in the same transaction); the subscriber's locale when
+    /// there was one. Stopping a stopped contact changes nothing.
+    async fn stop_contact(&self, claims: &LinkClaims) -> Result<Option<Locale>, StoreError> {
+        let Some(subscriber) = self
+            .app
+            .store
+            .subscriber_by_contact(&claims.tenant, &claims.channel, &claims.address)
+            .await?
+        else {
+            return Ok(None);
+        };
+        for contact in &subscriber.contacts {
+            if contact.channel == claims.channel
+                && contact.address == claims.address
+                && contact.status == ContactStatus::Valid
+            {
+                self.app
+                    .store
+                    .set_contact_status(&claims.tenant, &contact.id, ContactStatus::Invalid)
+                    .await?;
+                tracing::info!(tenant = %claims.tenant, subscriber = %subscriber.id, channel = %claims.channel, "a parent stopped a contact");
+                self.app.scheduler.subscribers_changed(&claims.tenant);
+                tayori_api::front_door::record(
+                    &self.app,
+                    &claims.tenant,
+                    &claims.channel,
+                    FrontDoorKind::Stopped,
+                    Some(&subscriber.id),
+                )
+                .await;
+            }
+        }
+        Ok(Some(subscriber.locale))
+    }
+}
+
+/// A contact as a parent recognises it: an email address as it is, a chat
+/// account by its platform's name.
+fn contact_shown(claims: &LinkClaims, channel: &Channel) -> String {
+    match channel.plugin_id.as_str() {
+        EMAIL_PLUGIN => claims.address.clone(),
+        "line" => "LINE".into(),
+        "x-dm" => "X".into(),
+        _ => channel.name.clone(),
+    }
+}
+
+/// The address confirmation mails come from and its domain, from the
+/// channel's `from` (a bare address or `Name <address>`).
+fn sender(channel: &Channel) -> Option<(String, String)> {
+    let from = channel.config.get("from")?.as_str()?.trim();
+    let address = match (from.rfind('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &from[open + 1..close],
+        _ => from,
+    };
+    let domain = address.rsplit_once('@')?.1;
+    (!domain.is_empty()).then(|| (address.to_string(), domain.to_string()))
+}
+
+// ------------------------------------------------------------- the form
+
+async fn form_page(
+    State(p): State<Shared>,
+    Path(tenant): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let locale = locale_of(q.lang.as_deref());
+    let tenant = match p.tenant(&tenant, locale).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    let token = q.t.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let register = match token {
+        Some(token) => match p.register_claims(&tenant, token).await {
+            Ok(found) => Some((token, found)),
+            Err(e) => return p.link_problem(locale, token, e).await,
+        },
+        None => None,
+    };
+    let email = match register {
+        Some(_) => None,
+        None => match p.email_channel(&tenant).await {
+            Ok(Some(channel)) => Some(channel),
+            Ok(None) => return p.no_way(locale, &tenant),
+            Err(e) => return p.failed(locale, Some(&tenant), &e),
+        },
+    };
+    let form_token = p.csrf.for_page(cookie_header(&headers));
+    let typed = Typed {
+        locale: locale.as_str().to_string(),
+        ..Typed::default()
+    };
+    let view = p.form_view(
+        locale,
+        &tenant,
+        register
+            .as_ref()
+            .map(|(token, (claims, channel))| (*token, claims, channel)),
+        email.as_ref(),
+        typed,
+        Errors::default(),
+        form_token.field,
+    );
+    with_cookie(
+        html(StatusCode::OK, p.pages.form(&view)),
+        form_token.set_cookie,
+    )
+}
+
+async fn form_post(
+    State(p): State<Shared>,
+    Path(tenant): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let locale = locale_of(q.lang.as_deref());
+    let tenant = match p.tenant(&tenant, locale).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    let token = field(&pairs, "t").map(str::trim).filter(|t| !t.is_empty());
+    if !p
+        .csrf
+        .check(cookie_header(&headers), field(&pairs, csrf::FIELD))
+    {
+        let again = match token {
+            Some(token) => format!("/r/{}?lang={locale}&t={token}", tenant.id),
+            None => format!("/r/{}?lang={locale}", tenant.id),
+        };
+        return p.csrf_refused(locale, Some(&tenant), p.link(&again));
+    }
+    let register = match token {
+        Some(token) => match p.register_claims(&tenant, token).await {
+            Ok(found) => Some((token, found)),
+            Err(e) => return p.link_problem(locale, token, e).await,
+        },
+        None => None,
+    };
+    let email = match register {
+        Some(_) => None,
+        None => match p.email_channel(&tenant).await {
+            Ok(Some(channel)) => Some(channel),
+            Ok(None) => return p.no_way(locale, &tenant),
+            Err(e) => return p.failed(locale, Some(&tenant), &e),
+        },
+    };
+    let typed = Typed::from_pairs(&pairs);
+    let rules = DateRules::new(p.today(&tenant));
+    match form::check(&typed, &rules, register.is_none(), texts(locale), locale) {
+        Err(errors) => {
+            let form_token = p.csrf.for_page(cookie_header(&headers));
+            let view = p.form_view(
+                locale,
+                &tenant,
+                register
+                    .as_ref()
+                    .map(|(token, (claims, channel))| (*token, claims, channel)),
+                email.as_ref(),
+                typed,
+                errors,
+                form_token.field,
+            );
+            with_cookie(
+                html(StatusCode::UNPROCESSABLE_ENTITY, p.pages.form(&view)),
+                form_token.set_cookie,
+            )
+        }
+        Ok((answers, address)) => match (register, email, address) {
+            (Some((_, (claims, _))), _, _) => {
+                let contact = NewContact {
+                    channel: claims.channel,
+                    address: claims.address,
+                };
+                p.register(locale, &tenant, contact, &answers).await
+            }
+            (None, Some(channel), Some(address)) => {
+                p.send_confirmation(locale, &tenant, &channel, address, answers)
+                    .await
+            }
+            (None, _, _) => p.no_way(locale, &tenant),
+        },
+    }
+}
+
+async fn registered_page(
+    State(p): State<Shared>,
+    Path(tenant): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let locale = locale_of(q.lang.as_deref());
+    let tenant = match p.tenant(&tenant, locale).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    let t = texts(locale);
+    let path = format!("/r/{}/registered", tenant.id);
+    p.page(
+        StatusCode::OK,
+        &MessageView {
+            frame: p.frame(locale, Some(&tenant), p.switch(locale, &path, "")),
+            title: t.registered_title.to_string(),
+            paragraphs: vec![t.registered_body.to_string(), t.registered_stop.to_string()],
+            button: None,
+            links: Vec::new(),
+            panel: true,
+        },
+    )
+}
+
+// ------------------------------------------------------ the confirmation
+
+/// A confirmation link's claims, answers and tenant.
+async fn confirm_claims(
+    p: &Inner,
+    token: &str,
+    lang: Option<&str>,
+) -> Result<(LinkClaims, ConfirmData, Tenant, Locale), Response> {
+    let fallback = locale_of(lang);
+    let claims = match p.links.verify(token, LinkPurpose::Confirm, p.now()) {
+        Ok(claims) => claims,
+        Err(e) => return Err(p.link_problem(fallback, token, e).await),
+    };
+    let Ok(data) = serde_json::from_str::<ConfirmData>(&claims.data) else {
+        return Err(p.link_problem(fallback, token, LinkError::Malformed).await);
+    };
+    let locale = lang.and_then(|l| l.parse().ok()).unwrap_or(data.page);
+    let tenant = p.tenant(&claims.tenant, locale).await?;
+    Ok((claims, data, tenant, locale))
+}
+
+async fn confirm_page(
+    State(p): State<Shared>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (claims, _, tenant, locale) = match confirm_claims(&p, &token, q.lang.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let t = texts(locale);
+    p.one_button_page(
+        &headers,
+        locale,
+        &tenant,
+        &format!("/c/{token}"),
+        (t.confirm_title, t.confirm_body.replace("{address}", &claims.address)),
+        t.confirm_button,
+        false,
+    )
+}
+
+async fn confirm_post(
+    State(p): State<Shared>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let (claims, data, tenant, locale) = match confirm_claims(&p, &token, q.lang.as_deref()).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if !p
+        .csrf
+        .check(cookie_header(&headers), field(&pairs, csrf::FIELD))
+    {
+        let again = p.link(&format!("/c/{token}?lang={locale}"));
+        return p.csrf_refused(locale, Some(&tenant), again);
+    }
+    // The day may have moved on since the form was sent.
+    let rules = DateRules::new(p.today(&tenant));
+    if rules
+        .child(data.answers.stage == form::Stage::Born, data.answers.date)
+        .is_err()
+    {
+        return p.link_problem(locale, &token, LinkError::Expired).await;
+    }
+    if p.app
+        .store
+        .channel(&tenant.id, &claims.channel)
+        .await
+        .is_err()
+    {
+        return p
+            .link_problem(locale, &token, LinkError::WrongPurpose)
+            .await;
+    }
+    tayori_api::front_door::record(
+        &p.app,
+        &tenant.id,
+        &claims.channel,
+        FrontDoorKind::Confirmed,
+        None,
+    )
+    .await;
+    let contact = NewContact {
+        channel: claims.channel,
+        address: claims.address,
+    };
+    p.register(locale, &tenant, contact, &data.answers).await
+}
+
+// ---------------------------------------------------------------- stops
+
+async fn stop_page(
+    State(p): State<Shared>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let fallback = locale_of(q.lang.as_deref());
+    let claims = match p.links.verify(&token, LinkPurpose::Unsubscribe, p.now()) {
+        Ok(claims) => claims,
+        Err(e) => return p.link_problem(fallback, &token, e).await,
+    };
+    let registered = p
+        .app
+        .store
+        .subscriber_by_contact(&claims.tenant, &claims.channel, &claims.address)
+        .await
+        .ok()
+        .flatten();
+    let locale = q
+        .lang
+        .as_deref()
+        .and_then(|l| l.parse().ok())
+        .or(registered.map(|s| s.locale))
+        .unwrap_or(Locale::Ja);
+    let tenant = match p.tenant(&claims.tenant, locale).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    let t = texts(locale);
+    p.one_button_page(
+        &headers,
+        locale,
+        &tenant,
+        &format!("/u/{token}"),
+        (t.stop_title, t.stop_body.replace("{address}", &claims.address)),
+        t.stop_button,
+        true,
+    )
+}
+
+async fn stop_post(
+    State(p): State<Shared>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let verified = p.links.verify(&token, LinkPurpose::Unsubscribe, p.now());
+    let one_click =
+        field(&pairs, ONE_CLICK.0) == Some(ONE_CLICK.1) && field(&pairs, csrf::FIELD).is_none();
+    if one_click {
+        // RFC 8058: a mail client's POST, no cookie and no page: the signed
+        // URL is the authority. Answered in plain text, acted on at once.
+        let claims = match verified {
+            Ok(claims) => claims,
+            Err(LinkError::Expired) => {
+                return plain(StatusCode::GONE, "This link has expired.\n");
+            }
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "This link is not complete.\n"),
+        };
+        return match p.stop_contact(&claims).await {
+            Ok(_) => plain(StatusCode::OK, "Unsubscribed.\n"),
+            Err(e) => {
+                tracing::error!(tenant = %claims.tenant, error = %e, "a one-click stop failed");
+                plain(StatusCode::SERVICE_UNAVAILABLE, "Please try again later.\n")
+            }
+        };
+    }
+    let fallback = locale_of(q.lang.as_deref());
+    let claims = match verified {
+        Ok(claims) => claims,
+        Err(e) => return p.link_problem(fallback, &token, e).await,
+    };
+    let tenant = match p.tenant(&claims.tenant, fallback).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    if !p
+        .csrf
+        .check(cookie_header(&headers), field(&pairs, csrf::FIELD))
+    {
+        let again = p.link(&format!("/u/{token}?lang={fallback}"));
+        return p.csrf_refused(fallback, Some(&tenant), again);
+    }
+    match p.stop_contact(&claims).await {
+        Ok(locale) => {
+            let locale = q
+                .lang
+                .as_deref()
+                .and_then(|l| l.parse().ok())
+                .or(locale)
+                .unwrap_or(fallback);
+            let t = texts(locale);
+            p.page(
+                StatusCode::OK,
+                &MessageView {
+                    frame: p.frame(locale, Some(&tenant), Vec::new()),
+                    title: t.stopped_title.to_string(),
+                    paragraphs: vec![t.stopped_body.replace("{address}", &claims.address)],
+                    button: None,
+                    links: Vec::new(),
+                    panel: true,
+                },
+            )
+        }
+        Err(e) => p.failed(fallback, Some(&tenant), &e),
+    }
+}
+
+// ------------------------------------------------------ what is registered
+
+async fn manage_page(
+    State(p): State<Shared>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let fallback = locale_of(q.lang.as_deref());
+    let claims = match p.links.verify(&token, LinkPurpose::Manage, p.now()) {
+        Ok(claims) => claims,
+        Err(e) => return p.link_problem(fallback, &token, e).await,
+    };
+    let tenant = match p.tenant(&claims.tenant, fallback).await {
+        Ok(t) => t,
+        Err(page) => return page,
+    };
+    let subscriber = match p
+        .app
+        .store
+        .subscriber_by_contact(&claims.tenant, &claims.channel, &claims.address)
+        .await
+    {
+        Ok(Some(s)) => s,
+        Ok(None) => return p.link_problem(fallback, &token, LinkError::Expired).await,
+        Err(e) => return p.failed(fallback, Some(&tenant), &e),
+    };
+    let locale = q
+        .lang
+        .as_deref()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(subscriber.locale);
+    let t: &Texts = texts(locale);
+    let channel = p.app.store.channel(&tenant.id, &claims.channel).await;
+    let contact = match &channel {
+        Ok(channel) => contact_shown(&claims, channel),
+        Err(_) => claims.channel.clone(),
+    };
+    let locale_name = match subscriber.locale {
+        Locale::Ja => "日本語",
+        Locale::JaEasy => "やさしい にほんご",
+        Locale::En => "English",
+    };
+    let mut paragraphs = vec![
+        t.manage_contact.replace("{contact}", &contact),
+        t.manage_locale.replace("{locale}", locale_name),
+    ];
+    for child in &subscriber.children {
+        paragraphs.push(match (child.status, child.birth_date, child.due_date) {
+            (ChildStatus::Stopped, _, _) => t.manage_stopped.to_string(),
+            (_, Some(born), _) => t.manage_born.replace("{date}", &written_date(born, locale)),
+            (_, None, Some(due)) => t.manage_due.replace("{date}", &written_date(due, locale)),
+            (_, None, None) => continue,
+        });
+    }
+    paragraphs.push(t.manage_change.to_string());
+    let stop = p.links.sign(&LinkClaims {
+        purpose: LinkPurpose::Unsubscribe,
+        expires_at: p.now() + Duration::hours(MANAGE_HOURS),
+        ..claims
+    });
+    let path = format!("/m/{token}");
+    p.page(
+        StatusCode::OK,
+        &MessageView {
+            frame: p.frame(locale, Some(&tenant), p.switch(locale, &path, "")),
+            title: t.manage_title.to_string(),
+            paragraphs,
+            button: None,
+            links: vec![Link {
+                href: p.link(&format!("/u/{stop}?lang={locale}")),
+                label: t.manage_stop,
+            }],
+            panel: false,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sender_is_read_from_the_channels_from() {
+        let channel = |from: serde_json::Value| Channel {
+            tenant_id: "otaru".into(),
+            name: "email".into(),
+            plugin_id: "email".into(),
+            version: None,
+            config: serde_json::json!({ "from": from }),
+            secrets_ciphertext: Vec::new(),
+            allowed_hosts: Vec::new(),
+            rate_per_second: None,
+            daily_quota: None,
+            paused: None,
+            setup: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        assert_eq!(
+            sender(&channel("touroku@otaru.example.jp".into())),
+            Some(("touroku@otaru.example.jp".into(), "otaru.example.jp".into()))
+        );
+        assert_eq!(
+            sender(&channel("小樽市 <touroku@otaru.example.jp>".into())),
+            Some(("touroku@otaru.example.jp".into(), "otaru.example.jp".into()))
+        );
+        assert_eq!(sender(&channel(serde_json::Value::Null)), None);
+    }
+}

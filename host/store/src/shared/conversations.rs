@@ -1,0 +1,155 @@
+//! Chat conversations (one row per contact address of a channel, the
+//! domain's `Conversation` as JSON) and the front door's events.
+
+use chrono::{DateTime, Utc};
+use tayori_core::domain::conversation::{Conversation, FrontDoorKind};
+use tayori_core::{ConversationStore, StoreResult};
+
+use super::{Conn, Engine, require_tenant};
+use crate::error::{DbResultExt, unreadable};
+
+/// A subscriber is being erased (call before its contacts' addresses are
+/// removed): the conversations of its addresses go.
+pub(super) async fn subscriber_erased(
+    conn: &mut Conn,
+    tenant_id: &str,
+    subscriber_id: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM conversations WHERE tenant_id = $1 AND (channel, address) IN \
+         (SELECT channel, address FROM contacts \
+          WHERE tenant_id = $1 AND subscriber_id = $2 AND address IS NOT NULL)",
+    )
+    .bind(tenant_id)
+    .bind(subscriber_id)
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl ConversationStore for Engine {
+    async fn conversation(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        address: &str,
+    ) -> StoreResult<Option<Conversation>> {
+        let state: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM conversations \
+             WHERE tenant_id = $1 AND channel = $2 AND address = $3",
+        )
+        .bind(tenant_id)
+        .bind(channel)
+        .bind(address)
+        .fetch_optional(self.reader())
+        .await
+        .db()?;
+        state
+            .map(|s| serde_json::from_str(&s).map_err(|e| unreadable("conversation state", e)))
+            .transpose()
+    }
+
+    async fn save_conversation(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        address: &str,
+        read_round: Option<u32>,
+        next: &Conversation,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let state = serde_json::to_string(next).expect("a conversation is plain data");
+        let mut tx = self.begin_write().await?;
+        require_tenant(&mut tx, tenant_id).await?;
+        let saved = match read_round {
+            None => sqlx::query(
+                "INSERT INTO conversations (tenant_id, channel, address, state, round, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(channel)
+            .bind(address)
+            .bind(&state)
+            .bind(i64::from(next.round))
+            .bind(at.timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .db()?,
+            Some(round) => sqlx::query(
+                "UPDATE conversations SET state = $4, round = $5, updated_at = $6 \
+                 WHERE tenant_id = $1 AND channel = $2 AND address = $3 AND round = $7",
+            )
+            .bind(tenant_id)
+            .bind(channel)
+            .bind(address)
+            .bind(&state)
+            .bind(i64::from(next.round))
+            .bind(at.timestamp_millis())
+            .bind(i64::from(round))
+            .execute(&mut *tx)
+            .await
+            .db()?,
+        }
+        .rows_affected();
+        tx.commit().await.db()?;
+        Ok(saved > 0)
+    }
+
+    async fn record_front_door(
+        &self,
+        tenant_id: &str,
+        channel: &str,
+        kind: FrontDoorKind,
+        subscriber_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        require_tenant(&mut tx, tenant_id).await?;
+        sqlx::query(
+            "INSERT INTO front_door_events (tenant_id, channel, kind, subscriber_id, occurred_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant_id)
+        .bind(channel)
+        .bind(kind.as_str())
+        .bind(subscriber_id)
+        .bind(at.timestamp_millis())
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(())
+    }
+
+    async fn front_door_counts(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, FrontDoorKind, u64)>> {
+        let mut tx = self.begin_read().await?;
+        require_tenant(&mut tx, tenant_id).await?;
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT channel, kind, COUNT(*) FROM front_door_events \
+             WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
+             GROUP BY channel, kind ORDER BY channel, kind",
+        )
+        .bind(tenant_id)
+        .bind(from.timestamp_millis())
+        .bind(to.timestamp_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        rows.into_iter()
+            .map(|(channel, kind, n)| {
+                let kind = kind
+                    .parse()
+                    .map_err(|e| unreadable("front door event kind", e))?;
+                Ok((channel, kind, u64::try_from(n).unwrap_or_default()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,29 @@
+-- The registration conversation of each chat contact (a LINE user of a
+-- channel): where it stands, as the domain's `Conversation` in JSON
+-- (tayori_core::domain::conversation). `round` is the number its buttons
+-- carry, kept beside the JSON so that a save can check nobody moved it
+-- meanwhile. Removed with the tenant, and when the subscriber the address
+-- belongs to is erased.
+CREATE TABLE conversations (
+    tenant_id  TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    channel    TEXT    NOT NULL,
+    address    TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    round      BIGINT  NOT NULL,
+    updated_at BIGINT  NOT NULL,
+    PRIMARY KEY (tenant_id, channel, address)
+);
+
+-- What parents did at the front door, by channel, for the monthly figures:
+-- registered, confirmed (an email address opened its link), stopped (a stop
+-- link or the chat), blocked (an unfollow of a registered contact). No
+-- address: only the subscriber it concerned, NULL where none.
+CREATE TABLE front_door_events (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id     TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    channel       TEXT    NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind IN ('registered', 'confirmed', 'stopped', 'blocked')),
+    subscriber_id TEXT,
+    occurred_at   BIGINT  NOT NULL
+);
+CREATE INDEX front_door_events_tenant ON front_door_events (tenant_id, occurred_at);

@@ -1,0 +1,294 @@
+//! A parent registers in the LINE chat, through the running host and the
+//! LINE fake: signed webhook events in as LINE sends them, and every answer
+//! the host gives (replies with the event's token, pushes when the token's
+//! window has passed) checked by the fake against LINE's OpenAPI. Follow →
+//! greeting and "expecting or born?" → a date picker bounded by what
+//! registration accepts → a confirmation → registered; a date outside the
+//! rules says why; stale and forged taps change nothing and ask to start
+//! again; a redelivered event changes nothing; a block mid-way starts over.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::chat::{actions, data_of, post, said};
+use crate::support::host::{Host, TENANT, TENANT_NAME, jst, today};
+use crate::support::platforms::line::{Api, FakeLine};
+
+fn user(i: usize) -> String {
+    format!("U{:032x}", 0x0c00_0000 + i)
+}
+
+/// A host at 10:00 today with a LINE channel on the fake, and no household.
+async fn line_host() -> (Host, FakeLine) {
+    let fake = FakeLine::start().await;
+    let host = Host::start_at(jst(today(), 10, 0)).await;
+    host.put_line_channel(&fake).await;
+    (host, fake)
+}
+
+/// The household registered with this LINE user, if any.
+async fn household(host: &Host, address: &str) -> Option<Value> {
+    let page = host
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/{TENANT}/subscribers?limit=100"),
+            None,
+        )
+        .await;
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|s| {
+            s["contacts"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["address"] == address))
+        })
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_registers_in_the_chat_from_follow_to_confirmation() {
+    let (host, fake) = line_host().await;
+    let u = user(1);
+
+    let greeting = said(&host, &fake, vec![fake.follow(&u, false)]).await;
+    assert_eq!(greeting.api, Api::Reply, "answered with the follow's token");
+    assert!(
+        greeting.texts[0].contains(TENANT_NAME),
+        "greeted in the tenant's name: {:?}",
+        greeting.texts
+    );
+    assert_eq!(greeting.texts.len(), 2, "greeting, then the question");
+    let stage = actions(&greeting);
+    assert_eq!(stage.len(), 2, "expecting or born: {stage:?}");
+
+    let picker = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&greeting, "出産予定"))],
+    )
+    .await;
+    let pick = &actions(&picker)[0];
+    assert_eq!(pick["type"], "datetimepicker");
+    assert_eq!(pick["mode"], "date");
+    // Bounded by registration's rules on the tenant's day: at most 14 days
+    // past and at most 10 months ahead.
+    assert_eq!(pick["min"], "2026-12-21");
+    assert_eq!(pick["max"], "2027-11-04");
+    let pick_data = pick["data"].as_str().unwrap().to_string();
+
+    // A date outside the rules (picked from an old picker, or typed) says
+    // why and asks again.
+    let refused = said(&host, &fake, vec![fake.text(&u, "2028年6月1日")]).await;
+    assert!(
+        refused.texts[0].contains("2027年11月4日までの日付"),
+        "says why: {:?}",
+        refused.texts
+    );
+    let again = &actions(&refused)[0];
+    assert_eq!(again["type"], "datetimepicker");
+    assert_ne!(again["data"].as_str().unwrap(), pick_data, "a new round");
+    assert!(household(&host, &u).await.is_none());
+
+    let confirm = said(
+        &host,
+        &fake,
+        vec![fake.picked(&u, again["data"].as_str().unwrap(), "2027-05-01")],
+    )
+    .await;
+    assert!(
+        confirm.texts[0].contains("2027年5月1日"),
+        "{:?}",
+        confirm.texts
+    );
+    assert!(household(&host, &u).await.is_none(), "not before the yes");
+
+    let done = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&confirm, "登録する"))],
+    )
+    .await;
+    assert!(done.texts[0].contains("登録しました"), "{:?}", done.texts);
+    let registered = household(&host, &u).await.expect("registered");
+    assert_eq!(registered["locale"], "ja");
+    assert_eq!(registered["contacts"][0]["channel"], "line");
+    assert_eq!(registered["contacts"][0]["status"], "valid");
+    assert_eq!(registered["children"][0]["due_date"], "2027-05-01");
+    assert_eq!(registered["children"].as_array().unwrap().len(), 1);
+
+    // The same yes again (an old button) registers nothing more.
+    let stale = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&confirm, "登録する"))],
+    )
+    .await;
+    assert!(stale.texts[0].contains("もう一度"), "{:?}", stale.texts);
+    let after = household(&host, &u).await.expect("still registered");
+    assert_eq!(after["id"], registered["id"]);
+    assert_eq!(after["children"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_event_is_answered_once_and_changes_nothing() {
+    let (host, fake) = line_host().await;
+    let u = user(2);
+    let follow = fake.follow(&u, false);
+    let greeting = said(&host, &fake, vec![follow.clone()]).await;
+    let tap = fake.postback(&u, &data_of(&greeting, "生まれた"));
+    let picker = said(&host, &fake, vec![tap.clone()]).await;
+    assert_eq!(actions(&picker)[0]["type"], "datetimepicker");
+
+    // LINE sends both again (same webhookEventId, isRedelivery): 200, and
+    // neither is answered nor moves the conversation.
+    let before = fake.accepted().len();
+    assert_eq!(
+        post(
+            &host,
+            &fake,
+            vec![FakeLine::redelivered(&follow), FakeLine::redelivered(&tap)]
+        )
+        .await,
+        StatusCode::OK
+    );
+    // The next new event is answered from where the conversation stood:
+    // the picker of the birth date, not the question before it.
+    let picked = said(
+        &host,
+        &fake,
+        vec![fake.picked(
+            &u,
+            actions(&picker)[0]["data"].as_str().unwrap(),
+            "2027-01-01",
+        )],
+    )
+    .await;
+    assert_eq!(
+        fake.accepted().len(),
+        before + 1,
+        "nothing for the redelivery"
+    );
+    assert!(
+        picked.texts[0].contains("2027年1月1日"),
+        "{:?}",
+        picked.texts
+    );
+    let inbound = host.inbound().await;
+    assert_eq!(inbound.len(), 3, "each event kept once: {inbound:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_and_forged_taps_ask_to_start_again_and_change_nothing() {
+    let (host, fake) = line_host().await;
+    let u = user(3);
+    let greeting = said(&host, &fake, vec![fake.follow(&u, false)]).await;
+    let born = data_of(&greeting, "生まれた");
+    let due = data_of(&greeting, "出産予定");
+    let picker = said(&host, &fake, vec![fake.postback(&u, &due)]).await;
+
+    // The other answer of the question already answered.
+    let stale = said(&host, &fake, vec![fake.postback(&u, &born)]).await;
+    assert!(stale.texts[0].contains("もう一度"), "{:?}", stale.texts);
+    assert_eq!(actions(&stale).len(), 2, "and the first question again");
+
+    // Data the host never wrote.
+    for forged in ["tayori:1:confirm", "give me a prize", "tayori:x:stage=due"] {
+        let answer = said(&host, &fake, vec![fake.postback(&u, forged)]).await;
+        assert!(
+            answer.texts[0].contains("もう一度"),
+            "{forged}: {:?}",
+            answer.texts
+        );
+    }
+    // The old picker is stale too: the date is not taken.
+    let old = said(
+        &host,
+        &fake,
+        vec![fake.picked(
+            &u,
+            actions(&picker)[0]["data"].as_str().unwrap(),
+            "2027-05-01",
+        )],
+    )
+    .await;
+    assert!(old.texts[0].contains("もう一度"), "{:?}", old.texts);
+    assert!(household(&host, &u).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_mid_way_starts_over_and_a_block_after_registering_stops_the_contact() {
+    let (host, fake) = line_host().await;
+    let u = user(4);
+    let greeting = said(&host, &fake, vec![fake.follow(&u, false)]).await;
+    said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&greeting, "出産予定"))],
+    )
+    .await;
+    // Blocked while the picker was open: nothing is said (LINE would not
+    // deliver it) and the conversation starts over on the next follow.
+    assert_eq!(
+        post(&host, &fake, vec![fake.unfollow(&u)]).await,
+        StatusCode::OK
+    );
+    let again = said(&host, &fake, vec![fake.follow(&u, true)]).await;
+    assert!(again.texts[0].contains(TENANT_NAME), "{:?}", again.texts);
+    assert_eq!(actions(&again).len(), 2, "the first question again");
+
+    // Registered, then blocked: the contact stops at once.
+    let picker = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&again, "生まれた"))],
+    )
+    .await;
+    let confirm = said(
+        &host,
+        &fake,
+        vec![fake.picked(
+            &u,
+            actions(&picker)[0]["data"].as_str().unwrap(),
+            "2026-12-30",
+        )],
+    )
+    .await;
+    said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&confirm, "登録する"))],
+    )
+    .await;
+    let registered = household(&host, &u).await.expect("registered");
+    assert_eq!(registered["children"][0]["birth_date"], "2026-12-30");
+    assert_eq!(
+        post(&host, &fake, vec![fake.unfollow(&u)]).await,
+        StatusCode::OK
+    );
+    let stopped = host
+        .get_subscriber(registered["id"].as_str().unwrap())
+        .await;
+    assert_eq!(stopped["contacts"][0]["status"], "invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_whose_reply_window_has_passed_is_pushed_with_a_retry_key() {
+    let (host, fake) = line_host().await;
+    let u = user(5);
+    let follow = fake.follow(&u, false);
+    fake.expire_reply_token(follow["replyToken"].as_str().unwrap());
+    let greeting = said(&host, &fake, vec![follow]).await;
+    assert_eq!(greeting.api, Api::Push, "the token was refused: pushed");
+    assert_eq!(greeting.to, vec![u.clone()]);
+    assert!(
+        greeting.retry_key.is_some(),
+        "a push carries X-Line-Retry-Key"
+    );
+    assert!(
+        greeting.texts[0].contains(TENANT_NAME),
+        "{:?}",
+        greeting.texts
+    );
+}
