@@ -100,7 +100,7 @@ async fn a_put_channel_is_set_up_by_its_plugin_and_shows_what_it_did() {
         assert_eq!(told["tenant_name"], "otaru city");
         assert_eq!(told["locale"], "ja");
         assert_eq!(told["webhook_url"], api.url("/hooks/otaru/menu"));
-        assert_eq!(told["form_url"], api.url("/register/otaru"));
+        assert_eq!(told["form_url"], api.url("/r/otaru"));
         let menu: Vec<(&str, &str)> = told["menu"]
             .as_array()
             .unwrap()

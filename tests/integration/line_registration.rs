@@ -292,3 +292,73 @@ async fn an_answer_whose_reply_window_has_passed_is_pushed_with_a_retry_key() {
         greeting.texts
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_parent_reports_the_birth_changes_the_language_and_stops_from_the_menu() {
+    let (host, fake) = line_host().await;
+    let u = user(6);
+    let created = host
+        .call(
+            Method::POST,
+            &format!("/v1/tenants/{TENANT}/subscribers"),
+            Some(serde_json::json!({
+                "locale": "ja",
+                "contacts": [{"channel": "line", "address": u}],
+                "children": [{"due_date": "2027-01-20"}],
+            })),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // The rich menu's "report the birth": a date picker of birth dates.
+    let picker = said(&host, &fake, vec![fake.postback(&u, "menu=report-birth")]).await;
+    let pick = &actions(&picker)[0];
+    assert_eq!(pick["type"], "datetimepicker");
+    assert_eq!(pick["max"], "2027-01-04", "not after today");
+    let confirm = said(
+        &host,
+        &fake,
+        vec![fake.picked(&u, pick["data"].as_str().unwrap(), "2027-01-02")],
+    )
+    .await;
+    assert!(household(&host, &u).await.unwrap()["children"][0]["birth_date"].is_null());
+    let done = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&confirm, "届ける"))],
+    )
+    .await;
+    assert!(done.texts[0].contains("届けました"), "{:?}", done.texts);
+    let s = host.get_subscriber(&id).await;
+    assert_eq!(s["children"][0]["birth_date"], "2027-01-02");
+    assert_eq!(s["children"][0]["status"], "born");
+
+    // The language: the answer, and what follows, in English.
+    let asked = said(&host, &fake, vec![fake.postback(&u, "menu=language")]).await;
+    let english = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&asked, "English"))],
+    )
+    .await;
+    assert!(english.texts[0].contains("English"), "{:?}", english.texts);
+    assert_eq!(host.get_subscriber(&id).await["locale"], "en");
+
+    // Stop: one child, so the household's messages stop, after a yes.
+    let stop = said(&host, &fake, vec![fake.postback(&u, "menu=stop")]).await;
+    assert!(
+        stop.texts[0].contains("Stop all messages"),
+        "{:?}",
+        stop.texts
+    );
+    assert_eq!(host.get_subscriber(&id).await["status"], "active");
+    said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&stop, "Stop"))],
+    )
+    .await;
+    let stopped = host.get_subscriber(&id).await;
+    assert_eq!(stopped["status"], "stopped");
+    assert_eq!(stopped["children"][0]["status"], "stopped");
+}

@@ -396,7 +396,7 @@ async fn the_menu_in_each_locale_is_drawn_within_the_sandboxs_default_limits() {
             tenant_name: TENANT_NAME.into(),
             locale: locale.into(),
             webhook_url: format!("https://tayori.example.jp/hooks/{TENANT}/line"),
-            form_url: format!("https://tayori.example.jp/register/{TENANT}"),
+            form_url: format!("https://tayori.example.jp/r/{TENANT}"),
             menu: tayori_core::default_menu(locale),
         };
         let called = rt

@@ -27,7 +27,7 @@ pub fn channel_setup(public_url: &str, tenant_name: &str, channel: &Channel) -> 
         tenant_name: tenant_name.to_owned(),
         locale: locale.to_owned(),
         webhook_url: format!("{base}/hooks/{}/{}", channel.tenant_id, channel.name),
-        form_url: format!("{base}/register/{}", channel.tenant_id),
+        form_url: format!("{base}/r/{}", channel.tenant_id),
         menu: tayori_core::default_menu(locale),
     }
 }

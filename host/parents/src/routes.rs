@@ -815,7 +815,10 @@ async fn confirm_page(
         locale,
         &tenant,
         &format!("/c/{token}"),
-        (t.confirm_title, t.confirm_body.replace("{address}", &claims.address)),
+        (
+            t.confirm_title,
+            t.confirm_body.replace("{address}", &claims.address),
+        ),
         t.confirm_button,
         false,
     )
@@ -908,7 +911,10 @@ async fn stop_page(
         locale,
         &tenant,
         &format!("/u/{token}"),
-        (t.stop_title, t.stop_body.replace("{address}", &claims.address)),
+        (
+            t.stop_title,
+            t.stop_body.replace("{address}", &claims.address),
+        ),
         t.stop_button,
         true,
     )

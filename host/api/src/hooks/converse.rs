@@ -89,16 +89,26 @@ impl Answering {
             .await
             .map_err(|e| e.to_string())?;
         let read_round = stored.as_ref().map(|c| c.round);
-        let state = stored.unwrap_or_default();
+        let mut state = stored.unwrap_or_default();
         let now = self.state.scheduler.clock().now();
-        let contact = match &h.record.contact_id {
+        // The household the address belongs to, and its contact here.
+        let household = match &h.record.contact_id {
             Some(id) => store
                 .subscriber_by_contact(tenant, channel, address)
                 .await
                 .map_err(|e| e.to_string())?
-                .and_then(|s| s.contacts.into_iter().find(|c| &c.id == id)),
+                .and_then(|s| {
+                    let contact = s.contacts.iter().find(|c| &c.id == id)?.clone();
+                    Some((s, contact))
+                }),
             None => None,
         };
+        if let Some((subscriber, _)) = &household {
+            // A household is answered in its own language.
+            state.locale = subscriber.locale;
+        }
+        let contact = household.as_ref().map(|(_, c)| c.clone());
+        let subscriber_id = household.as_ref().map(|(s, _)| s.id.clone());
         let ctx = Context {
             rules: DateRules::new(front_door::today(&self.tenant, now)),
             tenant_name: &self.tenant.name,
@@ -106,6 +116,10 @@ impl Answering {
             stopped: contact
                 .as_ref()
                 .is_some_and(|c| c.status == ContactStatus::Invalid),
+            children: household
+                .as_ref()
+                .map(|(s, _)| s.children.as_slice())
+                .unwrap_or_default(),
         };
         let mut turn = conversation::step(&state, &h.event.kind, &ctx);
         if let Some(note) = turn.note {
@@ -157,6 +171,49 @@ impl Answering {
                         }
                     }
                 }
+                Effect::ReportBirth { child, date } => {
+                    let Some(sid) = &subscriber_id else { continue };
+                    let done = store.report_birth(tenant, sid, &child, date).await;
+                    self.applied(&mut turn, done.map(|_| ()), "report a birth");
+                }
+                Effect::AddChild { child } => {
+                    let Some(sid) = &subscriber_id else { continue };
+                    let done = store.add_child(tenant, sid, &child).await;
+                    self.applied(&mut turn, done.map(|_| ()), "add a child");
+                }
+                Effect::StopChild { child } => {
+                    let Some(sid) = &subscriber_id else { continue };
+                    let done = store
+                        .stop_child(tenant, sid, &child, "stopped by the parent in the chat")
+                        .await;
+                    self.applied(&mut turn, done.map(|_| ()), "stop a child");
+                }
+                Effect::StopAll => {
+                    let Some(sid) = &subscriber_id else { continue };
+                    let done = store
+                        .stop_subscriber(tenant, sid, "stopped by the parent in the chat")
+                        .await;
+                    if done.is_ok() {
+                        front_door::record(
+                            &self.state,
+                            tenant,
+                            channel,
+                            FrontDoorKind::Stopped,
+                            Some(sid),
+                        )
+                        .await;
+                    }
+                    self.applied(&mut turn, done.map(|_| ()), "stop a household");
+                }
+                Effect::SetLocale(locale) => {
+                    let Some(sid) = &subscriber_id else { continue };
+                    let patch = tayori_core::SubscriberPatch {
+                        locale: Some(locale),
+                        contacts: None,
+                    };
+                    let done = store.update_subscriber(tenant, sid, &patch).await;
+                    self.applied(&mut turn, done.map(|_| ()), "change the language");
+                }
                 Effect::Block => {
                     // The store invalidated the contact as it kept the event.
                     if h.record.action == InboundAction::ContactInvalidated {
@@ -173,6 +230,18 @@ impl Answering {
             }
         }
         self.say(&h.event, turn.say).await
+    }
+
+    /// After an effect on the household: the planner is woken, or, when the
+    /// store failed, what was about to be said becomes "that did not work".
+    fn applied(&self, turn: &mut conversation::Turn, done: Result<(), StoreError>, what: &str) {
+        match done {
+            Ok(()) => self.state.scheduler.subscribers_changed(&self.tenant.id),
+            Err(e) => {
+                tracing::warn!(tenant = %self.tenant.id, channel = %self.channel.name, error = %e, "cannot {what} from the chat");
+                turn.say = vec![conversation::failed_text(turn.next.locale)];
+            }
+        }
     }
 
     /// The answer to a mail sent to the tenant's address.

@@ -18,8 +18,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::registration::{DateRules, written_date};
-use super::{Locale, NewChild};
+use super::{Child, Locale, NewChild};
 use crate::plugin::{Action, Button, Content, DatePicker, EventKind, PickerMode};
+
+mod self_service;
 
 /// Where a contact's conversation stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,33 @@ pub enum Step {
     /// A stopped contact came back (unblocked the account): asked whether
     /// to send messages again.
     OfferResume,
+    /// Asked which expected child was born.
+    PickChild,
+    /// Asked for a child's date of birth.
+    AskBirth { child: String },
+    /// Asked to confirm a child's date of birth.
+    ConfirmBirth { child: String, date: NaiveDate },
+    /// Asked for the language of the messages.
+    AskLanguage,
+    /// Asked which child's messages to stop, or all.
+    AskStop,
+    /// Asked to confirm a stop (`None`: everything).
+    ConfirmStop { child: Option<String> },
+}
+
+impl Step {
+    /// A question of the self-service steps (a registered parent's).
+    fn is_self_service(&self) -> bool {
+        matches!(
+            self,
+            Step::PickChild
+                | Step::AskBirth { .. }
+                | Step::ConfirmBirth { .. }
+                | Step::AskLanguage
+                | Step::AskStop
+                | Step::ConfirmStop { .. }
+        )
+    }
 }
 
 /// A contact's conversation, as stored.
@@ -45,6 +74,10 @@ pub struct Conversation {
     /// Counts the questions asked; written into their buttons' data.
     pub round: u32,
     pub locale: Locale,
+    /// The registration steps add a child to the household (the menu's
+    /// "add a child") rather than register one.
+    #[serde(default)]
+    pub adding: bool,
 }
 
 impl Default for Conversation {
@@ -53,6 +86,7 @@ impl Default for Conversation {
             step: Step::Idle,
             round: 0,
             locale: Locale::Ja,
+            adding: false,
         }
     }
 }
@@ -81,6 +115,16 @@ pub enum Effect {
     Block,
     /// The contact said yes to messages again: make it valid.
     Resume,
+    /// A child of the household was born on `date`.
+    ReportBirth { child: String, date: NaiveDate },
+    /// Add a child to the household.
+    AddChild { child: NewChild },
+    /// Stop one child (everything pending for it is cancelled).
+    StopChild { child: String },
+    /// Stop the household.
+    StopAll,
+    /// Send the household's messages in this language.
+    SetLocale(Locale),
 }
 
 /// Something about the event worth keeping with it.
@@ -111,6 +155,8 @@ pub struct Context<'a> {
     pub registered: bool,
     /// Whether that contact is stopped (blocked, or stopped by a link).
     pub stopped: bool,
+    /// The household's children, when registered.
+    pub children: &'a [Child],
 }
 
 const PREFIX: &str = "tayori";
@@ -164,6 +210,8 @@ struct Words {
     not_a_date: &'static str,
     already: &'static str,
     offer_resume: &'static str,
+    child_added: &'static str,
+    not_here: &'static str,
     resume: &'static str,
     not_now: &'static str,
     resumed: &'static str,
@@ -189,6 +237,8 @@ fn words(locale: Locale) -> Words {
             not_a_date: "日付が読み取れませんでした。2027-05-01 のように送ってください。",
             already: "登録済みです。メニューから出産の報告や配信の停止ができます。",
             offer_resume: "おかえりなさい。止まっているメッセージの配信を再開しますか？",
+            child_added: "お子さんを追加しました。時期に合わせたメッセージをお届けします。",
+            not_here: "この操作は、いまはチャットではできません。",
             resume: "再開する",
             not_now: "今はしない",
             resumed: "配信を再開しました。",
@@ -211,6 +261,8 @@ fn words(locale: Locale) -> Words {
             not_a_date: "日が わかりませんでした。2027-05-01 のように おくってください。",
             already: "もう とうろく しています。",
             offer_resume: "おかえりなさい。また メッセージを おくっても いいですか？",
+            child_added: "こどもを ふやしました。メッセージを おくります。",
+            not_here: "これは いま チャットでは できません。",
             resume: "はい",
             not_now: "いまは いいえ",
             resumed: "また おくります。",
@@ -233,6 +285,8 @@ fn words(locale: Locale) -> Words {
             not_a_date: "We could not read a date. Send it like 2027-05-01.",
             already: "You are already registered.",
             offer_resume: "Welcome back. Shall we send your messages again?",
+            child_added: "The child is added. We will send messages for each stage.",
+            not_here: "This cannot be done in the chat yet.",
             resume: "Yes, send them",
             not_now: "Not now",
             resumed: "Your messages start again.",
@@ -250,6 +304,42 @@ fn text(locale: Locale, body: String) -> Content {
         quick_replies: Vec::new(),
         fallback_url: None,
     }
+}
+
+/// Asks "expecting or born?" (registering, or adding a child).
+fn ask_stage_in(turn: &mut Turn) {
+    let w = words(turn.next.locale);
+    turn.next.round += 1;
+    turn.next.step = Step::AskStage;
+    let r = turn.next.round;
+    let mut c = text(turn.next.locale, w.ask_stage.to_string());
+    c.quick_replies = vec![
+        postback(w.expecting, data(r, "stage=due")),
+        postback(w.born, data(r, "stage=born")),
+    ];
+    turn.say.push(c);
+}
+
+/// Asks a stopped contact whether to send messages again.
+fn offer_resume(turn: &mut Turn) {
+    let w = words(turn.next.locale);
+    turn.next.round += 1;
+    turn.next.step = Step::OfferResume;
+    let r = turn.next.round;
+    let mut c = text(turn.next.locale, w.offer_resume.to_string());
+    c.quick_replies = vec![
+        postback(w.resume, data(r, "resume")),
+        postback(w.not_now, data(r, "later")),
+    ];
+    turn.say.push(c);
+}
+
+/// A menu button this conversation has no steps for.
+fn answer_unknown_menu(turn: &mut Turn) {
+    turn.next.step = Step::Idle;
+    let w = words(turn.next.locale);
+    turn.say
+        .push(text(turn.next.locale, w.not_here.to_string()));
 }
 
 fn postback(label: &str, data: String) -> Button {
@@ -326,17 +416,7 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
         effects: Vec::new(),
         note: None,
     };
-    let ask_stage = |turn: &mut Turn| {
-        turn.next.round += 1;
-        turn.next.step = Step::AskStage;
-        let r = turn.next.round;
-        let mut c = text(locale, w.ask_stage.to_string());
-        c.quick_replies = vec![
-            postback(w.expecting, data(r, "stage=due")),
-            postback(w.born, data(r, "stage=born")),
-        ];
-        turn.say.push(c);
-    };
+    let ask_stage = ask_stage_in;
     let ask_date = |turn: &mut Turn, born: bool| {
         turn.next.round += 1;
         turn.next.step = Step::AskDate { born };
@@ -404,17 +484,7 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                 turn.effects.push(Effect::Block);
             }
         }
-        EventKind::Follow { .. } if ctx.registered && ctx.stopped => {
-            turn.next.round += 1;
-            turn.next.step = Step::OfferResume;
-            let r = turn.next.round;
-            let mut c = text(locale, w.offer_resume.to_string());
-            c.quick_replies = vec![
-                postback(w.resume, data(r, "resume")),
-                postback(w.not_now, data(r, "later")),
-            ];
-            turn.say.push(c);
-        }
+        EventKind::Follow { .. } if ctx.registered && ctx.stopped => offer_resume(&mut turn),
         EventKind::Follow { .. } if ctx.registered => {
             turn.say.push(text(locale, w.already.to_string()));
         }
@@ -430,12 +500,15 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                 EventKind::Picked { chosen, .. } => Some(chosen.as_str()),
                 _ => None,
             };
-            if d.starts_with("menu=") {
-                // The rich menu's buttons: answered by the self-service steps.
+            if let Some(action) = d.strip_prefix("menu=") {
+                // The rich menu's buttons: a stranger is asked to register
+                // first, a stopped contact whether to resume.
                 if !ctx.registered {
                     ask_stage(&mut turn);
+                } else if ctx.stopped {
+                    offer_resume(&mut turn);
                 } else {
-                    turn.say.push(text(locale, w.already.to_string()));
+                    self_service::menu(action, ctx, &mut turn);
                 }
                 return turn;
             }
@@ -443,8 +516,10 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                 again(&mut turn, Note::Forged);
                 return turn;
             };
-            let offered = state.step == Step::OfferResume;
-            if round != state.round || (ctx.registered && !offered) {
+            // A registered parent answers only the questions asked of them.
+            let theirs =
+                state.step == Step::OfferResume || state.adding || state.step.is_self_service();
+            if round != state.round || (ctx.registered && !theirs) {
                 again(&mut turn, Note::Stale);
                 return turn;
             }
@@ -461,16 +536,20 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                     }
                 }
                 (Step::Confirm { born, date }, "confirm") => {
-                    turn.effects.push(Effect::Register {
-                        locale,
-                        child: if *born {
-                            NewChild::born(*date)
-                        } else {
-                            NewChild::due(*date)
-                        },
-                    });
+                    let child = if *born {
+                        NewChild::born(*date)
+                    } else {
+                        NewChild::due(*date)
+                    };
                     turn.next.step = Step::Idle;
-                    turn.say.push(text(locale, w.registered.to_string()));
+                    turn.next.adding = false;
+                    if state.adding && ctx.registered {
+                        turn.effects.push(Effect::AddChild { child });
+                        turn.say.push(text(locale, w.child_added.to_string()));
+                    } else {
+                        turn.effects.push(Effect::Register { locale, child });
+                        turn.say.push(text(locale, w.registered.to_string()));
+                    }
                 }
                 (Step::Confirm { born, .. }, "change") => ask_date(&mut turn, *born),
                 (Step::OfferResume, "resume") => {
@@ -484,17 +563,26 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                     turn.next.step = Step::Idle;
                     turn.say.push(text(locale, w.stays_stopped.to_string()));
                 }
+                _ if ctx.registered && self_service::tap(state, verb, chosen, ctx, &mut turn) => {}
                 _ => again(&mut turn, Note::Forged),
             }
         }
         EventKind::Text(words_sent) => match &state.step {
-            Step::AskDate { born } if !ctx.registered => match parse_typed_date(words_sent) {
-                Some(date) => take_date(&mut turn, *born, date),
-                None => {
-                    turn.say.push(text(locale, w.not_a_date.to_string()));
-                    ask_date(&mut turn, *born);
+            Step::AskBirth { .. } if ctx.registered => match parse_typed_date(words_sent) {
+                Some(date) => {
+                    self_service::typed_birth(state, date, ctx, &mut turn);
                 }
+                None => turn.say.push(text(locale, w.not_a_date.to_string())),
             },
+            Step::AskDate { born } if !ctx.registered || state.adding => {
+                match parse_typed_date(words_sent) {
+                    Some(date) => take_date(&mut turn, *born, date),
+                    None => {
+                        turn.say.push(text(locale, w.not_a_date.to_string()));
+                        ask_date(&mut turn, *born);
+                    }
+                }
+            }
             _ if ctx.registered => turn.say.push(text(locale, w.already.to_string())),
             _ => ask_stage(&mut turn),
         },
@@ -517,6 +605,7 @@ mod tests {
             tenant_name: "札幌市",
             registered,
             stopped: false,
+            children: &[],
         }
     }
 
@@ -577,6 +666,7 @@ mod tests {
             step: Step::AskDate { born: true },
             round: 4,
             locale: Locale::En,
+            adding: false,
         };
         let t = step(&state, &EventKind::Text("2027/1/1".into()), &c);
         assert!(t.effects.is_empty());
@@ -603,6 +693,7 @@ mod tests {
             },
             round: 7,
             locale: Locale::Ja,
+            adding: false,
         };
         let stale = step(&state, &EventKind::Postback(data(6, "confirm")), &c);
         assert_eq!(stale.note, Some(Note::Stale));
