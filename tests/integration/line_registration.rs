@@ -263,6 +263,14 @@ async fn a_block_mid_way_starts_over_and_a_block_after_registering_stops_the_con
     .await;
     let registered = household(&host, &u).await.expect("registered");
     assert_eq!(registered["children"][0]["birth_date"], "2026-12-30");
+    // Registered at 10:00: the day's message (day 5) goes the same day.
+    host.plan_and_send().await;
+    assert!(
+        fake.accepted()
+            .iter()
+            .any(|a| a.api != Api::Reply && a.to == [u.clone()]),
+        "the day's message was sent"
+    );
     assert_eq!(
         post(&host, &fake, vec![fake.unfollow(&u)]).await,
         StatusCode::OK

@@ -461,7 +461,7 @@ async fn a_preterm_child_is_counted_by_corrected_age() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_registration_says_so_and_the_preview_shows_only_what_would_go() {
+async fn a_late_registration_gets_the_days_message_now_and_the_preview_shows_what_follows() {
     engines(async |db| {
         let today = d("2027-01-04");
         let clock = Arc::new(ManualClock::new(jst(today, 8, 0)));
@@ -485,20 +485,21 @@ async fn a_late_registration_says_so_and_the_preview_shows_only_what_would_go() 
         )
         .await;
         plan(&server).await;
+        // Day 0 goes now, not expired: a family registering on the evening
+        // of the birth still gets it.
         let rows = planned(&server, &sid).await;
         assert_eq!(rows.len(), 1, "{rows:?}");
         let (message, day, status, reason) = &rows[0];
         assert_eq!(
             (message.as_str(), day.as_str(), status.as_str()),
-            ("child-day-000", "2027-01-04", "expired")
+            ("child-day-000", "2027-01-04", "pending")
         );
-        assert!(
-            reason.starts_with("registered after the day's send time"),
-            "{reason}"
-        );
-        assert!(!reason.contains("down"), "{reason}");
+        assert_eq!(reason, "");
+        // Planning again adds nothing: it goes once.
+        plan(&server).await;
+        assert_eq!(planned(&server, &sid).await.len(), 1);
         // The preview from a week before lists nothing before tomorrow: the
-        // past days would not be sent, and today's has expired.
+        // past days would not be sent, and today's is already on its way.
         let items = preview(&server, &sid, today - Duration::days(7), 10).await;
         let days: Vec<&str> = items.iter().map(|i| i["date"].as_str().unwrap()).collect();
         assert_eq!(days, ["2027-01-05", "2027-01-06"], "{items:?}");

@@ -341,10 +341,35 @@ fn plan_source(
     }
 }
 
+/// The first instant at or after `now_ms` outside the tenant's quiet hours.
+pub fn outside_quiet_hours(tenant: &Tenant, tz: Tz, now_ms: i64) -> i64 {
+    let Some(q) = tenant.quiet_hours else {
+        return now_ms;
+    };
+    let Some(local) = tz.timestamp_millis_opt(now_ms).single() else {
+        return now_ms;
+    };
+    if !q.contains(local.time()) {
+        return now_ms;
+    }
+    let end = local.date_naive().and_time(q.end);
+    let mut end = tz
+        .from_local_datetime(&end)
+        .earliest()
+        .map_or(now_ms, |t| t.timestamp_millis());
+    if end <= now_ms {
+        end += 86_400_000;
+    }
+    end
+}
+
 /// The deliveries of `sources` due on `day`. Rows already too late at
 /// `now` are `Expired` with the reason `if_late` gives (a missed day caught
-/// up, a child registered after the send time), or left out when it is
-/// `None` (a preview shows only what would be sent).
+/// up), or left out when it is `None` (a preview shows only what would be
+/// sent). A household registered (or changed) after the day's send time and
+/// window (`RegisteredLate`) gets the day's messages now instead (or when
+/// the tenant's quiet hours end), so that a family registering on the
+/// evening of a birth still gets day 0; each goes once, by its key.
 pub fn plan_day(
     tenant: &Tenant,
     tz: Tz,
@@ -354,16 +379,21 @@ pub fn plan_day(
     now_ms: i64,
     if_late: Option<LateReason>,
 ) -> Vec<NewDelivery> {
-    let due_at = send_instant(tenant, tz, day).timestamp_millis();
-    let expires_at = due_at + i64::from(tenant.lateness_window_minutes) * 60_000;
+    let window = i64::from(tenant.lateness_window_minutes) * 60_000;
+    let mut due_at = send_instant(tenant, tz, day).timestamp_millis();
+    let mut expires_at = due_at + window;
     let late = now_ms > expires_at;
     if late && if_late.is_none() {
         return Vec::new();
     }
-    let (status, late) = if late {
-        (OutboxStatus::Expired, if_late)
-    } else {
-        (OutboxStatus::Pending, None)
+    let (status, late) = match (late, if_late) {
+        (true, Some(LateReason::RegisteredLate)) => {
+            due_at = outside_quiet_hours(tenant, tz, now_ms);
+            expires_at = due_at + window;
+            (OutboxStatus::Pending, None)
+        }
+        (true, reason) => (OutboxStatus::Expired, reason),
+        (false, _) => (OutboxStatus::Pending, None),
     };
     let mut out = Vec::new();
     for source in sources {
@@ -814,6 +844,35 @@ mod tests {
     }
 
     #[test]
+    fn a_late_registration_in_quiet_hours_gets_its_day_when_they_end() {
+        let mut t = tenant("Asia/Tokyo", "09:00");
+        t.quiet_hours = Some(QuietHours {
+            start: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        });
+        let index = MessageIndex::new(vec![message("c0", ScheduleRule::ChildDay(0))]);
+        let s = source(None, Some("2027-01-04"));
+        // 23:00 JST on the day of birth.
+        let at = utc("2027-01-04T14:00:00Z").timestamp_millis();
+        let rows = plan_day(
+            &t,
+            t.tz().unwrap(),
+            &index,
+            std::slice::from_ref(&s),
+            d("2027-01-04"),
+            at,
+            Some(LateReason::RegisteredLate),
+        );
+        assert_eq!(rows[0].status, OutboxStatus::Pending);
+        // 08:00 JST the next morning, within its window from then.
+        assert_eq!(
+            rows[0].due_at,
+            utc("2027-01-04T23:00:00Z").timestamp_millis()
+        );
+        assert!(rows[0].expires_at > rows[0].due_at);
+    }
+
+    #[test]
     fn late_days_are_expired_when_caught_up_and_skipped_otherwise() {
         let t = tenant("Asia/Tokyo", "09:00");
         let index = MessageIndex::new(vec![message("c1", ScheduleRule::ChildDay(1))]);
@@ -830,10 +889,15 @@ mod tests {
             )
         };
         let after_window = utc("2027-01-04T06:00:01Z").timestamp_millis();
-        let caught = plan(after_window, Some(LateReason::RegisteredLate));
+        let caught = plan(after_window, Some(LateReason::HostDown));
         assert_eq!(caught.len(), 1);
         assert_eq!(caught[0].status, OutboxStatus::Expired);
-        assert_eq!(caught[0].late, Some(LateReason::RegisteredLate));
+        assert_eq!(caught[0].late, Some(LateReason::HostDown));
+        // Registered after the window: the day's message goes now.
+        let registered = plan(after_window, Some(LateReason::RegisteredLate));
+        assert_eq!(registered[0].status, OutboxStatus::Pending);
+        assert_eq!(registered[0].due_at, after_window);
+        assert_eq!(registered[0].key, caught[0].key, "one key: sent once");
         let skipped = plan(after_window, None);
         assert!(skipped.is_empty());
         let in_window = utc("2027-01-04T05:59:59Z").timestamp_millis();

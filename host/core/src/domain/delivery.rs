@@ -50,7 +50,9 @@ pub enum LateReason {
     /// planning) at the day's send time and for the lateness window after it.
     HostDown,
     /// The child, the contact or the dates were registered or changed after
-    /// the day's send time and its lateness window had passed.
+    /// the day's send time and its lateness window had passed: the day's
+    /// messages are then planned to go at once (see the planner's
+    /// `plan_day`), not expired.
     RegisteredLate,
     /// The tenant was created after that day's send time and window.
     TenantNew,
