@@ -27,3 +27,13 @@ CREATE TABLE front_door_events (
     occurred_at   INTEGER NOT NULL
 );
 CREATE INDEX front_door_events_tenant ON front_door_events (tenant_id, occurred_at);
+
+-- Expected children whose parents were asked, once, 14 days after the due
+-- date with no birth reported, whether the baby was born. The row is the
+-- claim: a second pass (or another node) asks nobody twice.
+CREATE TABLE birth_questions (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    child_id  TEXT NOT NULL,
+    asked_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, child_id)
+);

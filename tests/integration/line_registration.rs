@@ -305,18 +305,7 @@ async fn an_answer_whose_reply_window_has_passed_is_pushed_with_a_retry_key() {
 async fn a_registered_parent_reports_the_birth_changes_the_language_and_stops_from_the_menu() {
     let (host, fake) = line_host().await;
     let u = user(6);
-    let created = host
-        .call(
-            Method::POST,
-            &format!("/v1/tenants/{TENANT}/subscribers"),
-            Some(serde_json::json!({
-                "locale": "ja",
-                "contacts": [{"channel": "line", "address": u}],
-                "children": [{"due_date": "2027-01-20"}],
-            })),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = expecting(&host, &u, "2027-01-20").await;
 
     // The rich menu's "report the birth": a date picker of birth dates.
     let picker = said(&host, &fake, vec![fake.postback(&u, "menu=report-birth")]).await;
@@ -369,4 +358,74 @@ async fn a_registered_parent_reports_the_birth_changes_the_language_and_stops_fr
     let stopped = host.get_subscriber(&id).await;
     assert_eq!(stopped["status"], "stopped");
     assert_eq!(stopped["children"][0]["status"], "stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_weeks_after_the_due_date_the_parent_is_asked_once_whether_the_baby_was_born() {
+    let (host, fake) = line_host().await;
+    let state = &host.server.launched.state;
+    // Registered before their due dates: 15 days ago, and 10 days ago.
+    host.clock.set(jst("2026-12-10".parse().unwrap(), 10, 0));
+    let (late, recent) = (user(7), user(8));
+    let id = expecting(&host, &late, "2026-12-20").await;
+    expecting(&host, &recent, "2026-12-25").await;
+
+    // Before the tenant's send time (09:00): nobody yet.
+    host.clock.set(jst(today(), 8, 0));
+    assert_eq!(tayori_api::birth_question::ask_due(state).await.unwrap(), 0);
+    host.clock.set(jst(today(), 10, 0));
+    assert_eq!(tayori_api::birth_question::ask_due(state).await.unwrap(), 1);
+    assert_eq!(
+        tayori_api::birth_question::ask_due(state).await.unwrap(),
+        0,
+        "asked once"
+    );
+    let asked: Vec<_> = fake
+        .accepted()
+        .into_iter()
+        .filter(|a| a.api == Api::Push)
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].to, [late.clone()]);
+    assert!(
+        asked[0].texts[0].contains("2026年12月20日"),
+        "{:?}",
+        asked[0].texts
+    );
+    let pick = &actions(&asked[0])[0];
+    assert_eq!(pick["type"], "datetimepicker");
+
+    // The parent answers with the picker: as when reporting from the menu.
+    let confirm = said(
+        &host,
+        &fake,
+        vec![fake.picked(&late, pick["data"].as_str().unwrap(), "2026-12-22")],
+    )
+    .await;
+    said(
+        &host,
+        &fake,
+        vec![fake.postback(&late, &data_of(&confirm, "届ける"))],
+    )
+    .await;
+    let s = host.get_subscriber(&id).await;
+    assert_eq!(s["children"][0]["birth_date"], "2026-12-22");
+    assert_eq!(s["children"][0]["status"], "born");
+}
+
+/// A household with one expected child on LINE, through the API; its id.
+async fn expecting(host: &Host, u: &str, due: &str) -> String {
+    host.call(
+        Method::POST,
+        &format!("/v1/tenants/{TENANT}/subscribers"),
+        Some(serde_json::json!({
+            "locale": "ja",
+            "contacts": [{"channel": "line", "address": u}],
+            "children": [{"due_date": due}],
+        })),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

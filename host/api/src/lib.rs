@@ -4,6 +4,7 @@
 //! a route cannot exist without being described).
 
 pub mod auth;
+pub mod birth_question;
 mod catalog;
 mod channel_setup;
 mod channels;

@@ -518,6 +518,16 @@ pub trait InboundStore: Send + Sync {
     ) -> StoreResult<Page<InboundRecord>>;
 }
 
+/// An expected child whose parents are to be asked whether it was born.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BirthQuestion {
+    pub subscriber_id: String,
+    pub child: crate::domain::Child,
+    pub locale: crate::domain::Locale,
+    /// The household's valid contacts: (channel, address).
+    pub contacts: Vec<(String, String)>,
+}
+
 /// The chat conversations of contacts (see
 /// [`crate::domain::conversation`]) and what parents did at the front door.
 #[async_trait::async_trait]
@@ -551,6 +561,16 @@ pub trait ConversationStore: Send + Sync {
         subscriber_id: Option<&str>,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Claims the tenant's expected children due on or before `due_by`
+    /// (in active households) whose parents were never asked whether the
+    /// baby was born: each is claimed once, whatever the node. With each,
+    /// the household's locale and valid contacts.
+    async fn claim_birth_questions(
+        &self,
+        tenant_id: &str,
+        due_by: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<BirthQuestion>>;
     /// How many of each kind the tenant's channels recorded in `[from, to)`:
     /// `(channel, kind, count)`, ordered by channel then kind.
     async fn front_door_counts(

@@ -79,6 +79,7 @@ conformance! {
     conversations::conversations_are_saved_only_where_they_were_read,
     conversations::erasing_a_household_removes_its_conversations,
     conversations::front_door_events_are_counted_by_channel_and_kind,
+    conversations::birth_questions_are_claimed_once_for_late_expected_children,
     plugins::versions_are_inserted_once,
     plugins::concurrent_uploads_of_one_version_insert_it_once,
     plugins::versions_must_match_their_bytes,

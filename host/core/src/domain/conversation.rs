@@ -349,6 +349,26 @@ fn postback(label: &str, data: String) -> Button {
     }
 }
 
+/// The question asked once, 14 days after a due date with no birth
+/// reported: "was your baby born?" with a date picker of birth dates; the
+/// answer goes on as the menu's "report the birth" does.
+pub fn ask_birth_question(state: &Conversation, child: &str, ctx: &Context<'_>) -> Turn {
+    let mut turn = Turn {
+        next: Conversation {
+            adding: false,
+            ..state.clone()
+        },
+        say: Vec::new(),
+        effects: Vec::new(),
+        note: None,
+    };
+    self_service::ask_birth_after_due(&mut turn, ctx, child.to_string());
+    turn
+}
+
+/// How long after a due date with no birth reported the parents are asked.
+pub const ASK_BIRTH_AFTER_DAYS: i64 = 14;
+
 /// Said when what the parent asked could not be done (the database
 /// failed): nothing changed, and trying again is safe.
 pub fn failed_text(locale: Locale) -> Content {

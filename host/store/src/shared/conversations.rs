@@ -1,9 +1,9 @@
 //! Chat conversations (one row per contact address of a channel, the
 //! domain's `Conversation` as JSON) and the front door's events.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tayori_core::domain::conversation::{Conversation, FrontDoorKind};
-use tayori_core::{ConversationStore, StoreResult};
+use tayori_core::{BirthQuestion, ContactStatus, ConversationStore, StoreResult};
 
 use super::{Conn, Engine, require_tenant};
 use crate::error::{DbResultExt, unreadable};
@@ -121,6 +121,65 @@ impl ConversationStore for Engine {
         .db()?;
         tx.commit().await.db()?;
         Ok(())
+    }
+
+    async fn claim_birth_questions(
+        &self,
+        tenant_id: &str,
+        due_by: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<BirthQuestion>> {
+        let mut tx = self.begin_write().await?;
+        require_tenant(&mut tx, tenant_id).await?;
+        // The WHERE settles SQLite's reading of ON CONFLICT after a SELECT.
+        let claimed: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO birth_questions (tenant_id, child_id, asked_at) \
+             SELECT c.tenant_id, c.id, $3 FROM children c JOIN subscribers s \
+             ON s.tenant_id = c.tenant_id AND s.id = c.subscriber_id \
+             WHERE c.tenant_id = $1 AND c.status = 'expecting' AND c.due_date <= $2 \
+             AND s.status = 'active' \
+             ORDER BY c.due_date, c.id LIMIT 500 \
+             ON CONFLICT DO NOTHING RETURNING child_id",
+        )
+        .bind(tenant_id)
+        .bind(due_by)
+        .bind(at.timestamp_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        let mut out = Vec::with_capacity(claimed.len());
+        for child_id in claimed {
+            let subscriber_id: String = sqlx::query_scalar(
+                "SELECT subscriber_id FROM children WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant_id)
+            .bind(&child_id)
+            .fetch_one(&mut *tx)
+            .await
+            .db()?;
+            let subscriber = super::subscribers::load(&mut tx, tenant_id, &subscriber_id).await?;
+            let Some(child) = subscriber
+                .children
+                .iter()
+                .find(|c| c.id == child_id)
+                .cloned()
+            else {
+                continue;
+            };
+            out.push(BirthQuestion {
+                subscriber_id,
+                child,
+                locale: subscriber.locale,
+                contacts: subscriber
+                    .contacts
+                    .iter()
+                    .filter(|c| c.status == ContactStatus::Valid)
+                    .map(|c| (c.channel.clone(), c.address.clone()))
+                    .collect(),
+            });
+        }
+        tx.commit().await.db()?;
+        Ok(out)
     }
 
     async fn front_door_counts(

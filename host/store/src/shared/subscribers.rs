@@ -149,7 +149,7 @@ async fn assemble(
         .collect()
 }
 
-async fn load(conn: &mut Conn, tenant_id: &str, id: &str) -> StoreResult<Subscriber> {
+pub(super) async fn load(conn: &mut Conn, tenant_id: &str, id: &str) -> StoreResult<Subscriber> {
     let row = subscriber_row(conn, tenant_id, id).await?;
     let mut all = assemble(conn, tenant_id, vec![row]).await?;
     Ok(all.remove(0))

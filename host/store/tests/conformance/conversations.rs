@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use tayori_core::Store;
 use tayori_core::domain::conversation::{Conversation, FrontDoorKind, Step};
 
-use super::harness::{household, tenant};
+use super::harness::{d, household, tenant};
 
 fn at(minutes: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(1_798_000_000, 0).unwrap() + Duration::minutes(minutes)
@@ -133,4 +133,55 @@ pub async fn front_door_events_are_counted_by_channel_and_kind(store: Arc<dyn St
             .await
             .is_err()
     );
+}
+
+pub async fn birth_questions_are_claimed_once_for_late_expected_children(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    let late = store
+        .create_subscriber("minato", &household("U1", "2027-05-01"))
+        .await
+        .unwrap();
+    let recent = store
+        .create_subscriber("minato", &household("U2", "2027-05-20"))
+        .await
+        .unwrap();
+    let born = store
+        .create_subscriber("minato", &household("U3", "2027-05-01"))
+        .await
+        .unwrap();
+    store
+        .report_birth("minato", &born.id, &born.children[0].id, d("2027-04-28"))
+        .await
+        .unwrap();
+    let stopped = store
+        .create_subscriber("minato", &household("U4", "2027-05-01"))
+        .await
+        .unwrap();
+    store
+        .stop_subscriber("minato", &stopped.id, "test")
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_birth_questions("minato", d("2027-05-05"), at(0))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0].subscriber_id, late.id);
+    assert_eq!(claimed[0].child.id, late.children[0].id);
+    assert_eq!(claimed[0].contacts, vec![("line".into(), "U1".into())]);
+    // Asked once: a second pass (or node) claims nothing.
+    assert!(
+        store
+            .claim_birth_questions("minato", d("2027-05-05"), at(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The later one, when its day comes.
+    let next = store
+        .claim_birth_questions("minato", d("2027-05-20"), at(2))
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].subscriber_id, recent.id);
 }

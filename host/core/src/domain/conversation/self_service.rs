@@ -22,6 +22,7 @@ const MAX_CHOICES: usize = 12;
 struct Words {
     no_expected: &'static str,
     which_birth: &'static str,
+    was_born: &'static str,
     ask_birth: &'static str,
     pick: &'static str,
     confirm_birth: &'static str,
@@ -51,6 +52,7 @@ fn words(locale: Locale) -> Words {
         Locale::Ja => Words {
             no_expected: "出産予定のお子さんは登録されていません。お子さんを追加するときはメニューの「子どもを追加」からどうぞ。",
             which_birth: "どのお子さんが生まれましたか？",
+            was_born: "出産予定日（{date}）から2週間がたちました。お子さんはお生まれになりましたか？お生まれでしたら、誕生日を選んで届けてください。",
             ask_birth: "おめでとうございます。誕生日を選んでください（2027-05-01 のように送っても届けられます）。",
             pick: "日付を選ぶ",
             confirm_birth: "誕生日は{date}です。これで届けますか？",
@@ -77,6 +79,7 @@ fn words(locale: Locale) -> Words {
         Locale::JaEasy => Words {
             no_expected: "うまれる よていの こどもは いません。",
             which_birth: "どの こどもが うまれましたか？",
+            was_born: "うまれる よていの 日（{date}）から 2しゅうかん たちました。あかちゃんは うまれましたか？ うまれたら、たんじょうびを えらんでください。",
             ask_birth: "おめでとうございます。たんじょうびを えらんでください。",
             pick: "日を えらぶ",
             confirm_birth: "たんじょうびは {date}です。これで いいですか？",
@@ -103,6 +106,7 @@ fn words(locale: Locale) -> Words {
         Locale::En => Words {
             no_expected: "No expected child is registered. To add a child, choose \"Add a child\" in the menu.",
             which_birth: "Which child was born?",
+            was_born: "It is two weeks since the due date ({date}). Has your baby been born? If so, choose the date of birth.",
             ask_birth: "Congratulations. Choose the date of birth (or send it like 2027-05-01).",
             pick: "Choose a date",
             confirm_birth: "The date of birth is {date}. Report it?",
@@ -343,11 +347,30 @@ fn ask(turn: &mut Turn, step: Step, question: &str, choices: impl FnOnce(u32) ->
     turn.say.push(c);
 }
 
+/// The question 14 days after the due date, with the birth date picker.
+pub(super) fn ask_birth_after_due(turn: &mut Turn, ctx: &Context<'_>, child: String) {
+    let locale = turn.next.locale;
+    let w = words(locale);
+    let question = match active(ctx.children)
+        .find(|c| c.id == child)
+        .and_then(|c| c.due_date)
+    {
+        Some(due) => w.was_born.replace("{date}", &written_date(due, locale)),
+        None => w.ask_birth.to_string(),
+    };
+    ask_birth_with(turn, ctx, child, &question);
+}
+
 fn ask_birth(turn: &mut Turn, ctx: &Context<'_>, child: String) {
+    let w = words(turn.next.locale);
+    ask_birth_with(turn, ctx, child, w.ask_birth);
+}
+
+fn ask_birth_with(turn: &mut Turn, ctx: &Context<'_>, child: String, question: &str) {
     let locale = turn.next.locale;
     let w = words(locale);
     let (min, max) = ctx.rules.birth_range();
-    ask(turn, Step::AskBirth { child }, w.ask_birth, |r| {
+    ask(turn, Step::AskBirth { child }, question, |r| {
         vec![Button {
             label: w.pick.to_string(),
             action: Action::DatePicker(DatePicker {
