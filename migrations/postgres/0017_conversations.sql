@@ -37,3 +37,11 @@ CREATE TABLE birth_questions (
     asked_at  BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, child_id)
 );
+
+-- A tenant's own words for the chat's editable texts (the greeting, the
+-- welcome): a JSON object, text key -> locale -> text. No row: the
+-- defaults.
+CREATE TABLE tenant_texts (
+    tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    texts     TEXT NOT NULL
+);

@@ -28,6 +28,8 @@ const ROUTES: &[&str] = &[
     "DELETE /v1/tenants/{tenant}",
     "GET /v1/tenants/{tenant}/channels",
     "PUT /v1/tenants/{tenant}/channels/{channel}",
+    "GET /v1/tenants/{tenant}/texts",
+    "PUT /v1/tenants/{tenant}/texts",
     "GET /v1/tenants/{tenant}/channels/{channel}",
     "DELETE /v1/tenants/{tenant}/channels/{channel}",
     "POST /v1/tenants/{tenant}/subscribers",

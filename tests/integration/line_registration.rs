@@ -429,3 +429,97 @@ async fn expecting(host: &Host, u: &str, due: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenants_own_greeting_and_welcome_are_what_the_chat_says() {
+    let (host, fake) = line_host().await;
+    let path = format!("/v1/tenants/{TENANT}/texts");
+    let defaults = host.call(Method::GET, &path, None).await;
+    let texts = defaults["texts"].as_array().unwrap();
+    assert_eq!(texts.len(), 6, "two texts in three locales: {defaults}");
+    assert!(texts.iter().all(|t| t["custom"] == false));
+
+    let put = host
+        .call(
+            Method::PUT,
+            &path,
+            Some(serde_json::json!({
+                "greeting": {"ja": "{tenant}の「すくすく便り」へようこそ。"},
+                "welcome": {"ja": "ご登録ありがとうございます。明日の朝からお届けします。"},
+            })),
+        )
+        .await;
+    let greeting_ja = put["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["key"] == "greeting" && t["locale"] == "ja")
+        .unwrap()
+        .clone();
+    assert_eq!(greeting_ja["custom"], true);
+
+    let u = user(9);
+    let greeting = said(&host, &fake, vec![fake.follow(&u, false)]).await;
+    assert_eq!(
+        greeting.texts[0],
+        format!("{TENANT_NAME}の「すくすく便り」へようこそ。")
+    );
+    let picker = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&greeting, "生まれた"))],
+    )
+    .await;
+    let confirm = said(
+        &host,
+        &fake,
+        vec![fake.picked(
+            &u,
+            actions(&picker)[0]["data"].as_str().unwrap(),
+            "2027-01-01",
+        )],
+    )
+    .await;
+    let done = said(
+        &host,
+        &fake,
+        vec![fake.postback(&u, &data_of(&confirm, "登録する"))],
+    )
+    .await;
+    assert_eq!(
+        done.texts[0],
+        "ご登録ありがとうございます。明日の朝からお届けします。"
+    );
+
+    // Bad input names what is wrong, and changes nothing.
+    for (body, field) in [
+        (serde_json::json!({"greeting": {"ja": ""}}), "greeting.ja"),
+        (
+            serde_json::json!({"welcome": {"en": "x".repeat(1001)}}),
+            "welcome.en",
+        ),
+        (
+            serde_json::json!({"farewell": {"ja": "さようなら"}}),
+            "farewell",
+        ),
+        (serde_json::json!({"greeting": {"fr": "Bonjour"}}), "fr"),
+    ] {
+        let (status, answer) = host.request(Method::PUT, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer.to_string().contains(field), "{field}: {answer}");
+    }
+    let after = host.call(Method::GET, &path, None).await;
+    assert_eq!(
+        after["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["custom"] == true)
+            .count(),
+        2
+    );
+    let (status, _) = host
+        .request(Method::GET, "/v1/tenants/nowhere/texts", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -97,6 +97,7 @@ async fn ask_one(
         registered: true,
         stopped: false,
         children: &children,
+        texts: &Default::default(),
     };
     let turn = conversation::ask_birth_question(&conv, &q.child.id, &ctx);
     match state

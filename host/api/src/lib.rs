@@ -22,6 +22,7 @@ mod subscribers;
 mod system;
 pub mod tenant_cache;
 mod tenants;
+mod texts;
 mod tokens;
 
 use std::ops::Deref;
@@ -134,6 +135,7 @@ fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(system::router())
         .routes(utoipa_axum::routes!(openapi_document))
         .merge(tenants::router())
+        .merge(texts::router())
         .merge(channels::router())
         .merge(subscribers::router())
         .merge(import::router().layer(DefaultBodyLimit::max(import::MAX_CSV_BODY)))

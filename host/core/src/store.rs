@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::conversation::{Conversation, FrontDoorKind};
+use crate::domain::conversation::{ChatTexts, Conversation, FrontDoorKind};
 use crate::domain::{
     ApiToken, AudienceMember, Broadcast, CatalogImported, CatalogMessage, Channel,
     ChannelSetupOutcome, ChannelSpec, Child, ClaimedDelivery, Complete, Contact, ContactStatus,
@@ -571,6 +571,11 @@ pub trait ConversationStore: Send + Sync {
         due_by: NaiveDate,
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<BirthQuestion>>;
+    /// The tenant's own words for the chat (empty: the defaults).
+    /// `NotFound` when the tenant does not exist.
+    async fn chat_texts(&self, tenant_id: &str) -> StoreResult<ChatTexts>;
+    /// Replaces the tenant's own words (empty: back to the defaults).
+    async fn put_chat_texts(&self, tenant_id: &str, texts: &ChatTexts) -> StoreResult<()>;
     /// How many of each kind the tenant's channels recorded in `[from, to)`:
     /// `(channel, kind, count)`, ordered by channel then kind.
     async fn front_door_counts(

@@ -107,6 +107,7 @@ impl Answering {
             // A household is answered in its own language.
             state.locale = subscriber.locale;
         }
+        let texts = store.chat_texts(tenant).await.map_err(|e| e.to_string())?;
         let contact = household.as_ref().map(|(_, c)| c.clone());
         let subscriber_id = household.as_ref().map(|(s, _)| s.id.clone());
         let ctx = Context {
@@ -120,6 +121,7 @@ impl Answering {
                 .as_ref()
                 .map(|(s, _)| s.children.as_slice())
                 .unwrap_or_default(),
+            texts: &texts,
         };
         let mut turn = conversation::step(&state, &h.event.kind, &ctx);
         if let Some(note) = turn.note {

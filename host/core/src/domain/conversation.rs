@@ -14,6 +14,8 @@
 //! transaction that keeps the event, so an event redelivered under the same
 //! id changes nothing.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -157,6 +159,45 @@ pub struct Context<'a> {
     pub stopped: bool,
     /// The household's children, when registered.
     pub children: &'a [Child],
+    /// The tenant's own words for the [`EDITABLE_TEXTS`].
+    pub texts: &'a ChatTexts,
+}
+
+/// A tenant's own words: text key → locale (`ja`, `ja-easy`, `en`) → text.
+pub type ChatTexts = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The chat's texts a tenant may write itself, with what each is.
+pub const EDITABLE_TEXTS: [(&str, &str); 2] = [
+    (
+        "greeting",
+        "The first message after a parent adds the account; `{tenant}` is the tenant's name",
+    ),
+    (
+        "welcome",
+        "Said when a household has registered in the chat",
+    ),
+];
+
+/// The longest text a tenant may write, in characters (LINE's text
+/// message takes 5,000; a chat message is read on a phone).
+pub const MAX_TEXT_CHARS: usize = 1_000;
+
+/// The default of an editable text in `locale`.
+pub fn default_text(key: &str, locale: Locale) -> Option<&'static str> {
+    let w = words(locale);
+    match key {
+        "greeting" => Some(w.greeting),
+        "welcome" => Some(w.registered),
+        _ => None,
+    }
+}
+
+/// The tenant's text for `key` in `locale`, else the default.
+fn tenant_text<'t>(texts: &'t ChatTexts, key: &str, locale: Locale, default: &'t str) -> &'t str {
+    texts
+        .get(key)
+        .and_then(|by| by.get(locale.as_str()))
+        .map_or(default, String::as_str)
 }
 
 const PREFIX: &str = "tayori";
@@ -511,7 +552,8 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
         EventKind::Follow { .. } => {
             turn.say.push(text(
                 locale,
-                w.greeting.replace("{tenant}", ctx.tenant_name),
+                tenant_text(ctx.texts, "greeting", locale, w.greeting)
+                    .replace("{tenant}", ctx.tenant_name),
             ));
             ask_stage(&mut turn);
         }
@@ -568,7 +610,8 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                         turn.say.push(text(locale, w.child_added.to_string()));
                     } else {
                         turn.effects.push(Effect::Register { locale, child });
-                        turn.say.push(text(locale, w.registered.to_string()));
+                        let welcome = tenant_text(ctx.texts, "welcome", locale, w.registered);
+                        turn.say.push(text(locale, welcome.to_string()));
                     }
                 }
                 (Step::Confirm { born, .. }, "change") => ask_date(&mut turn, *born),
@@ -626,7 +669,43 @@ mod tests {
             registered,
             stopped: false,
             children: &[],
+            texts: &NO_TEXTS,
         }
+    }
+
+    static NO_TEXTS: ChatTexts = ChatTexts::new();
+
+    #[test]
+    fn the_tenants_own_words_replace_the_defaults_in_their_locale_only() {
+        let mut texts = ChatTexts::new();
+        texts.insert(
+            "greeting".into(),
+            [("ja".to_string(), "{tenant}へようこそ！".to_string())].into(),
+        );
+        let c = Context {
+            texts: &texts,
+            ..ctx(false)
+        };
+        let t = step(
+            &Conversation::default(),
+            &EventKind::Follow { unblocked: false },
+            &c,
+        );
+        assert_eq!(t.say[0].body, "札幌市へようこそ！");
+        let en = Conversation {
+            locale: Locale::En,
+            ..Conversation::default()
+        };
+        let t = step(&en, &EventKind::Follow { unblocked: false }, &c);
+        assert!(
+            t.say[0].body.starts_with("Welcome to 札幌市"),
+            "the default in English"
+        );
+        assert_eq!(
+            default_text("welcome", Locale::Ja),
+            Some(words(Locale::Ja).registered)
+        );
+        assert_eq!(default_text("nothing", Locale::Ja), None);
     }
 
     fn tapped(turn: &Turn, i: usize) -> EventKind {

@@ -2,7 +2,7 @@
 //! domain's `Conversation` as JSON) and the front door's events.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tayori_core::domain::conversation::{Conversation, FrontDoorKind};
+use tayori_core::domain::conversation::{ChatTexts, Conversation, FrontDoorKind};
 use tayori_core::{BirthQuestion, ContactStatus, ConversationStore, StoreResult};
 
 use super::{Conn, Engine, require_tenant};
@@ -180,6 +180,39 @@ impl ConversationStore for Engine {
         }
         tx.commit().await.db()?;
         Ok(out)
+    }
+
+    async fn chat_texts(&self, tenant_id: &str) -> StoreResult<ChatTexts> {
+        let mut tx = self.begin_read().await?;
+        require_tenant(&mut tx, tenant_id).await?;
+        let texts: Option<String> =
+            sqlx::query_scalar("SELECT texts FROM tenant_texts WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
+        tx.commit().await.db()?;
+        match texts {
+            None => Ok(ChatTexts::new()),
+            Some(t) => serde_json::from_str(&t).map_err(|e| unreadable("tenant texts", e)),
+        }
+    }
+
+    async fn put_chat_texts(&self, tenant_id: &str, texts: &ChatTexts) -> StoreResult<()> {
+        let json = serde_json::to_string(texts).expect("texts are plain data");
+        let mut tx = self.begin_write().await?;
+        require_tenant(&mut tx, tenant_id).await?;
+        sqlx::query(
+            "INSERT INTO tenant_texts (tenant_id, texts) VALUES ($1, $2) \
+             ON CONFLICT (tenant_id) DO UPDATE SET texts = excluded.texts",
+        )
+        .bind(tenant_id)
+        .bind(json)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(())
     }
 
     async fn front_door_counts(

@@ -456,8 +456,11 @@ mod tests {
             registered: true,
             stopped: false,
             children,
+            texts: &NO_TEXTS,
         }
     }
+
+    static NO_TEXTS: super::super::ChatTexts = super::super::ChatTexts::new();
 
     fn menu_tap(action: &str) -> EventKind {
         EventKind::Postback(format!("menu={action}"))
