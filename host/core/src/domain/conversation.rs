@@ -213,6 +213,56 @@ fn parse_data(d: &str) -> Option<(u32, &str)> {
     Some((round.parse().ok()?, verb))
 }
 
+/// The menu action a registered parent's words ask for, if any: the words
+/// on the menu's buttons and the plain ones parents write ("生まれました",
+/// "配信停止", "stop"), in any of the three languages.
+pub fn menu_in_words(words: &str) -> Option<&'static str> {
+    let w: String = words
+        .trim()
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '。' | '！' | '!' | '.' | '、'))
+        .collect::<String>()
+        .to_lowercase();
+    const ASKS: [(&str, &[&str]); 4] = [
+        (
+            "report-birth",
+            &[
+                "出産を届ける",
+                "出産報告",
+                "生まれました",
+                "産まれました",
+                "うまれました",
+                "出産しました",
+                "reportabirth",
+                "born",
+            ],
+        ),
+        (
+            "add-child",
+            &["子どもを追加", "こどもをふやす", "addachild"],
+        ),
+        (
+            "language",
+            &["言語", "ことば", "言葉", "language", "english"],
+        ),
+        (
+            "stop",
+            &[
+                "配信を止める",
+                "配信停止",
+                "停止",
+                "やめる",
+                "stopmessages",
+                "stop",
+                "unsubscribe",
+            ],
+        ),
+    ];
+    ASKS.iter()
+        .find(|(_, said)| said.iter().any(|s| w == *s))
+        .map(|(action, _)| *action)
+}
+
 /// A date typed as `2027-05-01`, `2027/5/1`, `2027年5月1日`, in full- or
 /// half-width digits.
 pub fn parse_typed_date(text: &str) -> Option<NaiveDate> {
@@ -646,7 +696,11 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                     }
                 }
             }
-            _ if ctx.registered => turn.say.push(text(locale, w.already.to_string())),
+            _ if ctx.registered && !ctx.stopped => match menu_in_words(words_sent) {
+                Some(action) => self_service::menu(action, ctx, &mut turn),
+                None => turn.say.push(text(locale, w.already.to_string())),
+            },
+            _ if ctx.registered => offer_resume(&mut turn),
             _ => ask_stage(&mut turn),
         },
         EventKind::Email(_) => {}
@@ -841,6 +895,32 @@ mod tests {
             &ctx(true),
         );
         assert_eq!(active.next.step, Step::Idle);
+    }
+
+    #[test]
+    fn a_registered_parents_words_lead_to_the_menus_steps() {
+        assert_eq!(menu_in_words("生まれました！"), Some("report-birth"));
+        assert_eq!(menu_in_words(" 配信停止 "), Some("stop"));
+        assert_eq!(menu_in_words("STOP"), Some("stop"));
+        assert_eq!(menu_in_words("ことば"), Some("language"));
+        assert_eq!(menu_in_words("こんにちは"), None);
+        let children = [Child {
+            id: "c1".into(),
+            due_date: Some(d("2027-01-20")),
+            birth_date: None,
+            status: super::super::ChildStatus::Expecting,
+            stopped_reason: None,
+        }];
+        let c = Context {
+            children: &children,
+            ..ctx(true)
+        };
+        let t = step(
+            &Conversation::default(),
+            &EventKind::Text("生まれました".into()),
+            &c,
+        );
+        assert!(matches!(t.next.step, Step::AskBirth { .. }), "{:?}", t.next);
     }
 
     #[test]
