@@ -523,3 +523,52 @@ async fn the_tenants_own_greeting_and_welcome_are_what_the_chat_says() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_invites_a_second_parent_who_joins_the_household_from_their_own_chat() {
+    let (host, fake) = line_host().await;
+    let (first, second, stranger) = (user(10), user(11), user(12));
+    let id = expecting(&host, &first, "2027-05-01").await;
+
+    let invite = said(&host, &fake, vec![fake.postback(&first, "menu=family")]).await;
+    assert_eq!(invite.texts.len(), 2, "how, then the card to forward");
+    assert!(invite.texts[0].contains("72時間"), "{:?}", invite.texts);
+    let card = invite.texts[1].clone();
+    assert!(card.contains("tayori-invite:"), "{card}");
+
+    // The second parent adds the account and sends the forwarded card.
+    said(&host, &fake, vec![fake.follow(&second, false)]).await;
+    let joined = said(&host, &fake, vec![fake.text(&second, &card)]).await;
+    assert!(
+        joined.texts[0].contains("加わりました"),
+        "{:?}",
+        joined.texts
+    );
+    let household = host.get_subscriber(&id).await;
+    let addresses: Vec<&str> = household["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses, [first.as_str(), second.as_str()]);
+
+    // Sent again by someone registered: nothing changes.
+    let again = said(&host, &fake, vec![fake.text(&second, &card)]).await;
+    assert!(again.texts[0].contains("すでに登録"), "{:?}", again.texts);
+    // An altered code is refused and changes nothing.
+    let altered = card.replace("tayori-invite:", "tayori-invite:x");
+    let refused = said(&host, &fake, vec![fake.text(&stranger, &altered)]).await;
+    assert!(
+        refused.texts[0].contains("使えません"),
+        "{:?}",
+        refused.texts
+    );
+    assert_eq!(
+        host.get_subscriber(&id).await["contacts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -23,6 +23,7 @@ mod e2e_failures;
 mod e2e_inbound_mail;
 mod e2e_platforms;
 mod e2e_webhooks;
+mod email_unsubscribe;
 mod line_registration;
 mod partner_kit;
 mod partner_python;

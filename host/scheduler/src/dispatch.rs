@@ -30,13 +30,14 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use tayori_core::{
     Anchor, Batch, Broadcast, Channel, ClaimedDelivery, Complete, Completed, Completion, Content,
-    DeliverySource, FailureKind, LocalInsert, Outcome, Recipient, Store, StoreResult, Tenant,
+    DeliverySource, FailureKind, LocalInsert, Outcome, Store, StoreResult, Tenant,
 };
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::plan::{MessageIndex, tenant_messages};
 use crate::render::{ChildOnDay, Renderer};
+use crate::unsubscribe::StopLinks;
 
 /// How a channel's sender may be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +169,9 @@ pub struct Dispatcher {
     renderer: Renderer,
     caches: Mutex<Caches>,
     wake: Notify,
+    /// Signs each email recipient's one-click stop link; `None`: none
+    /// (the channel's own template, in tools and benchmarks).
+    stop_links: Option<StopLinks>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -226,7 +230,22 @@ impl Dispatcher {
             renderer: Renderer::default(),
             caches: Mutex::new(Caches::default()),
             wake: Notify::new(),
+            stop_links: None,
         }
+    }
+
+    /// Gives every recipient of an email channel Tayori's own one-click
+    /// stop link (see [`crate::unsubscribe`]).
+    pub fn with_stop_links(self, stop_links: StopLinks) -> Self {
+        Self {
+            stop_links: Some(stop_links),
+            ..self
+        }
+    }
+
+    /// The stop links, when given.
+    pub fn stop_links(&self) -> Option<&StopLinks> {
+        self.stop_links.as_ref()
     }
 
     /// The settings.
@@ -910,6 +929,13 @@ impl Dispatcher {
             return out;
         };
         let plugin_id = first.channel.plugin_id.clone();
+        // An email channel's recipients get their stop links, decided once
+        // per call (a call is one channel's): no work at all elsewhere.
+        let stops = self
+            .stop_links
+            .as_ref()
+            .filter(|links| links.applies_to(&first.channel))
+            .and_then(|links| links.for_channel(&first.channel, self.clock.now()));
         let batches: Vec<Batch> = ready
             .iter()
             .map(|g| Batch {
@@ -918,10 +944,12 @@ impl Dispatcher {
                 recipients: g
                     .rows
                     .iter()
-                    .map(|d| Recipient {
-                        address: d.address.clone().unwrap_or_default(),
-                        idempotency_key: d.key.clone(),
-                        unsubscribe_url: None,
+                    .map(|d| {
+                        crate::unsubscribe::recipient(
+                            stops.as_ref(),
+                            d.address.clone().unwrap_or_default(),
+                            d.key.clone(),
+                        )
                     })
                     .collect(),
             })

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod preview;
 pub mod render;
 pub mod senders;
+pub mod unsubscribe;
 
 pub use broadcast::{Audience, MonthRange};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -31,6 +32,7 @@ pub use dispatch::{
 pub use messenger::PluginMessenger;
 pub use plan::Planner;
 pub use senders::{ConfigDecryptor, PluginSenders, send_windows};
+pub use unsubscribe::StopLinks;
 
 /// The scheduler's settings.
 #[derive(Debug, Clone)]
@@ -126,14 +128,32 @@ impl Scheduler {
         clock: Arc<dyn Clock>,
         config: SchedulerConfig,
     ) -> Arc<Self> {
+        Self::with_stop_links(store, senders, clock, config, None)
+    }
+
+    /// [`Scheduler::new`] whose dispatcher gives every email recipient
+    /// Tayori's own one-click stop link when `stop_links` is given (as
+    /// `tayori serve` does).
+    pub fn with_stop_links(
+        store: Arc<dyn Store>,
+        senders: Arc<dyn Senders>,
+        clock: Arc<dyn Clock>,
+        config: SchedulerConfig,
+        stop_links: Option<StopLinks>,
+    ) -> Arc<Self> {
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            senders,
+            clock.clone(),
+            config.dispatch.clone(),
+        );
+        let dispatcher = match stop_links {
+            Some(links) => dispatcher.with_stop_links(links),
+            None => dispatcher,
+        };
         Arc::new(Self {
             planner: Planner::new(store.clone(), clock.clone()),
-            dispatcher: Arc::new(Dispatcher::new(
-                store.clone(),
-                senders,
-                clock.clone(),
-                config.dispatch.clone(),
-            )),
+            dispatcher: Arc::new(dispatcher),
             store,
             clock,
             config,

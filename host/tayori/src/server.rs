@@ -159,11 +159,18 @@ pub async fn launch_with_key(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let scheduler = tayori_scheduler::Scheduler::new(
+    // Every email carries Tayori's own one-click stop link (RFC 8058),
+    // signed with the key the parents' pages check it with.
+    let stop_links = tayori_scheduler::StopLinks::new(
+        tayori_core::LinkSigner::new(secrets.derive("links")),
+        &public_url,
+    );
+    let scheduler = tayori_scheduler::Scheduler::with_stop_links(
         store.clone(),
         senders,
         config.clock.clone(),
         config.scheduler.clone(),
+        Some(stop_links),
     );
     let running = config.run_scheduler.then(|| scheduler.start());
     let watcher = tokio::spawn(follow_plugin_changes(store.clone(), plugins.clone()));
@@ -178,6 +185,15 @@ pub async fn launch_with_key(
         public_url,
         messenger,
     }));
+    // Fourteen days after a due date with no birth reported, the parents
+    // are asked once in their chat (with the scheduler, on the same nodes).
+    let (stop_questions, questions_stopped) = tokio::sync::watch::channel(false);
+    let questions = config.run_scheduler.then(|| {
+        tokio::spawn(tayori_api::birth_question::run(
+            state.clone(),
+            questions_stopped,
+        ))
+    });
     // The parents' pages (registration, confirmation, stop links) beside
     // the API; POSTs there are rate-limited by the client's address.
     let app = tayori_api::router(state.clone()).merge(tayori_parents::router(state.clone()));
@@ -190,6 +206,10 @@ pub async fn launch_with_key(
         .await
         .context("serving HTTP");
         watcher.abort();
+        let _ = stop_questions.send(true);
+        if let Some(questions) = questions {
+            let _ = questions.await;
+        }
         if let Some(running) = running {
             running.shutdown().await;
         }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tayori_core::domain::conversation::{self, Context, Effect, FrontDoorKind};
+use tayori_core::domain::conversation::{self, Context, Effect, FrontDoorKind, Joined};
 use tayori_core::registration::DateRules;
 use tayori_core::{
     Channel, ContactStatus, Content, EventKind, InboundAction, InboundEvent, InboundRecord,
@@ -34,6 +34,8 @@ use crate::front_door;
 /// The most messages one LINE reply carries (its Messaging API's limit);
 /// the rest of an answer is pushed.
 pub const MAX_REPLY_MESSAGES: usize = 5;
+/// How long an invitation for a second parent works.
+pub const INVITE_HOURS: i64 = 72;
 /// How long the link in the answer to a blank email works.
 pub const REGISTER_LINK_HOURS: i64 = 72;
 /// Link mails one address may get at once; then one per
@@ -216,6 +218,28 @@ impl Answering {
                     let done = store.update_subscriber(tenant, sid, &patch).await;
                     self.applied(&mut turn, done.map(|_| ()), "change the language");
                 }
+                Effect::Invite => {
+                    let Some(sid) = &subscriber_id else { continue };
+                    let code = self.links().sign(&LinkClaims {
+                        purpose: LinkPurpose::Invite,
+                        tenant: tenant.clone(),
+                        channel: channel.clone(),
+                        address: String::new(),
+                        data: sid.clone(),
+                        expires_at: now + Span::hours(INVITE_HOURS),
+                    });
+                    turn.say.extend(conversation::invite_texts(
+                        turn.next.locale,
+                        &self.tenant.name,
+                        &code,
+                        INVITE_HOURS,
+                    ));
+                }
+                Effect::Join { code } => {
+                    let joined = self.join(&code, contact.is_some(), address, now).await;
+                    turn.say
+                        .push(conversation::joined_text(turn.next.locale, joined));
+                }
                 Effect::Block => {
                     // The store invalidated the contact as it kept the event.
                     if h.record.action == InboundAction::ContactInvalidated {
@@ -232,6 +256,58 @@ impl Answering {
             }
         }
         self.say(&h.event, turn.say).await
+    }
+
+    /// Adds the sender's contact to the household an invitation names.
+    async fn join(
+        &self,
+        code: &str,
+        registered: bool,
+        address: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Joined {
+        if registered {
+            return Joined::Already;
+        }
+        let claims = match self.links().verify(code, LinkPurpose::Invite, now) {
+            Ok(c) if c.tenant == self.tenant.id => c,
+            _ => return Joined::BadCode,
+        };
+        let store = &self.state.store;
+        let Ok(household) = store.subscriber(&self.tenant.id, &claims.data).await else {
+            return Joined::BadCode;
+        };
+        let mut contacts: Vec<NewContact> = household
+            .contacts
+            .iter()
+            .map(|c| NewContact {
+                channel: c.channel.clone(),
+                address: c.address.clone(),
+            })
+            .collect();
+        contacts.push(NewContact {
+            channel: self.channel.name.clone(),
+            address: address.to_string(),
+        });
+        let patch = tayori_core::SubscriberPatch {
+            locale: None,
+            contacts: Some(contacts),
+        };
+        match store
+            .update_subscriber(&self.tenant.id, &household.id, &patch)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(tenant = %self.tenant.id, subscriber = %household.id, channel = %self.channel.name, "a second parent joined a household");
+                self.state.scheduler.subscribers_changed(&self.tenant.id);
+                Joined::Joined
+            }
+            Err(StoreError::Conflict(_)) => Joined::Already,
+            Err(e) => {
+                tracing::warn!(tenant = %self.tenant.id, error = %e, "cannot add a second parent");
+                Joined::BadCode
+            }
+        }
     }
 
     /// After an effect on the household: the planner is woken, or, when the

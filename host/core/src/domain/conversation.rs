@@ -127,6 +127,12 @@ pub enum Effect {
     StopAll,
     /// Send the household's messages in this language.
     SetLocale(Locale),
+    /// Make an invitation for a second parent (the host signs it and says
+    /// [`invite_texts`]).
+    Invite,
+    /// The sender sent an invitation code: join the household it names (the
+    /// host checks it and says [`joined_text`]).
+    Join { code: String },
 }
 
 /// Something about the event worth keeping with it.
@@ -261,6 +267,82 @@ pub fn menu_in_words(words: &str) -> Option<&'static str> {
     ASKS.iter()
         .find(|(_, said)| said.iter().any(|s| w == *s))
         .map(|(action, _)| *action)
+}
+
+/// What starts an invitation code in a message.
+pub const INVITE_PREFIX: &str = "tayori-invite:";
+
+/// The invitation code in a text, if it carries one (a forwarded
+/// invitation, or the code pasted alone).
+pub fn invite_code(words: &str) -> Option<&str> {
+    let start = words.find(INVITE_PREFIX)? + INVITE_PREFIX.len();
+    let code = words[start..].split_whitespace().next()?;
+    (!code.is_empty()).then_some(code)
+}
+
+/// The invitation a parent forwards to a second parent: what to do, then
+/// the code on a message of its own so that it can be forwarded alone.
+pub fn invite_texts(locale: Locale, tenant_name: &str, code: &str, hours: i64) -> Vec<Content> {
+    let how = match locale {
+        Locale::Ja => format!(
+            "ご家族を招待します。次のメッセージをご家族に転送してください。ご家族が{tenant_name}のアカウントを友だち追加して、そのメッセージをこのトークに送ると、同じ登録でメッセージが届きます（{hours}時間有効）。"
+        ),
+        Locale::JaEasy => format!(
+            "かぞくを さそいます。つぎの メッセージを かぞくに おくってください。かぞくが {tenant_name}を ともだちに して、その メッセージを ここに おくると、おなじ メッセージが とどきます（{hours}じかん）。"
+        ),
+        Locale::En => format!(
+            "To invite a family member, forward them the next message. When they add {tenant_name}'s account and send it here, they get the same messages (valid for {hours} hours)."
+        ),
+    };
+    let card = match locale {
+        Locale::Ja => format!(
+            "{tenant_name}の子育て応援メッセージへの招待です。このメッセージをそのまま送ってください。\n{INVITE_PREFIX}{code}"
+        ),
+        Locale::JaEasy => format!(
+            "{tenant_name}の メッセージへの しょうたいです。この メッセージを そのまま おくってください。\n{INVITE_PREFIX}{code}"
+        ),
+        Locale::En => format!(
+            "An invitation to {tenant_name}'s messages for parents. Send this message as it is.\n{INVITE_PREFIX}{code}"
+        ),
+    };
+    vec![text(locale, how), text(locale, card)]
+}
+
+/// How a join by invitation went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The sender's contact is now in the household.
+    Joined,
+    /// The sender already belongs to a household.
+    Already,
+    /// The code is expired, altered or not this tenant's.
+    BadCode,
+}
+
+/// What a parent who sent an invitation code is told.
+pub fn joined_text(locale: Locale, joined: Joined) -> Content {
+    let body = match (joined, locale) {
+        (Joined::Joined, Locale::Ja) => {
+            "ご家族の登録に加わりました。同じメッセージをお届けします。"
+        }
+        (Joined::Joined, Locale::JaEasy) => "かぞくと おなじ メッセージを おくります。",
+        (Joined::Joined, Locale::En) => {
+            "You have joined your family's registration and will get the same messages."
+        }
+        (Joined::Already, Locale::Ja) => "このアカウントはすでに登録されています。",
+        (Joined::Already, Locale::JaEasy) => "もう とうろく しています。",
+        (Joined::Already, Locale::En) => "This account is already registered.",
+        (Joined::BadCode, Locale::Ja) => {
+            "この招待は使えません（期限切れか、一部が欠けています）。ご家族にもう一度招待してもらってください。"
+        }
+        (Joined::BadCode, Locale::JaEasy) => {
+            "この しょうたいは つかえません。もう いちど さそって もらってください。"
+        }
+        (Joined::BadCode, Locale::En) => {
+            "This invitation cannot be used (it has expired or is incomplete). Please ask for a new one."
+        }
+    };
+    text(locale, body.to_string())
 }
 
 /// A date typed as `2027-05-01`, `2027/5/1`, `2027年5月1日`, in full- or
@@ -680,6 +762,13 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
                 _ => again(&mut turn, Note::Forged),
             }
         }
+        EventKind::Text(words_sent) if invite_code(words_sent).is_some() => {
+            turn.next.step = Step::Idle;
+            turn.next.adding = false;
+            turn.effects.push(Effect::Join {
+                code: invite_code(words_sent).unwrap_or_default().to_string(),
+            });
+        }
         EventKind::Text(words_sent) => match &state.step {
             Step::AskBirth { .. } if ctx.registered => match parse_typed_date(words_sent) {
                 Some(date) => {
@@ -921,6 +1010,27 @@ mod tests {
             &c,
         );
         assert!(matches!(t.next.step, Step::AskBirth { .. }), "{:?}", t.next);
+    }
+
+    #[test]
+    fn an_invitation_code_in_a_text_is_a_join() {
+        let invite = invite_texts(Locale::Ja, "小樽市", "abc.def", 72);
+        assert_eq!(invite.len(), 2);
+        assert_eq!(invite_code(&invite[1].body), Some("abc.def"));
+        let t = step(
+            &Conversation::default(),
+            &EventKind::Text(invite[1].body.clone()),
+            &ctx(false),
+        );
+        assert_eq!(
+            t.effects,
+            vec![Effect::Join {
+                code: "abc.def".into()
+            }]
+        );
+        assert!(t.say.is_empty(), "the host says how it went");
+        assert_eq!(invite_code("tayori-invite:"), None);
+        assert_eq!(invite_code("hello"), None);
     }
 
     #[test]

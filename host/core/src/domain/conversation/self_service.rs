@@ -237,8 +237,12 @@ pub(super) fn menu(action: &str, ctx: &Context<'_>, turn: &mut Turn) {
                 }
             }
         }
-        // `family` (inviting a second parent) and menus of the tenant's
-        // own: not a step of this conversation.
+        "family" => {
+            // The host signs the invitation and says it (see `invite_texts`).
+            turn.next.step = Step::Idle;
+            turn.effects.push(Effect::Invite);
+        }
+        // Menus of the tenant's own: not a step of this conversation.
         _ => super::answer_unknown_menu(turn),
     }
 }
@@ -671,7 +675,13 @@ mod tests {
             &menu_tap("family"),
             &ctx(&children),
         );
-        assert!(family.effects.is_empty());
+        assert_eq!(family.effects, vec![Effect::Invite]);
         assert_eq!(family.next.step, Step::Idle);
+        let other = step(
+            &Conversation::default(),
+            &menu_tap("coupons"),
+            &ctx(&children),
+        );
+        assert!(other.effects.is_empty());
     }
 }
