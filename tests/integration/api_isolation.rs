@@ -24,6 +24,12 @@ fn endpoints(b_due: &str) -> Vec<(Method, &'static str, Option<Value>)> {
             Some(json!({"send_time": "10:30"})),
         ),
         (M::DELETE, "/v1/tenants/{tenant}", None),
+        (M::GET, "/v1/tenants/{tenant}/texts", None),
+        (
+            M::PUT,
+            "/v1/tenants/{tenant}/texts",
+            Some(json!({"greeting": {"ja": "stolen"}})),
+        ),
         (M::GET, "/v1/tenants/{tenant}/channels", None),
         (M::GET, "/v1/tenants/{tenant}/channels/{channel}", None),
         (

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::support::chat::{actions, data_of, post, said};
 use crate::support::host::{Host, TENANT, TENANT_NAME, jst, today};
-use crate::support::platforms::line::{Api, FakeLine};
+use crate::support::platforms::line::{Accepted, Api, FakeLine};
 
 fn user(i: usize) -> String {
     format!("U{:032x}", 0x0c00_0000 + i)
@@ -239,28 +239,7 @@ async fn a_block_mid_way_starts_over_and_a_block_after_registering_stops_the_con
     assert_eq!(actions(&again).len(), 2, "the first question again");
 
     // Registered, then blocked: the contact stops at once.
-    let picker = said(
-        &host,
-        &fake,
-        vec![fake.postback(&u, &data_of(&again, "生まれた"))],
-    )
-    .await;
-    let confirm = said(
-        &host,
-        &fake,
-        vec![fake.picked(
-            &u,
-            actions(&picker)[0]["data"].as_str().unwrap(),
-            "2026-12-30",
-        )],
-    )
-    .await;
-    said(
-        &host,
-        &fake,
-        vec![fake.postback(&u, &data_of(&confirm, "登録する"))],
-    )
-    .await;
+    register_born(&host, &fake, &u, &again, "2026-12-30").await;
     let registered = household(&host, &u).await.expect("registered");
     assert_eq!(registered["children"][0]["birth_date"], "2026-12-30");
     // Registered at 10:00: the day's message (day 5) goes the same day.
@@ -464,28 +443,7 @@ async fn the_tenants_own_greeting_and_welcome_are_what_the_chat_says() {
         greeting.texts[0],
         format!("{TENANT_NAME}の「すくすく便り」へようこそ。")
     );
-    let picker = said(
-        &host,
-        &fake,
-        vec![fake.postback(&u, &data_of(&greeting, "生まれた"))],
-    )
-    .await;
-    let confirm = said(
-        &host,
-        &fake,
-        vec![fake.picked(
-            &u,
-            actions(&picker)[0]["data"].as_str().unwrap(),
-            "2027-01-01",
-        )],
-    )
-    .await;
-    let done = said(
-        &host,
-        &fake,
-        vec![fake.postback(&u, &data_of(&confirm, "登録する"))],
-    )
-    .await;
+    let done = register_born(&host, &fake, &u, &greeting, "2027-01-01").await;
     assert_eq!(
         done.texts[0],
         "ご登録ありがとうございます。明日の朝からお届けします。"
@@ -571,4 +529,28 @@ async fn a_parent_invites_a_second_parent_who_joins_the_household_from_their_own
             .len(),
         2
     );
+}
+
+/// Answers "born" to `question`, picks `born` and says yes: the last answer.
+async fn register_born(
+    host: &Host,
+    fake: &FakeLine,
+    u: &str,
+    question: &Accepted,
+    born: &str,
+) -> Accepted {
+    let picker = said(
+        host,
+        fake,
+        vec![fake.postback(u, &data_of(question, "生まれた"))],
+    )
+    .await;
+    let data = actions(&picker)[0]["data"].as_str().unwrap().to_string();
+    let confirm = said(host, fake, vec![fake.picked(u, &data, born)]).await;
+    said(
+        host,
+        fake,
+        vec![fake.postback(u, &data_of(&confirm, "登録する"))],
+    )
+    .await
 }
