@@ -8,99 +8,19 @@
 //! RFC 8058 one-click stop.
 
 use chrono::Duration;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tayori_core::{LinkClaims, LinkPurpose, LinkSigner, Locale};
+use tayori_core::{LinkClaims, LinkPurpose, Locale};
 use tayori_parents::text::texts;
 
 use crate::support::browser::Browser;
-use crate::support::host::{Host, TENANT, approved, born_five_days_ago, today};
-use crate::support::platforms::line::{self, FakeLine};
-use crate::support::platforms::sendgrid::{self, FakeSendGrid};
-
-const LOCALES: [Locale; 3] = [Locale::Ja, Locale::JaEasy, Locale::En];
-const FROM: &str = "touroku@otaru.example.jp";
-
-/// A host with an email channel `email` (the fake provider behind it) and
-/// a LINE channel `line`.
-async fn parents_host(mail: &FakeSendGrid, line_fake: &FakeLine) -> Host {
-    let host = Host::start().await;
-    host.put_channel(
-        "email",
-        json!({
-            "plugin": "email",
-            "config": {
-                "api_key": sendgrid::API_KEY,
-                "from": FROM,
-                "api_base": mail.api_base(),
-                "unsubscribe_url": "https://tayori.example.jp/unsubscribe?key={{key}}",
-            },
-            "allowed_hosts": approved(mail.addr),
-        }),
-    )
-    .await;
-    host.put_channel(
-        "line",
-        json!({
-            "plugin": "line",
-            "config": {
-                "channel_access_token": line::ACCESS_TOKEN,
-                "channel_secret": line::CHANNEL_SECRET,
-                "api_base": line_fake.api_base(),
-            },
-            "allowed_hosts": approved(line_fake.addr),
-        }),
-    )
-    .await;
-    host
-}
-
-/// The host's link signer (the key it derives for links).
-fn signer(host: &Host) -> LinkSigner {
-    LinkSigner::new(host.server.launched.state.secrets.derive("links"))
-}
-
-/// A signed link's token for a contact, valid for `hours` from the host's now.
-fn token(host: &Host, purpose: LinkPurpose, channel: &str, address: &str, hours: i64) -> String {
-    signer(host).sign(&LinkClaims {
-        purpose,
-        tenant: TENANT.into(),
-        channel: channel.into(),
-        address: address.into(),
-        data: String::new(),
-        expires_at: host.now() + Duration::hours(hours),
-    })
-}
-
-/// `token` with one character of its claims changed.
-fn alter(token: &str) -> String {
-    let mut bytes = token.as_bytes().to_vec();
-    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).expect("ASCII")
-}
-
-/// Every subscriber of the tenant, as the API shows them.
-async fn subscribers(host: &Host) -> Vec<Value> {
-    let page = host
-        .call(
-            Method::GET,
-            &format!("/v1/tenants/{TENANT}/subscribers?limit=100"),
-            None,
-        )
-        .await;
-    page["items"].as_array().expect("items").clone()
-}
-
-/// The subscriber with a contact at `address`, if any.
-async fn subscriber_at(host: &Host, address: &str) -> Option<Value> {
-    subscribers(host).await.into_iter().find(|s| {
-        s["contacts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["address"] == address)
-    })
-}
+use crate::support::host::{TENANT, born_five_days_ago, today};
+use crate::support::parents::{
+    FROM, LOCALES, alter, form_body, form_pair, parents_host, shot, signer, subscriber_at,
+    subscribers, token,
+};
+use crate::support::platforms::line::FakeLine;
+use crate::support::platforms::sendgrid::FakeSendGrid;
 
 /// Fills the form: the stage, the date's three fields, the language of the
 /// messages, and the consent when `consent`.
@@ -117,15 +37,6 @@ async fn fill_form(b: &Browser, stage: &str, date: Ymd<'_>, locale: Locale, cons
 
 /// A date as typed: year, month, day.
 type Ymd<'a> = (&'a str, &'a str, &'a str);
-
-/// A screenshot of a page; the Japanese one is shown in docs/parents.md.
-async fn shot(b: &Browser, name: &str, locale: Locale) {
-    if locale == Locale::Ja {
-        b.screenshot_for_docs(&format!("{name}-ja")).await;
-    } else {
-        b.screenshot(&format!("{name}-{locale}")).await;
-    }
-}
 
 async fn submit(b: &Browser) {
     b.click("form button[type=submit]").await;
@@ -530,34 +441,6 @@ async fn browser_the_not_found_page_is_accessible() {
 }
 
 // ------------------------------------------------------ plain HTTP checks
-
-/// The form's CSRF cookie and field, as a browser gets them.
-async fn form_pair(http: &reqwest::Client, url: &str) -> (String, String) {
-    let response = http.get(url).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| {
-            let v = v.to_str().ok()?;
-            v.starts_with("tayori_form=")
-                .then(|| v.split(';').next().unwrap().to_string())
-        })
-        .expect("the form's cookie");
-    let html = response.text().await.unwrap();
-    let at = html.find("name=\"csrf\" value=\"").expect("the csrf field") + 19;
-    let field = html[at..at + html[at..].find('"').unwrap()].to_string();
-    (cookie, field)
-}
-
-fn form_body(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.replace('@', "%40")))
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_http_a_post_without_its_csrf_pair_is_refused_and_changes_nothing() {

@@ -10,7 +10,7 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use tayori_core::registration::DateRules;
+use tayori_core::registration::{DateProblem, DateRules};
 use tayori_core::{Locale, NewChild};
 
 use crate::text::Texts;
@@ -251,6 +251,72 @@ pub fn email_address(text: &str) -> Option<String> {
     ok.then(|| address.to_lowercase())
 }
 
+/// Why three date fields were refused: the message, in the page's
+/// language, and the parts to mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongDate {
+    pub parts: DateParts,
+    pub message: String,
+}
+
+impl DateParts {
+    /// The first wrong part (`year`, `month` or `day`): the error summary
+    /// links to it.
+    pub fn first(self) -> &'static str {
+        if self.year || !(self.month || self.day) {
+            "year"
+        } else if self.month {
+            "month"
+        } else {
+            "day"
+        }
+    }
+}
+
+/// The date three fields (year, month, day) say, checked by `rule` (one of
+/// the domain's [`DateRules`]); `empty` is said when nothing was typed.
+/// Every page that asks for a date reads it here.
+pub fn checked_date(
+    (year, month, day): (&str, &str, &str),
+    rule: impl FnOnce(NaiveDate) -> Result<(), DateProblem>,
+    empty: &str,
+    t: &Texts,
+    locale_of_page: Locale,
+) -> Result<NaiveDate, WrongDate> {
+    let wrong = |parts, message: String| WrongDate { parts, message };
+    match parse_date(year, month, day) {
+        Ok(date) => rule(date)
+            .map(|()| date)
+            .map_err(|problem| wrong(DateParts::ALL, problem.message(locale_of_page))),
+        Err(DateEntry::Empty) => Err(wrong(DateParts::ALL, empty.to_string())),
+        Err(DateEntry::Missing(parts)) => {
+            let names: Vec<String> = [
+                (parts.year, t.year),
+                (parts.month, t.month),
+                (parts.day, t.day),
+            ]
+            .into_iter()
+            .filter(|(missing, _)| *missing)
+            .map(|(_, name)| name.to_lowercase())
+            .collect();
+            Err(wrong(
+                parts,
+                t.err_date_missing
+                    .replace("{parts}", &names.join(t.list_separator)),
+            ))
+        }
+        Err(DateEntry::NotNumbers(parts)) => Err(wrong(parts, t.err_date_numbers.to_string())),
+        Err(DateEntry::YearDigits) => Err(wrong(
+            DateParts {
+                year: true,
+                ..DateParts::default()
+            },
+            t.err_date_year.to_string(),
+        )),
+        Err(DateEntry::Impossible) => Err(wrong(DateParts::ALL, t.err_date_impossible.to_string())),
+    }
+}
+
 /// The form checked on `rules`' day. `wants_email`: the form asks for an
 /// email address (no register link). Errors are in `t`'s language.
 pub fn check(
@@ -269,63 +335,26 @@ pub fn check(
             None
         }
     };
-    let date = match parse_date(&typed.year, &typed.month, &typed.day) {
-        Ok(date) => {
-            let checked = match stage {
-                Some(Stage::Expecting) => rules.due(date),
-                Some(Stage::Born) => rules.birth(date),
-                None => Ok(()),
-            };
-            match checked {
-                Ok(()) => Some(date),
-                Err(problem) => {
-                    errors.date_parts = DateParts::ALL;
-                    errors.add(Field::Date, problem.message(locale_of_page));
-                    None
-                }
-            }
-        }
-        Err(entry) => {
-            let message = match entry {
-                DateEntry::Empty => {
-                    errors.date_parts = DateParts::ALL;
-                    match stage {
-                        Some(Stage::Expecting) => t.err_date_empty_due.to_string(),
-                        Some(Stage::Born) => t.err_date_empty_birth.to_string(),
-                        None => t.err_date_empty.to_string(),
-                    }
-                }
-                DateEntry::Missing(parts) => {
-                    errors.date_parts = parts;
-                    let names: Vec<String> = [
-                        (parts.year, t.year),
-                        (parts.month, t.month),
-                        (parts.day, t.day),
-                    ]
-                    .into_iter()
-                    .filter(|(missing, _)| *missing)
-                    .map(|(_, name)| name.to_lowercase())
-                    .collect();
-                    t.err_date_missing
-                        .replace("{parts}", &names.join(t.list_separator))
-                }
-                DateEntry::NotNumbers(parts) => {
-                    errors.date_parts = parts;
-                    t.err_date_numbers.to_string()
-                }
-                DateEntry::YearDigits => {
-                    errors.date_parts = DateParts {
-                        year: true,
-                        ..DateParts::default()
-                    };
-                    t.err_date_year.to_string()
-                }
-                DateEntry::Impossible => {
-                    errors.date_parts = DateParts::ALL;
-                    t.err_date_impossible.to_string()
-                }
-            };
-            errors.add(Field::Date, message);
+    let empty = match stage {
+        Some(Stage::Expecting) => t.err_date_empty_due,
+        Some(Stage::Born) => t.err_date_empty_birth,
+        None => t.err_date_empty,
+    };
+    let date = match checked_date(
+        (&typed.year, &typed.month, &typed.day),
+        |date| match stage {
+            Some(Stage::Expecting) => rules.due(date),
+            Some(Stage::Born) => rules.birth(date),
+            None => Ok(()),
+        },
+        empty,
+        t,
+        locale_of_page,
+    ) {
+        Ok(date) => Some(date),
+        Err(wrong) => {
+            errors.date_parts = wrong.parts;
+            errors.add(Field::Date, wrong.message);
             None
         }
     };
@@ -536,5 +565,41 @@ mod tests {
         }
         let long = format!("{}@example.jp", "a".repeat(250));
         assert_eq!(email_address(&long), None);
+    }
+
+    #[test]
+    fn the_first_wrong_part_of_a_date() {
+        let parts = |year, month, day| DateParts { year, month, day };
+        assert_eq!(parts(true, true, true).first(), "year");
+        assert_eq!(parts(false, true, true).first(), "month");
+        assert_eq!(parts(false, false, true).first(), "day");
+        let rules = DateRules::new(d("2027-01-04"));
+        let t = texts(Locale::En);
+        let future = checked_date(
+            ("2027", "1", "5"),
+            |d| rules.birth(d),
+            "empty",
+            t,
+            Locale::En,
+        )
+        .unwrap_err();
+        assert_eq!(future.parts, DateParts::ALL);
+        assert!(
+            future.message.contains("4 January 2027"),
+            "{}",
+            future.message
+        );
+        let empty = checked_date(("", "", ""), |d| rules.birth(d), "empty", t, Locale::En);
+        assert_eq!(empty.unwrap_err().message, "empty");
+        assert_eq!(
+            checked_date(
+                ("２０２７", "1", "3"),
+                |d| rules.birth(d),
+                "empty",
+                t,
+                Locale::En
+            ),
+            Ok(d("2027-01-03"))
+        );
     }
 }

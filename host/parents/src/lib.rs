@@ -10,7 +10,11 @@
 //! - `GET|POST /u/{token}`: the stop link of every mail. A mail client's
 //!   one-click POST (RFC 8058, `List-Unsubscribe=One-Click`) stops the
 //!   contact at once; the page's own button does too.
-//! - `GET /m/{token}`: what is registered for a contact, with the way to stop.
+//! - `GET /m/{token}`: what is registered for a contact, where the parent
+//!   reports a birth (`POST /m/{token}/birth/{child}`), changes the language
+//!   (`POST /m/{token}/language`) or stops one child
+//!   (`GET|POST /m/{token}/stop/{child}`, a page that asks first); stopping
+//!   everything is the stop link's page (`manage.rs`).
 //!
 //! Server-rendered, working without JavaScript, mobile first, in Japanese,
 //! やさしい日本語 and English. Every form is CSRF-safe ([`csrf`]) and every
@@ -21,6 +25,7 @@
 pub mod csrf;
 pub mod form;
 pub mod limit;
+mod manage;
 pub mod pages;
 mod routes;
 pub mod text;

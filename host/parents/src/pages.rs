@@ -8,7 +8,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 use tayori_core::Locale;
 
-use crate::form::{Errors, Field, Typed};
+use crate::form::{DateParts, Errors, Field, Typed};
 use crate::text::{Texts, texts};
 
 /// The pages' style sheet (system fonts, no images).
@@ -115,6 +115,72 @@ pub struct MessageView {
     pub panel: bool,
 }
 
+/// A GOV.UK notification banner at the top of a page: what a parent just
+/// did went through.
+#[derive(Debug, Clone, Serialize)]
+pub struct Banner {
+    /// What was done (`birth`, `language`, `stopped`).
+    pub done: &'static str,
+    pub title: &'static str,
+    pub body: String,
+    /// Green, and announced as an alert; otherwise blue and a polite status
+    /// (the words after stopping an expected child).
+    pub success: bool,
+}
+
+/// An error summary's line: the message and the id of the input it is
+/// about.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorLink {
+    pub anchor: String,
+    pub message: String,
+}
+
+/// The birth-date question of an expected child, as typed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BirthForm {
+    pub action: String,
+    /// The prefix of its inputs' ids (`birth-1`: `birth-1-year`, ...).
+    pub id: String,
+    pub year: String,
+    pub month: String,
+    pub day: String,
+    pub error: Option<String>,
+    pub parts: DateParts,
+}
+
+/// One child on the page of what is registered.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildView {
+    /// The child as the parent knows it (by its due date or birthday).
+    pub label: String,
+    pub stopped: bool,
+    /// Expected children only.
+    pub birth: Option<BirthForm>,
+    /// The confirmation page for stopping it (active children only).
+    pub stop: Option<String>,
+}
+
+/// What is registered for a contact, with what a parent can change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManageView {
+    #[serde(flatten)]
+    pub frame: Frame,
+    pub contact: String,
+    pub banner: Option<Banner>,
+    pub errors: Vec<ErrorLink>,
+    pub children: Vec<ChildView>,
+    pub csrf: String,
+    /// Where the language form posts.
+    pub language_action: String,
+    /// The language chosen (as typed after an error).
+    pub language: String,
+    pub language_now: String,
+    pub language_error: Option<String>,
+    /// The stop link for the whole contact (`/u/...`).
+    pub stop_all: String,
+}
+
 /// Text for HTML text and quoted attributes.
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -129,6 +195,16 @@ fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// The languages of the messages, for radios: value, name, `lang`.
+fn locales() -> [minijinja::Value; 3] {
+    [
+        ("ja", "日本語", "ja"),
+        ("ja-easy", "やさしい にほんご", "ja"),
+        ("en", "English", "en"),
+    ]
+    .map(|(value, label, lang)| minijinja::context! { value, label, lang })
 }
 
 /// The compiled templates.
@@ -160,6 +236,7 @@ impl Pages {
             ("base.html", include_str!("../templates/base.html")),
             ("form.html", include_str!("../templates/form.html")),
             ("message.html", include_str!("../templates/message.html")),
+            ("manage.html", include_str!("../templates/manage.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -191,15 +268,16 @@ impl Pages {
             email: e.about(Field::Email),
             consent: e.about(Field::Consent),
         };
-        let locales = [
-            ("ja", "日本語", "ja"),
-            ("ja-easy", "やさしい にほんご", "ja"),
-            ("en", "English", "en"),
-        ]
-        .map(|(value, label, lang)| minijinja::context! { value, label, lang });
         self.render(
             "form.html",
-            minijinja::context! { err, locales, ..minijinja::Value::from_serialize(view) },
+            minijinja::context! { err, locales => locales(), ..minijinja::Value::from_serialize(view) },
+        )
+    }
+
+    pub fn manage(&self, view: &ManageView) -> String {
+        self.render(
+            "manage.html",
+            minijinja::context! { locales => locales(), ..minijinja::Value::from_serialize(view) },
         )
     }
 
@@ -369,6 +447,74 @@ mod tests {
             assert!(html.contains("name=\"csrf\" value=\"field\""));
             assert!(html.contains(t.stop_button));
             assert!(html.contains("小樽市"));
+        }
+    }
+
+    #[test]
+    fn the_manage_page_in_each_language() {
+        let pages = Pages::new();
+        for locale in LOCALES {
+            let t = texts(locale);
+            let child = |label: &str, stopped: bool, birth: Option<BirthForm>| ChildView {
+                label: label.into(),
+                stopped,
+                birth,
+                stop: (!stopped).then(|| "/m/tok/stop/c1".to_string()),
+            };
+            let html = pages.manage(&ManageView {
+                frame: frame(locale),
+                contact: "a@b.jp".into(),
+                banner: Some(Banner {
+                    done: "stopped",
+                    title: t.banner_note,
+                    body: t.stopped_expected.replace("{child}", "<b>"),
+                    success: false,
+                }),
+                errors: vec![ErrorLink {
+                    anchor: "birth-1-day".into(),
+                    message: t.err_date_impossible.into(),
+                }],
+                children: vec![
+                    child(
+                        "due",
+                        false,
+                        Some(BirthForm {
+                            action: "/m/tok/birth/c1".into(),
+                            id: "birth-1".into(),
+                            year: "2027".into(),
+                            month: "2".into(),
+                            day: "30".into(),
+                            error: Some(t.err_date_impossible.into()),
+                            parts: DateParts {
+                                day: true,
+                                ..DateParts::default()
+                            },
+                        }),
+                    ),
+                    child(t.child_stopped, true, None),
+                ],
+                csrf: "field".into(),
+                language_action: "/m/tok/language".into(),
+                language: locale.as_str().into(),
+                language_now: "English".into(),
+                language_error: None,
+                stop_all: "/u/stop".into(),
+            });
+            assert_eq!(h1(&html), t.manage_title);
+            assert!(html.contains("role=\"status\""), "a quiet banner: {html}");
+            assert!(html.contains("&lt;b&gt;"), "escaped");
+            assert!(html.contains("href=\"#birth-1-day\""));
+            assert_eq!(html.matches("aria-invalid=\"true\"").count(), 1, "{html}");
+            assert!(html.contains("id=\"birth-1-day\""));
+            assert!(html.contains("value=\"30\""), "values kept");
+            assert!(html.contains("action=\"/m/tok/birth/c1\""));
+            assert!(html.contains("action=\"/m/tok/language\""));
+            assert_eq!(html.matches("name=\"csrf\" value=\"field\"").count(), 2);
+            assert_eq!(html.matches("href=\"/m/tok/stop/c1\"").count(), 1);
+            assert!(html.contains("href=\"/u/stop\""));
+            assert!(html.contains(&format!("value=\"{locale}\" checked")));
+            assert!(html.contains(&format!("<title>{} ", t.error_prefix)));
+            assert!(!html.contains("<script"));
         }
     }
 }

@@ -10,23 +10,24 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, Request, S
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tayori_core::domain::conversation::FrontDoorKind;
 use tayori_core::registration::{DateRules, written_date};
 use tayori_core::{
-    Channel, ChildStatus, ContactStatus, Content, LinkClaims, LinkError, LinkPurpose, LinkSigner,
-    Locale, NewContact, StoreError, Tenant,
+    Channel, ContactStatus, Content, LinkClaims, LinkError, LinkPurpose, LinkSigner, Locale,
+    NewContact, StoreError, Tenant,
 };
 
 use crate::Inner;
 use crate::csrf;
 use crate::form::{self, Answers, Errors, Typed};
+use crate::manage;
 use crate::pages::{Button, CSS, CSS_PATH, FormView, Frame, LangLink, Link, MessageView, switch};
-use crate::text::{Texts, texts};
+use crate::text::texts;
 
-type Shared = Arc<Inner>;
+pub(crate) type Shared = Arc<Inner>;
 
 /// How long a confirmation mail's link works.
 pub const CONFIRM_HOURS: i64 = 48;
@@ -50,7 +51,13 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/r/{tenant}/registered", get(registered_page))
         .route("/c/{token}", get(confirm_page).post(confirm_post))
         .route("/u/{token}", get(stop_page).post(stop_post))
-        .route("/m/{token}", get(manage_page))
+        .route("/m/{token}", get(manage::page))
+        .route("/m/{token}/birth/{child}", post(manage::birth))
+        .route("/m/{token}/language", post(manage::language))
+        .route(
+            "/m/{token}/stop/{child}",
+            get(manage::stop_page).post(manage::stop_post),
+        )
         .layer(DefaultBodyLimit::max(MAX_FORM_BODY))
         .layer(middleware::from_fn_with_state(inner.clone(), limit_posts))
         .layer(middleware::map_response(security_headers))
@@ -65,7 +72,7 @@ struct PageQuery {
 }
 
 /// The page's language: `?lang=`, else Japanese.
-fn locale_of(lang: Option<&str>) -> Locale {
+pub(crate) fn locale_of(lang: Option<&str>) -> Locale {
     lang.and_then(|l| l.parse().ok()).unwrap_or(Locale::Ja)
 }
 
@@ -81,7 +88,7 @@ struct ConfirmData {
 
 // ---------------------------------------------------------------- answers
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -90,7 +97,7 @@ fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn with_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
+pub(crate) fn with_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
     if let Some(value) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -106,16 +113,16 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
         .into_response()
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-fn cookie_header(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn cookie_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
 }
 
 /// The last value of a posted field.
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -194,24 +201,24 @@ async fn css() -> Response {
 // ------------------------------------------------------------ shared steps
 
 impl Inner {
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.app.scheduler.clock().now()
     }
 
     /// The tenant's today, in its zone.
-    fn today(&self, tenant: &Tenant) -> NaiveDate {
+    pub(crate) fn today(&self, tenant: &Tenant) -> NaiveDate {
         tayori_api::front_door::today(tenant, self.now())
     }
 
-    fn link(&self, path: &str) -> String {
+    pub(crate) fn link(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn page(&self, status: StatusCode, view: &MessageView) -> Response {
+    pub(crate) fn page(&self, status: StatusCode, view: &MessageView) -> Response {
         html(status, self.pages.message(view))
     }
 
-    fn message(
+    pub(crate) fn message(
         &self,
         status: StatusCode,
         frame: Frame,
@@ -234,16 +241,21 @@ impl Inner {
     }
 
     /// The language switch of a page at `path` (its other query kept).
-    fn switch(&self, locale: Locale, path: &str, query: &str) -> Vec<LangLink> {
+    pub(crate) fn switch(&self, locale: Locale, path: &str, query: &str) -> Vec<LangLink> {
         switch(locale, |l| self.link(&format!("{path}?lang={l}{query}")))
     }
 
-    fn frame(&self, locale: Locale, tenant: Option<&Tenant>, switch: Vec<LangLink>) -> Frame {
+    pub(crate) fn frame(
+        &self,
+        locale: Locale,
+        tenant: Option<&Tenant>,
+        switch: Vec<LangLink>,
+    ) -> Frame {
         Frame::new(locale, tenant.map(|t| t.name.clone()), switch)
     }
 
     /// The tenant, `Err` with the page to answer when there is none.
-    async fn tenant(&self, id: &str, locale: Locale) -> Result<Tenant, Response> {
+    pub(crate) async fn tenant(&self, id: &str, locale: Locale) -> Result<Tenant, Response> {
         match self.app.store.tenant(id).await {
             Ok(tenant) => Ok(tenant),
             Err(StoreError::NotFound(_)) => Err(self.not_found(locale)),
@@ -263,7 +275,7 @@ impl Inner {
         )
     }
 
-    fn failed(
+    pub(crate) fn failed(
         &self,
         locale: Locale,
         tenant: Option<&Tenant>,
@@ -283,7 +295,12 @@ impl Inner {
 
     /// An expired, cut or altered link: 410 when it is only old, 400
     /// otherwise, with the way to start again when the tenant is known.
-    async fn link_problem(&self, locale: Locale, token: &str, error: LinkError) -> Response {
+    pub(crate) async fn link_problem(
+        &self,
+        locale: Locale,
+        token: &str,
+        error: LinkError,
+    ) -> Response {
         let t = texts(locale);
         // Only to offer the form again: the tenant the token names, read
         // without trusting it, and shown only when it exists.
@@ -313,7 +330,12 @@ impl Inner {
     }
 
     /// A POST without its CSRF pair.
-    fn csrf_refused(&self, locale: Locale, tenant: Option<&Tenant>, again: String) -> Response {
+    pub(crate) fn csrf_refused(
+        &self,
+        locale: Locale,
+        tenant: Option<&Tenant>,
+        again: String,
+    ) -> Response {
         let t = texts(locale);
         self.message(
             StatusCode::FORBIDDEN,
@@ -605,7 +627,7 @@ impl Inner {
 
 /// A contact as a parent recognises it: an email address as it is, a chat
 /// account by its platform's name.
-fn contact_shown(claims: &LinkClaims, channel: &Channel) -> String {
+pub(crate) fn contact_shown(claims: &LinkClaims, channel: &Channel) -> String {
     match channel.plugin_id.as_str() {
         EMAIL_PLUGIN => claims.address.clone(),
         "line" => "LINE".into(),
@@ -987,83 +1009,6 @@ async fn stop_post(
         }
         Err(e) => p.failed(fallback, Some(&tenant), &e),
     }
-}
-
-// ------------------------------------------------------ what is registered
-
-async fn manage_page(
-    State(p): State<Shared>,
-    Path(token): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let fallback = locale_of(q.lang.as_deref());
-    let claims = match p.links.verify(&token, LinkPurpose::Manage, p.now()) {
-        Ok(claims) => claims,
-        Err(e) => return p.link_problem(fallback, &token, e).await,
-    };
-    let tenant = match p.tenant(&claims.tenant, fallback).await {
-        Ok(t) => t,
-        Err(page) => return page,
-    };
-    let subscriber = match p
-        .app
-        .store
-        .subscriber_by_contact(&claims.tenant, &claims.channel, &claims.address)
-        .await
-    {
-        Ok(Some(s)) => s,
-        Ok(None) => return p.link_problem(fallback, &token, LinkError::Expired).await,
-        Err(e) => return p.failed(fallback, Some(&tenant), &e),
-    };
-    let locale = q
-        .lang
-        .as_deref()
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(subscriber.locale);
-    let t: &Texts = texts(locale);
-    let channel = p.app.store.channel(&tenant.id, &claims.channel).await;
-    let contact = match &channel {
-        Ok(channel) => contact_shown(&claims, channel),
-        Err(_) => claims.channel.clone(),
-    };
-    let locale_name = match subscriber.locale {
-        Locale::Ja => "日本語",
-        Locale::JaEasy => "やさしい にほんご",
-        Locale::En => "English",
-    };
-    let mut paragraphs = vec![
-        t.manage_contact.replace("{contact}", &contact),
-        t.manage_locale.replace("{locale}", locale_name),
-    ];
-    for child in &subscriber.children {
-        paragraphs.push(match (child.status, child.birth_date, child.due_date) {
-            (ChildStatus::Stopped, _, _) => t.manage_stopped.to_string(),
-            (_, Some(born), _) => t.manage_born.replace("{date}", &written_date(born, locale)),
-            (_, None, Some(due)) => t.manage_due.replace("{date}", &written_date(due, locale)),
-            (_, None, None) => continue,
-        });
-    }
-    paragraphs.push(t.manage_change.to_string());
-    let stop = p.links.sign(&LinkClaims {
-        purpose: LinkPurpose::Unsubscribe,
-        expires_at: p.now() + Duration::hours(MANAGE_HOURS),
-        ..claims
-    });
-    let path = format!("/m/{token}");
-    p.page(
-        StatusCode::OK,
-        &MessageView {
-            frame: p.frame(locale, Some(&tenant), p.switch(locale, &path, "")),
-            title: t.manage_title.to_string(),
-            paragraphs,
-            button: None,
-            links: vec![Link {
-                href: p.link(&format!("/u/{stop}?lang={locale}")),
-                label: t.manage_stop,
-            }],
-            panel: false,
-        },
-    )
 }
 
 #[cfg(test)]

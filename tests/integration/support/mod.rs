@@ -9,6 +9,8 @@ pub mod chat;
 pub mod fake;
 /// The host end to end: a manual clock, a tenant with the demo catalog.
 pub mod host;
+/// What the suites of the parents' pages share.
+pub mod parents;
 /// Faithful fakes of LINE, SendGrid, X and a municipal app backend.
 pub mod platforms;
 /// `tayori serve` as a child process, for crash and multi-node tests.
