@@ -25,6 +25,7 @@ fn endpoints(b_due: &str) -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (M::DELETE, "/v1/tenants/{tenant}", None),
         (M::GET, "/v1/tenants/{tenant}/texts", None),
+        (M::GET, "/v1/tenants/{tenant}/reports/monthly", None),
         (
             M::PUT,
             "/v1/tenants/{tenant}/texts",
@@ -132,6 +133,8 @@ fn fill(template: &str, tenant: &str, ids: &Ids) -> String {
     // before any tenant is looked at.
     let query = if template.ends_with("/schedule/preview") {
         "?from=2027-01-04&days=7"
+    } else if template.ends_with("/reports/monthly") {
+        "?month=2027-01"
     } else {
         ""
     };

@@ -29,6 +29,7 @@ const ROUTES: &[&str] = &[
     "GET /v1/tenants/{tenant}/channels",
     "PUT /v1/tenants/{tenant}/channels/{channel}",
     "GET /v1/tenants/{tenant}/texts",
+    "GET /v1/tenants/{tenant}/reports/monthly",
     "PUT /v1/tenants/{tenant}/texts",
     "GET /v1/tenants/{tenant}/channels/{channel}",
     "DELETE /v1/tenants/{tenant}/channels/{channel}",

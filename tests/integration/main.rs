@@ -10,6 +10,7 @@ mod api_channels;
 mod api_input;
 mod api_isolation;
 mod api_openapi;
+mod api_reports;
 mod api_schemathesis;
 mod api_subscribers;
 mod api_tenants;

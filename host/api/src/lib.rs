@@ -17,6 +17,7 @@ mod import;
 pub mod input;
 pub mod pagination;
 mod plugins;
+pub mod reports;
 pub mod secrets;
 mod subscribers;
 mod system;
@@ -136,6 +137,7 @@ fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(openapi_document))
         .merge(tenants::router())
         .merge(texts::router())
+        .merge(reports::router())
         .merge(channels::router())
         .merge(subscribers::router())
         .merge(import::router().layer(DefaultBodyLimit::max(import::MAX_CSV_BODY)))

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod channel;
 pub mod conversation;
 pub mod delivery;
+pub mod figures;
 pub mod inbound;
 pub mod link;
 pub mod registration;

@@ -586,6 +586,32 @@ pub trait ConversationStore: Send + Sync {
     ) -> StoreResult<Vec<(String, FrontDoorKind, u64)>>;
 }
 
+/// What the monthly figures read (see [`crate::domain::figures`]).
+#[async_trait::async_trait]
+pub trait ReportStore: Send + Sync {
+    /// The tenant's active households: their children's dates and the
+    /// channels of their valid contacts. `NotFound` when the tenant does
+    /// not exist.
+    async fn report_households(
+        &self,
+        tenant_id: &str,
+    ) -> StoreResult<Vec<crate::domain::figures::HouseholdRow>>;
+    /// Households created in `[from, to)`, whatever their status now.
+    async fn subscribers_created(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Deliveries due in `[from, to)`: `(channel, status, count)`.
+    async fn delivery_counts(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, String, u64)>>;
+}
+
 /// The store's own life.
 #[async_trait::async_trait]
 pub trait StoreLifecycle: Send + Sync {
@@ -608,6 +634,7 @@ pub trait Store:
     + OutboxStore
     + InboundStore
     + ConversationStore
+    + ReportStore
 {
 }
 
@@ -622,5 +649,6 @@ impl<T> Store for T where
         + OutboxStore
         + InboundStore
         + ConversationStore
+        + ReportStore
 {
 }

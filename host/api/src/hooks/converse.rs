@@ -187,16 +187,12 @@ impl Answering {
                 }
                 Effect::StopChild { child } => {
                     let Some(sid) = &subscriber_id else { continue };
-                    let done = store
-                        .stop_child(tenant, sid, &child, "stopped by the parent in the chat")
-                        .await;
+                    let done = store.stop_child(tenant, sid, &child, "unsubscribed").await;
                     self.applied(&mut turn, done.map(|_| ()), "stop a child");
                 }
                 Effect::StopAll => {
                     let Some(sid) = &subscriber_id else { continue };
-                    let done = store
-                        .stop_subscriber(tenant, sid, "stopped by the parent in the chat")
-                        .await;
+                    let done = store.stop_subscriber(tenant, sid, "unsubscribed").await;
                     if done.is_ok() {
                         front_door::record(
                             &self.state,

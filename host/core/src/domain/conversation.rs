@@ -540,7 +540,7 @@ pub fn ask_birth_question(state: &Conversation, child: &str, ctx: &Context<'_>) 
 }
 
 /// How long after a due date with no birth reported the parents are asked.
-pub const ASK_BIRTH_AFTER_DAYS: i64 = 14;
+pub const ASK_BIRTH_AFTER_DAYS: i64 = super::UNREPORTED_BIRTH_ASK_DAYS;
 
 /// Said when what the parent asked could not be done (the database
 /// failed): nothing changed, and trying again is safe.

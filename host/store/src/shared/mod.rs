@@ -30,6 +30,7 @@ mod outbox;
 mod outbox_hooks;
 mod plugins;
 mod registration;
+mod reports;
 mod subscribers;
 mod tenants;
 mod tokens;
