@@ -413,6 +413,11 @@ async fn browser_a_parent_stops_the_messages_from_the_stop_page() {
         assert!(b.text("main").await.contains(&address));
         b.assert_accessible(&format!("stop ({locale})")).await;
         shot(&b, "stop", locale).await;
+        // Rather than stopping, the parent may change what is registered.
+        b.click("ul.links a").await;
+        b.wait_for_heading(t.manage_title).await;
+        assert!(b.text("main").await.contains(&address));
+        b.open(&host.server.url(&format!("/u/{stop}"))).await;
         b.click("form button[type=submit]").await;
         b.wait_for_heading(t.stopped_title).await;
         b.assert_accessible(&format!("stopped ({locale})")).await;

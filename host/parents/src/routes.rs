@@ -454,6 +454,7 @@ impl Inner {
         (title, paragraph): (&str, String),
         label: &'static str,
         warning: bool,
+        links: Vec<Link>,
     ) -> Response {
         let form_token = self.csrf.for_page(cookie_header(headers));
         let view = MessageView {
@@ -466,7 +467,7 @@ impl Inner {
                 label,
                 warning,
             }),
-            links: Vec::new(),
+            links,
             panel: false,
         };
         with_cookie(self.page(StatusCode::OK, &view), form_token.set_cookie)
@@ -843,6 +844,7 @@ async fn confirm_page(
         ),
         t.confirm_button,
         false,
+        Vec::new(),
     )
 }
 
@@ -921,13 +923,30 @@ async fn stop_page(
         .lang
         .as_deref()
         .and_then(|l| l.parse().ok())
-        .or(registered.map(|s| s.locale))
+        .or(registered.as_ref().map(|s| s.locale))
         .unwrap_or(Locale::Ja);
     let tenant = match p.tenant(&claims.tenant, locale).await {
         Ok(t) => t,
         Err(page) => return page,
     };
     let t = texts(locale);
+    // A registered contact may rather change what is registered: the same
+    // contact's manage page, behind a link of its own.
+    let mut links = Vec::new();
+    if registered.is_some() {
+        let manage = p.links.sign(&LinkClaims {
+            purpose: LinkPurpose::Manage,
+            tenant: claims.tenant.clone(),
+            channel: claims.channel.clone(),
+            address: claims.address.clone(),
+            data: String::new(),
+            expires_at: p.now() + Duration::hours(MANAGE_HOURS),
+        });
+        links.push(Link {
+            href: p.link(&format!("/m/{manage}?lang={locale}")),
+            label: t.manage_instead,
+        });
+    }
     p.one_button_page(
         &headers,
         locale,
@@ -939,6 +958,7 @@ async fn stop_page(
         ),
         t.stop_button,
         true,
+        links,
     )
 }
 

@@ -78,6 +78,7 @@ pub struct Texts {
 
     // What is registered, and what a parent changes there.
     pub manage_title: &'static str,
+    pub manage_instead: &'static str,
     pub manage_contact: &'static str,
     pub manage_children: &'static str,
     pub child_due: &'static str,
@@ -209,6 +210,7 @@ static JA: Texts = Texts {
     confirm_button: "登録を確定する",
 
     manage_title: "登録の内容",
+    manage_instead: "止めずに、登録の内容を変える（出生の届け出、言葉、お子さんごとの停止）",
     manage_contact: "お送りする先: {contact}",
     manage_children: "お子さん",
     child_due: "出産予定日 {date} のお子さん",
@@ -328,6 +330,7 @@ static JA_EASY: Texts = Texts {
     confirm_button: "とうろく する",
 
     manage_title: "とうろくの ないよう",
+    manage_instead: "やめないで、とうろくを かえる",
     manage_contact: "おくる ところ: {contact}",
     manage_children: "こども",
     child_due: "{date}に うまれる よていの こども",
@@ -447,6 +450,7 @@ static EN: Texts = Texts {
     confirm_button: "Confirm",
 
     manage_title: "Your sign-up",
+    manage_instead: "Change your sign-up instead (report a birth, the language, stop one child)",
     manage_contact: "Messages go to: {contact}",
     manage_children: "Your children",
     child_due: "The child due {date}",
