@@ -119,28 +119,26 @@ fn midnight(tenant: &Tenant, day: NaiveDate) -> DateTime<Utc> {
         )
 }
 
-/// Computes the figures of `month` (its first day) for `tenant`.
+/// Computes the figures of `month` (its first day) for `tenant`, seen on
+/// `today` (the tenant's day).
 pub async fn figures(
-    state: &AppState,
+    store: &dyn tayori_core::Store,
     tenant: &Tenant,
     month: NaiveDate,
+    today: NaiveDate,
 ) -> ApiResult<MonthlyFigures> {
     let next =
         schedule::add_months(month, 1).ok_or_else(|| ApiError::invalid("month", "out of range"))?;
     let (from, to) = (midnight(tenant, month), midnight(tenant, next));
-    let today = front_door::today(tenant, state.scheduler.clock().now());
     let mut f = MonthlyFigures {
         month: month.format("%Y-%m").to_string(),
         counted_on: counted_on(month, today),
         ..MonthlyFigures::default()
     };
-    let households = state.store.report_households(&tenant.id).await?;
+    let households = store.report_households(&tenant.id).await?;
     count_active(&households, f.counted_on, tenant, &mut f);
-    f.households_created = state
-        .store
-        .subscribers_created(&tenant.id, from, to)
-        .await?;
-    for (channel, kind, n) in state.store.front_door_counts(&tenant.id, from, to).await? {
+    f.households_created = store.subscribers_created(&tenant.id, from, to).await?;
+    for (channel, kind, n) in store.front_door_counts(&tenant.id, from, to).await? {
         match kind {
             FrontDoorKind::Registered => {
                 f.registrations += n;
@@ -151,7 +149,7 @@ pub async fn figures(
             FrontDoorKind::Blocked => f.blocks += n,
         }
     }
-    for (channel, status, n) in state.store.delivery_counts(&tenant.id, from, to).await? {
+    for (channel, status, n) in store.delivery_counts(&tenant.id, from, to).await? {
         f.deliveries.entry(channel).or_default().insert(status, n);
     }
     Ok(f)
@@ -226,7 +224,8 @@ async fn monthly_report(
     principal.require_tenant(&tenant)?;
     let month = parse_month(&q.month)?;
     let tenant = state.store.tenant(&tenant).await?;
-    let report = MonthlyReport::from(figures(&state, &tenant, month).await?);
+    let today = front_door::today(&tenant, state.scheduler.clock().now());
+    let report = MonthlyReport::from(figures(state.store.as_ref(), &tenant, month, today).await?);
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
