@@ -9,18 +9,15 @@
 //! other contact keeps its messages; a GET shows the stop page and changes
 //! nothing; a link works long after its mail was sent.
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tayori_core::{LinkPurpose, LinkSigner, Locale};
 use tayori_parents::text::texts;
-use tayori_scheduler::ManualClock;
 
-use crate::support::host::{Host, TENANT, TENANT_NAME, approved, born_five_days_ago, jst, today};
+use crate::support::host::{Host, TENANT, approved, born_five_days_ago, jst, today};
 use crate::support::platforms::sendgrid::{self, FakeSendGrid, SentMail};
-use crate::support::server::{Db, TestServer};
+use crate::support::server::TestServer;
 
 /// The channel's name (not its plugin's id: links name the channel).
 const CHANNEL: &str = "kosodate-mail";
@@ -290,33 +287,8 @@ async fn with_the_scheduler_running_a_one_click_stop_ends_that_contacts_mail_at_
     // `tayori serve` as it runs (planner and dispatcher on), on a clock at
     // 09:01 of the suites' day.
     let fake = FakeSendGrid::start().await;
-    let clock = Arc::new(ManualClock::new(jst(today(), 9, 1)));
-    let shared = clock.clone();
-    let server = TestServer::start_configured(Db::FreshSqlite, move |c| c.clock = shared).await;
-    call(
-        &server,
-        Method::POST,
-        "/v1/tenants",
-        Some(json!({"id": TENANT, "name": TENANT_NAME})),
-    )
-    .await;
-    let catalog = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../catalog/demo.yaml"
-    ))
-    .expect("the demo catalog");
-    let imported = server
-        .op(Method::POST, "/v1/catalog/import")
-        .header("content-type", "application/yaml")
-        .body(catalog)
-        .send()
-        .await
-        .expect("import the catalog");
-    assert!(
-        imported.status().is_success(),
-        "{}",
-        imported.text().await.unwrap()
-    );
+    let host = Host::start_running_at(jst(today(), 9, 1)).await;
+    let server = &host.server;
     call(
         &server,
         Method::PUT,
@@ -371,5 +343,5 @@ async fn with_the_scheduler_running_a_one_click_stop_ends_that_contacts_mail_at_
     assert_eq!(mails.len(), 2, "{mails:?}");
     assert_eq!(mails[1].recipients(), [FATHER], "{}", mails[1].body);
     assert_eq!(mails[1].body["subject"], "断水");
-    server.stop().await;
+    host.server.stop().await;
 }

@@ -352,6 +352,27 @@ impl Inner {
         )
     }
 
+    /// A POST about one child: the link, its CSRF pair, and a child still
+    /// sent about (its id), or the page to answer.
+    async fn child_post(
+        &self,
+        token: &str,
+        q: &ManageQuery,
+        headers: &HeaderMap,
+        pairs: &[(String, String)],
+        child: &str,
+    ) -> Result<(Found, String), Box<Response>> {
+        let f = self
+            .manage_link(token, q.lang.as_deref())
+            .await
+            .map_err(Box::new)?;
+        if let Some(refused) = self.manage_csrf(headers, pairs, &f, token) {
+            return Err(Box::new(refused));
+        }
+        let id = self.active_child(&f, token, child)?.id.clone();
+        Ok((f, id))
+    }
+
     /// Refuses a POST without its CSRF pair, `Some` with the page.
     fn manage_csrf(
         &self,
@@ -388,15 +409,8 @@ pub(crate) async fn birth(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = match p.manage_link(&token, q.lang.as_deref()).await {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    if let Some(refused) = p.manage_csrf(&headers, &pairs, &f, &token) {
-        return refused;
-    }
-    let child = match p.active_child(&f, &token, &child) {
-        Ok(child) => child.id.clone(),
+    let (f, child) = match p.child_post(&token, &q, &headers, &pairs, &child).await {
+        Ok(found) => found,
         Err(page) => return *page,
     };
     let t = texts(f.locale);
@@ -540,15 +554,8 @@ pub(crate) async fn stop_post(
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let f = match p.manage_link(&token, q.lang.as_deref()).await {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    if let Some(refused) = p.manage_csrf(&headers, &pairs, &f, &token) {
-        return refused;
-    }
-    let child = match p.active_child(&f, &token, &child) {
-        Ok(child) => child.id.clone(),
+    let (f, child) = match p.child_post(&token, &q, &headers, &pairs, &child).await {
+        Ok(found) => found,
         Err(page) => return *page,
     };
     let (tenant, sid) = (&f.tenant.id, &f.subscriber.id);

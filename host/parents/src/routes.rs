@@ -371,6 +371,29 @@ impl Inner {
         Ok((claims, channel))
     }
 
+    /// What the form registers: the contact a register link names, or
+    /// else an email address confirmed through the tenant's email channel;
+    /// the page to answer when neither can be.
+    #[allow(clippy::type_complexity)]
+    async fn form_way<'t>(
+        &self,
+        locale: Locale,
+        tenant: &Tenant,
+        token: Option<&'t str>,
+    ) -> Result<(Option<(&'t str, (LinkClaims, Channel))>, Option<Channel>), Response> {
+        if let Some(token) = token {
+            return match self.register_claims(tenant, token).await {
+                Ok(found) => Ok((Some((token, found)), None)),
+                Err(e) => Err(self.link_problem(locale, token, e).await),
+            };
+        }
+        match self.email_channel(tenant).await {
+            Ok(Some(channel)) => Ok((None, Some(channel))),
+            Ok(None) => Err(self.no_way(locale, tenant)),
+            Err(e) => Err(self.failed(locale, Some(tenant), &e)),
+        }
+    }
+
     /// The tenant's email channel (confirmation mails go through it).
     async fn email_channel(&self, tenant: &Tenant) -> Result<Option<Channel>, StoreError> {
         Ok(self
@@ -663,20 +686,9 @@ async fn form_page(
         Err(page) => return page,
     };
     let token = q.t.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let register = match token {
-        Some(token) => match p.register_claims(&tenant, token).await {
-            Ok(found) => Some((token, found)),
-            Err(e) => return p.link_problem(locale, token, e).await,
-        },
-        None => None,
-    };
-    let email = match register {
-        Some(_) => None,
-        None => match p.email_channel(&tenant).await {
-            Ok(Some(channel)) => Some(channel),
-            Ok(None) => return p.no_way(locale, &tenant),
-            Err(e) => return p.failed(locale, Some(&tenant), &e),
-        },
+    let (register, email) = match p.form_way(locale, &tenant, token).await {
+        Ok(way) => way,
+        Err(page) => return page,
     };
     let form_token = p.csrf.for_page(cookie_header(&headers));
     let typed = Typed {
@@ -723,20 +735,9 @@ async fn form_post(
         };
         return p.csrf_refused(locale, Some(&tenant), p.link(&again));
     }
-    let register = match token {
-        Some(token) => match p.register_claims(&tenant, token).await {
-            Ok(found) => Some((token, found)),
-            Err(e) => return p.link_problem(locale, token, e).await,
-        },
-        None => None,
-    };
-    let email = match register {
-        Some(_) => None,
-        None => match p.email_channel(&tenant).await {
-            Ok(Some(channel)) => Some(channel),
-            Ok(None) => return p.no_way(locale, &tenant),
-            Err(e) => return p.failed(locale, Some(&tenant), &e),
-        },
+    let (register, email) = match p.form_way(locale, &tenant, token).await {
+        Ok(way) => way,
+        Err(page) => return page,
     };
     let typed = Typed::from_pairs(&pairs);
     let rules = DateRules::new(p.today(&tenant));

@@ -51,11 +51,21 @@ impl Host {
 
     /// A host at `at`, with the tenant and the demo catalog.
     pub async fn start_at(at: DateTime<Utc>) -> Self {
+        Self::open(at, false).await
+    }
+
+    /// [`Host::start_at`] with the planner and dispatcher running as
+    /// `tayori serve` runs them (on the manual clock).
+    pub async fn start_running_at(at: DateTime<Utc>) -> Self {
+        Self::open(at, true).await
+    }
+
+    async fn open(at: DateTime<Utc>, run_scheduler: bool) -> Self {
         let clock = Arc::new(ManualClock::new(at));
         let shared = clock.clone();
         let server = TestServer::start_configured(Db::FreshSqlite, move |c| {
             c.clock = shared;
-            c.run_scheduler = false;
+            c.run_scheduler = run_scheduler;
         })
         .await;
         let host = Self { server, clock };

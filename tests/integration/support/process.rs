@@ -156,20 +156,24 @@ impl ServeProcess {
     /// process exits first or the deadline passes.
     pub async fn ready(&mut self) -> Result<(), String> {
         let mut listening = self.listening.clone();
-        tokio::select! {
-            listened = listening.wait_for(|l| *l) => {
-                if listened.is_ok() {
-                    return Ok(());
-                }
-                // The output ended without the line: the process is gone.
+        let started = tokio::time::timeout(START_DEADLINE, async {
+            tokio::select! {
+                // `Err`: the output ended without the line, the process is gone.
+                listened = listening.wait_for(|l| *l) => listened.is_ok(),
+                _ = self.child.wait() => false,
+            }
+        })
+        .await;
+        match started {
+            Ok(true) => Ok(()),
+            Ok(false) => {
                 let status = self.child.wait().await.expect("process status");
-                Err(format!("it exited ({status}); its log ends:\n{}", self.finished_log_tail().await))
+                Err(format!(
+                    "it exited ({status}); its log ends:\n{}",
+                    self.finished_log_tail().await
+                ))
             }
-            status = self.child.wait() => {
-                let status = status.expect("process status");
-                Err(format!("it exited ({status}); its log ends:\n{}", self.finished_log_tail().await))
-            }
-            () = tokio::time::sleep(START_DEADLINE) => {
+            Err(_) => {
                 self.kill().await;
                 Err(format!(
                     "it did not listen within {START_DEADLINE:?}; its log ends:\n{}",
