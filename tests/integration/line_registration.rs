@@ -6,12 +6,15 @@
 //! registration accepts → a confirmation → registered; a date outside the
 //! rules says why; stale and forged taps change nothing and ask to start
 //! again; a redelivered event changes nothing; a block mid-way starts over.
+//! The greeting also offers the web form, opened in LINE's own browser
+//! with a link that names the LINE account, so the form registers it.
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::support::chat::{actions, data_of, post, said};
 use crate::support::host::{Host, TENANT, TENANT_NAME, jst, today};
+use crate::support::parents::{form_body, form_pair};
 use crate::support::platforms::line::{Accepted, Api, FakeLine};
 
 fn user(i: usize) -> String {
@@ -129,6 +132,74 @@ async fn a_parent_registers_in_the_chat_from_follow_to_confirmation() {
     let after = household(&host, &u).await.expect("still registered");
     assert_eq!(after["id"], registered["id"]);
     assert_eq!(after["children"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_greeting_offers_the_form_which_registers_this_line_account() {
+    let (host, fake) = line_host().await;
+    let u = user(7);
+    let greeting = said(&host, &fake, vec![fake.follow(&u, false)]).await;
+    // LINE's buttons template: the greeting, and a link to the form.
+    let first = &greeting.messages[0];
+    assert_eq!(first["type"], "template", "{first}");
+    assert!(
+        first["template"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(TENANT_NAME)
+    );
+    let action = &first["template"]["actions"][0];
+    assert_eq!(action["type"], "uri");
+    assert_eq!(action["label"], "フォームで入力する");
+    let link = action["uri"].as_str().unwrap().to_string();
+    assert!(
+        link.starts_with(&host.server.url(&format!("/r/{TENANT}?t="))),
+        "{link}"
+    );
+    assert_eq!(actions(&greeting).len(), 2, "the chat's own question too");
+
+    // The form, opened from the chat, registers this LINE account: no
+    // email to confirm, no address to type.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, field) = form_pair(&http, &link).await;
+    let page = http.get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("name=\"email\""), "nothing to type: {page}");
+    let token = link.rsplit("t=").next().unwrap();
+    let posted = http
+        .post(host.server.url(&format!("/r/{TENANT}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .body(form_body(&[
+            ("t", token),
+            ("stage", "expecting"),
+            ("year", "2027"),
+            ("month", "5"),
+            ("day", "1"),
+            ("locale", "ja"),
+            ("consent", "yes"),
+            ("csrf", &field),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let registered = household(&host, &u)
+        .await
+        .expect("registered from the form");
+    assert_eq!(registered["contacts"][0]["channel"], "line");
+    assert_eq!(registered["contacts"][0]["status"], "valid");
+    assert_eq!(registered["children"][0]["due_date"], "2027-05-01");
+
+    // Back in the chat, the parent is known: no form offered again.
+    let again = said(&host, &fake, vec![fake.follow(&u, false)]).await;
+    assert_ne!(
+        again.messages[0]["type"], "template",
+        "{:?}",
+        again.messages
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

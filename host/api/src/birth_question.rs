@@ -98,6 +98,7 @@ async fn ask_one(
         stopped: false,
         children: &children,
         texts: &Default::default(),
+        form_url: None,
     };
     let turn = conversation::ask_birth_question(&conv, &q.child.id, &ctx);
     match state

@@ -41,6 +41,7 @@ use crate::pagination::{PageQuery, Paged};
 
 mod answer;
 mod converse;
+mod in_turn;
 pub use answer::{ANSWER_HEADERS, MAX_WEBHOOK_ANSWER, answer, answerable};
 pub use converse::{MAX_REPLY_MESSAGES, REGISTER_LINK_HOURS};
 
@@ -261,6 +262,13 @@ async fn handle(
         return Err(plugin_failed());
     };
     if !events.is_empty() {
+        // Its answers come after those of this contact's earlier webhooks.
+        let mut place = converse::in_turn(
+            events
+                .iter()
+                .map(|e| (tenant.clone(), name.clone(), e.address.clone()))
+                .collect(),
+        );
         let now = state.scheduler.clock().now();
         let recorded = state
             .store
@@ -287,7 +295,11 @@ async fn handle(
                         ctx: ctx.clone(),
                         config: config.to_string().into(),
                     };
-                    tokio::spawn(answering.answer_all(heard));
+                    tokio::spawn(async move {
+                        place.wait().await;
+                        answering.answer_all(heard).await;
+                        drop(place);
+                    });
                 }
                 Err(e) => tracing::warn!(%tenant, error = %e, "cannot answer inbound events"),
             }

@@ -43,6 +43,25 @@ pub const REGISTER_LINK_HOURS: i64 = 72;
 const LINK_MAIL_BURST: u32 = 3;
 const LINK_MAIL_PERIOD: Duration = Duration::from_secs(600);
 
+/// How often one event is decided again when other turns of its contact
+/// keep coming first (each try is one read and one compare-and-save).
+const CONVERSATION_TRIES: usize = 3;
+
+/// The places in line of this node's contacts (see [`in_turn`](super::in_turn)).
+pub(super) fn in_turn(keys: Vec<super::in_turn::Key>) -> super::in_turn::Place {
+    static QUEUES: OnceLock<Arc<super::in_turn::InTurn>> = OnceLock::new();
+    QUEUES.get_or_init(Default::default).place(keys)
+}
+
+/// A turn decided and saved, with what its effects need.
+struct Decided {
+    turn: conversation::Turn,
+    contact: Option<tayori_core::Contact>,
+    subscriber_id: Option<String>,
+    locale: tayori_core::Locale,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
 /// A new event and what the store made of it.
 pub(super) struct Heard {
     pub event: InboundEvent,
@@ -82,8 +101,10 @@ impl Answering {
         format!("{}{path}", self.state.public_url.trim_end_matches('/'))
     }
 
-    /// One chat event through the conversation.
-    async fn chat_turn(&self, h: &Heard) -> Result<(), String> {
+    /// Reads the contact's conversation and household, takes the turn the
+    /// event makes, and saves it; `None` when the conversation moved
+    /// between the read and the save.
+    async fn decide(&self, h: &Heard) -> Result<Option<Decided>, String> {
         let store = &self.state.store;
         let (tenant, channel, address) = (&self.tenant.id, &self.channel.name, &h.event.address);
         let stored = store
@@ -112,7 +133,21 @@ impl Answering {
         let texts = store.chat_texts(tenant).await.map_err(|e| e.to_string())?;
         let contact = household.as_ref().map(|(_, c)| c.clone());
         let subscriber_id = household.as_ref().map(|(s, _)| s.id.clone());
+        // A parent not yet registered may use the form instead, inside
+        // LINE's browser: a link that names this contact.
+        let form_url = contact.is_none().then(|| {
+            let token = self.links().sign(&LinkClaims {
+                purpose: LinkPurpose::Register,
+                tenant: tenant.clone(),
+                channel: channel.clone(),
+                address: address.clone(),
+                data: String::new(),
+                expires_at: now + Span::hours(REGISTER_LINK_HOURS),
+            });
+            self.url(&format!("/r/{tenant}?t={token}"))
+        });
         let ctx = Context {
+            form_url: form_url.as_deref(),
             rules: DateRules::new(front_door::today(&self.tenant, now)),
             tenant_name: &self.tenant.name,
             registered: contact.is_some(),
@@ -125,7 +160,7 @@ impl Answering {
                 .unwrap_or_default(),
             texts: &texts,
         };
-        let mut turn = conversation::step(&state, &h.event.kind, &ctx);
+        let turn = conversation::step(&state, &h.event.kind, &ctx);
         if let Some(note) = turn.note {
             tracing::info!(%tenant, %channel, event = %h.event.id, ?note, "a tap the conversation did not expect");
             metrics::counter!("tayori_conversation_unexpected_total", "note" => format!("{note:?}").to_lowercase()).increment(1);
@@ -136,12 +171,45 @@ impl Answering {
                 .await
                 .map_err(|e| e.to_string())?;
             if !saved {
-                // Another event of this contact moved it first; its turn
-                // stands and this one does nothing.
-                tracing::info!(%tenant, %channel, event = %h.event.id, "the conversation moved meanwhile; this event is left");
-                return Ok(());
+                // Another event of this contact moved it first.
+                return Ok(None);
             }
         }
+        Ok(Some(Decided {
+            turn,
+            contact,
+            subscriber_id,
+            locale: state.locale,
+            now,
+        }))
+    }
+
+    /// One chat event through the conversation. The turn is decided on
+    /// the conversation as read and saved only if it still stands there;
+    /// when another node's turn of this contact came first, the event is
+    /// decided again on what that turn left ([`CONVERSATION_TRIES`] times).
+    async fn chat_turn(&self, h: &Heard) -> Result<(), String> {
+        let mut decided = None;
+        for _ in 0..CONVERSATION_TRIES {
+            decided = self.decide(h).await?;
+            if decided.is_some() {
+                break;
+            }
+            tracing::info!(tenant = %self.tenant.id, channel = %self.channel.name, event = %h.event.id, "the conversation moved meanwhile; deciding this event again");
+        }
+        let Some(Decided {
+            mut turn,
+            contact,
+            subscriber_id,
+            locale,
+            now,
+        }) = decided
+        else {
+            tracing::warn!(tenant = %self.tenant.id, channel = %self.channel.name, event = %h.event.id, "the conversation kept moving; this event is left");
+            return Ok(());
+        };
+        let store = &self.state.store;
+        let (tenant, channel, address) = (&self.tenant.id, &self.channel.name, &h.event.address);
         for effect in std::mem::take(&mut turn.effects) {
             match effect {
                 Effect::Register { locale, child } => {
@@ -169,7 +237,7 @@ impl Answering {
                         {
                             Ok(_) => self.state.scheduler.subscribers_changed(tenant),
                             Err(e) => {
-                                turn.say = vec![conversation::failed_text(state.locale)];
+                                turn.say = vec![conversation::failed_text(locale)];
                                 tracing::warn!(%tenant, %channel, error = %e, "cannot resume a contact");
                             }
                         }

@@ -167,6 +167,11 @@ pub struct Context<'a> {
     pub children: &'a [Child],
     /// The tenant's own words for the [`EDITABLE_TEXTS`].
     pub texts: &'a ChatTexts,
+    /// The registration form for this contact (a signed link that names
+    /// it), offered beside the chat's questions to a parent not yet
+    /// registered: opened in LINE's own browser, it registers this LINE
+    /// account without LINE Login.
+    pub form_url: Option<&'a str>,
 }
 
 /// A tenant's own words: text key → locale (`ja`, `ja-easy`, `en`) → text.
@@ -368,6 +373,7 @@ pub fn parse_typed_date(text: &str) -> Option<NaiveDate> {
 
 struct Words {
     greeting: &'static str,
+    use_form: &'static str,
     ask_stage: &'static str,
     expecting: &'static str,
     born: &'static str,
@@ -395,6 +401,7 @@ fn words(locale: Locale) -> Words {
     match locale {
         Locale::Ja => Words {
             greeting: "{tenant}の子育て応援メッセージです。友だち追加ありがとうございます。",
+            use_form: "フォームで入力する",
             ask_stage: "お子さんはお生まれですか？",
             expecting: "出産予定",
             born: "生まれた",
@@ -419,6 +426,7 @@ fn words(locale: Locale) -> Words {
         },
         Locale::JaEasy => Words {
             greeting: "{tenant}の こそだての メッセージです。ともだちに してくれて ありがとう。",
+            use_form: "フォームで いれる",
             ask_stage: "あかちゃんは うまれましたか？",
             expecting: "まだ おなかの なか",
             born: "うまれた",
@@ -443,6 +451,7 @@ fn words(locale: Locale) -> Words {
         },
         Locale::En => Words {
             greeting: "Welcome to {tenant}'s messages for parents. Thank you for adding us.",
+            use_form: "Use the web form",
             ask_stage: "Is your baby born yet?",
             expecting: "Expecting",
             born: "Born",
@@ -682,11 +691,20 @@ pub fn step(state: &Conversation, event: &EventKind, ctx: &Context<'_>) -> Turn 
             turn.say.push(text(locale, w.already.to_string()));
         }
         EventKind::Follow { .. } => {
-            turn.say.push(text(
+            let mut greeting = text(
                 locale,
                 tenant_text(ctx.texts, "greeting", locale, w.greeting)
                     .replace("{tenant}", ctx.tenant_name),
-            ));
+            );
+            if let Some(url) = ctx.form_url {
+                greeting.buttons = vec![Button {
+                    label: w.use_form.to_string(),
+                    action: Action::Link {
+                        url: url.to_string(),
+                    },
+                }];
+            }
+            turn.say.push(greeting);
             ask_stage(&mut turn);
         }
         EventKind::Postback(d) | EventKind::Picked { data: d, .. } => {
@@ -811,6 +829,7 @@ mod tests {
             tenant_name: "札幌市",
             registered,
             stopped: false,
+            form_url: None,
             children: &[],
             texts: &NO_TEXTS,
         }
@@ -849,6 +868,41 @@ mod tests {
             Some(words(Locale::Ja).registered)
         );
         assert_eq!(default_text("nothing", Locale::Ja), None);
+    }
+
+    #[test]
+    fn a_stranger_may_take_the_form_instead_and_a_parent_is_not_offered_it() {
+        let url = "https://tayori.example/r/sapporo?t=abc";
+        let stranger = Context {
+            form_url: Some(url),
+            ..ctx(false)
+        };
+        let t = step(
+            &Conversation::default(),
+            &EventKind::Follow { unblocked: false },
+            &stranger,
+        );
+        assert_eq!(
+            t.say[0].buttons,
+            [Button {
+                label: "フォームで入力する".into(),
+                action: Action::Link { url: url.into() },
+            }]
+        );
+        // The chat's own question still follows.
+        assert_eq!(t.next.step, Step::AskStage);
+        let without = step(
+            &Conversation::default(),
+            &EventKind::Follow { unblocked: false },
+            &ctx(false),
+        );
+        assert!(without.say[0].buttons.is_empty());
+        for locale in [Locale::Ja, Locale::JaEasy, Locale::En] {
+            assert!(
+                words(locale).use_form.chars().count() <= 20,
+                "LINE's label limit"
+            );
+        }
     }
 
     fn tapped(turn: &Turn, i: usize) -> EventKind {

@@ -461,6 +461,7 @@ mod tests {
             stopped: false,
             children,
             texts: &NO_TEXTS,
+            form_url: None,
         }
     }
 
