@@ -7,7 +7,9 @@
 //! POST of `List-Unsubscribe=One-Click` (no cookie, no page) stops that
 //! contact at once, and nothing more reaches it, while the household's
 //! other contact keeps its messages; a GET shows the stop page and changes
-//! nothing; a link works long after its mail was sent.
+//! nothing; a link works long after its mail was sent. The same link
+//! ends the text of every mail, each reader's own, and its page leads to
+//! the household's self-service page.
 
 use chrono::Duration;
 use reqwest::{Method, StatusCode};
@@ -236,6 +238,55 @@ async fn every_mail_carries_tayoris_own_stop_link_and_its_one_click_post_stops_t
 
     // Posting again: nothing more to stop, still 200.
     assert_eq!(one_click(&mine).await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mail_ends_with_its_readers_own_link_to_stop_or_change_the_registration() {
+    let fake = FakeSendGrid::start().await;
+    let host = mail_host(&fake).await;
+    let id = household(&host).await;
+    host.plan_and_send().await;
+    let mails = fake.mails();
+    assert_eq!(mails.len(), 1);
+    for address in [MOTHER, FATHER] {
+        // As each parent reads it: the message, then their own link.
+        let text = mails[0].text_for(address);
+        let link = stop_link(&host, &mails[0], address);
+        assert!(
+            text.ends_with(&format!(
+                "\n--\n配信の停止・登録内容の変更はこちら:\n{link}\n"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("%tayori_stop%"), "{text}");
+    }
+    let html = mails[0].body["content"][1]["value"].as_str().unwrap();
+    assert!(html.contains("<a href=\"%tayori_stop%\">"), "{html}");
+
+    // The link's page leads to what is registered, where the parent
+    // changes it without stopping anything.
+    let link = stop_link(&host, &mails[0], MOTHER);
+    let page = reqwest::get(&link).await.unwrap().text().await.unwrap();
+    let manage = page
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.contains("/m/"))
+        .unwrap_or_else(|| panic!("no link to the registration page: {page}"))
+        .replace("&amp;", "&");
+    let manage = if manage.starts_with("http") {
+        manage
+    } else {
+        host.server.url(&manage)
+    };
+    let registration = reqwest::get(&manage).await.unwrap();
+    assert_eq!(registration.status(), StatusCode::OK);
+    let registration = registration.text().await.unwrap();
+    assert!(
+        registration.contains(texts(Locale::Ja).manage_title),
+        "{registration}"
+    );
+    assert_eq!(status(&host, &id, MOTHER).await, "valid", "nothing stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,7 +68,7 @@ async fn one_request_per_batch_with_a_personalization_per_recipient() {
     );
     assert_eq!(
         body["content"][0],
-        json!({ "type": "text/plain", "value": "100日おめでとうございます。\n\nお食い初めの準備を。" })
+        json!({ "type": "text/plain", "value": "100日おめでとうございます。\n\nお食い初めの準備を。\n\n--\n配信の停止・登録内容の変更はこちら:\n%tayori_stop%\n" })
     );
     assert_eq!(body["content"][1]["type"], "text/html");
     assert!(
@@ -95,6 +95,18 @@ async fn one_request_per_batch_with_a_personalization_per_recipient() {
             recipient.idempotency_key.as_str()
         );
         assert_eq!(p["custom_args"]["tayori_message"], "child-day-100");
+        // The text's stop link is each recipient's own.
+        let link = format!(
+            "https://tayori.example.jp/unsubscribe?key={}",
+            recipient.idempotency_key
+        );
+        assert_eq!(p["substitutions"], json!({ "%tayori_stop%": link }));
+        assert!(
+            mail.text_for(&recipient.address)
+                .ends_with(&format!("{link}\n")),
+            "{}",
+            mail.text_for(&recipient.address)
+        );
     }
 }
 

@@ -8,6 +8,14 @@
 //! bulk senders) and its `custom_args` (the delivery key, which comes back in
 //! the provider's event webhooks) are its own. SendGrid takes at most 1,000
 //! personalizations per request.
+//!
+//! Every mail ends with that recipient's stop link in its text too, below
+//! a rule, in the content's language: the parent who never looks at the
+//! mail program's unsubscribe button still finds it. The content is shared,
+//! so the link is SendGrid's substitution tag [`STOP_TAG`], which each
+//! personalization's `substitutions` replaces with its own link. Tayori's
+//! own link leads to a page that stops the messages or changes what is
+//! registered.
 
 use serde_json::{Map, Value, json};
 use tayori_plugin_sdk::{Batch, Content, Recipient};
@@ -22,6 +30,18 @@ const SUBJECT_FROM_BODY_CHARS: usize = 60;
 pub const KEY_ARG: &str = "tayori_key";
 /// The `custom_args` entry that carries the catalog message id.
 pub const MESSAGE_ARG: &str = "tayori_message";
+
+/// The substitution tag of the recipient's stop link in the shared text.
+pub const STOP_TAG: &str = "%tayori_stop%";
+
+/// The words above the stop link at the end of every mail.
+fn footer_words(locale: &str) -> &'static str {
+    match locale {
+        "en" => "To stop these messages or change your registration:",
+        "ja-easy" => "メールを とめる・とうろくを かえる ときは こちら:",
+        _ => "配信の停止・登録内容の変更はこちら:",
+    }
+}
 
 /// Who the mail is from, and where replies go.
 #[derive(Debug, Clone)]
@@ -56,6 +76,7 @@ pub fn body(
                     "List-Unsubscribe": format!("<{link}>"),
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
                 },
+                "substitutions": { STOP_TAG: link },
                 "custom_args": {
                     KEY_ARG: r.idempotency_key,
                     MESSAGE_ARG: batch.message_id
@@ -68,7 +89,7 @@ pub fn body(
     if let Some(name) = sender.from_name.filter(|n| !n.trim().is_empty()) {
         from.insert("name".into(), name.into());
     }
-    let text = batch.content.body.replace("\r\n", "\n");
+    let text = text(&batch.content);
     let mut body = json!({
         "personalizations": personalizations,
         "from": from,
@@ -105,8 +126,18 @@ pub fn subject(content: &Content) -> String {
     cut
 }
 
+/// The text part: the body, then the stop link's tag below a rule.
+pub fn text(content: &Content) -> String {
+    let body = content.body.replace("\r\n", "\n");
+    format!(
+        "{}\n\n--\n{}\n{STOP_TAG}\n",
+        body.trim_end(),
+        footer_words(&content.locale)
+    )
+}
+
 /// The text as a small HTML document: paragraphs at blank lines, `<br>` at
-/// line breaks, everything escaped.
+/// line breaks, everything escaped; the stop link's tag last, as a link.
 pub fn html(content: &Content) -> String {
     let lang = content
         .locale
@@ -125,9 +156,10 @@ pub fn html(content: &Content) -> String {
         })
         .collect();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{}\n</body>\n</html>\n",
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{}\n<hr>\n<p><a href=\"{STOP_TAG}\">{}</a></p>\n</body>\n</html>\n",
         escape(&subject(content)),
-        paragraphs.join("\n")
+        paragraphs.join("\n"),
+        escape(footer_words(&content.locale).trim_end_matches([':', '：']))
     )
 }
 
@@ -275,6 +307,37 @@ mod tests {
         assert_eq!(body["subject"], "生後100日");
         assert_eq!(body["content"][0]["type"], "text/plain");
         assert_eq!(body["content"][1]["type"], "text/html");
+        // Each recipient's own link stands for the tag in the shared text.
+        assert_eq!(
+            with_host["personalizations"][0]["substitutions"][STOP_TAG],
+            "https://tayori.example/u/otaru/abc"
+        );
+        assert_eq!(
+            p[0]["substitutions"][STOP_TAG],
+            "https://example.jp/unsub?key=00000000-0000-4000-8000-000000000001"
+        );
+        let text = body["content"][0]["value"].as_str().unwrap();
+        assert!(
+            text.ends_with("4か月健診は<区役所>で。\n\n--\nメールを とめる・とうろくを かえる ときは こちら:\n%tayori_stop%\n"),
+            "{text}"
+        );
+        let html = body["content"][1]["value"].as_str().unwrap();
+        assert!(
+            html.contains("<hr>\n<p><a href=\"%tayori_stop%\">メールを とめる・とうろくを かえる ときは こちら</a></p>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_stop_words_are_in_the_contents_language() {
+        let mut c = content(None, "Hello\r\n");
+        c.locale = "en".into();
+        assert_eq!(
+            text(&c),
+            "Hello\n\n--\nTo stop these messages or change your registration:\n%tayori_stop%\n"
+        );
+        c.locale = "ja".into();
+        assert!(text(&c).contains("配信の停止・登録内容の変更はこちら:"));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! bearer API key (401), a JSON body with 1 to 1,000 personalizations of at
 //! most 1,000 recipients in all, each with a `to` of valid, distinct
 //! addresses, header values and custom arguments that are strings (reserved
-//! headers refused, custom arguments within 10,000 bytes), a valid
+//! headers refused, custom arguments within 10,000 bytes; substitutions
+//! that are strings, within 10,000 bytes per personalization), a valid
 //! `from.email` (and `reply_to.email`), a subject (top level or in every
 //! personalization), and a `content` list of non-empty parts with
 //! `text/plain` first. An accepted request answers 202 with an empty body
@@ -48,6 +49,8 @@ const RESERVED_HEADERS: &[&str] = &[
 const MAX_PERSONALIZATIONS: usize = 1_000;
 const MAX_RECIPIENTS: usize = 1_000;
 const MAX_CUSTOM_ARGS_BYTES: usize = 10_000;
+/// SendGrid's limit on one personalization's substitutions.
+const MAX_SUBSTITUTIONS_BYTES: usize = 10_000;
 
 /// How the next request fails.
 #[derive(Debug, Clone)]
@@ -82,6 +85,27 @@ impl SentMail {
             .flatten()
             .map(|p| p["to"][0]["email"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// The text part as `address` receives it: with its personalization's
+    /// substitutions made, as SendGrid makes them.
+    pub fn text_for(&self, address: &str) -> String {
+        let p = self.body["personalizations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["to"][0]["email"] == address)
+            .unwrap_or_else(|| panic!("no personalization for {address}"));
+        let mut text = self.body["content"][0]["value"]
+            .as_str()
+            .expect("a text part")
+            .to_string();
+        if let Some(subs) = p["substitutions"].as_object() {
+            for (tag, value) in subs {
+                text = text.replace(tag.as_str(), value.as_str().unwrap_or_default());
+            }
+        }
+        text
     }
 
     /// The first link in the mail's text part.
@@ -335,6 +359,23 @@ fn check(headers: &HeaderMap, body: &[u8]) -> (u16, Value) {
                         "This header is reserved and cannot be set.",
                     );
                 }
+            }
+        }
+        if let Some(subs) = p.get("substitutions") {
+            let all_strings = subs
+                .as_object()
+                .is_some_and(|a| a.values().all(Value::is_string));
+            if !all_strings {
+                problem(
+                    format!("personalizations.{i}.substitutions"),
+                    "Invalid type. Expected: string, given: other.",
+                );
+            }
+            if subs.to_string().len() > MAX_SUBSTITUTIONS_BYTES {
+                problem(
+                    format!("personalizations.{i}.substitutions"),
+                    "The substitutions may not exceed 10,000 bytes per personalization.",
+                );
             }
         }
         if let Some(args) = p.get("custom_args") {
