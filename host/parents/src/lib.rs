@@ -13,21 +13,31 @@
 //! - `GET /m/{token}`: what is registered for a contact, where the parent
 //!   reports a birth (`POST /m/{token}/birth/{child}`), changes the language
 //!   (`POST /m/{token}/language`) or stops one child
-//!   (`GET|POST /m/{token}/stop/{child}`, a page that asks first); stopping
-//!   everything is the stop link's page (`manage.rs`).
+//!   (`GET|POST /m/{token}/stop/{child}`, a page that asks first), adds a
+//!   child (`POST /m/{token}/children`) or invites a second parent: a code
+//!   to send in the tenant's LINE chat, or a mail with a join link
+//!   (`POST /m/{token}/invite`); stopping everything is the stop link's
+//!   page (`manage.rs`, `manage/`).
+//! - `GET|POST /j/{token}`: the join link of an invitation mail; the GET
+//!   only asks, the button adds the invited address to the household
+//!   (`join.rs`).
 //!
 //! Server-rendered, working without JavaScript, mobile first, in Japanese,
 //! やさしい日本語 and English. Every form is CSRF-safe ([`csrf`]) and every
-//! POST rate-limited per client ([`limit`]); every answer carries a strict
+//! POST rate-limited per client, and invitation mails per household
+//! ([`limit`]); every answer carries a strict
 //! content security policy and no referrer, so that a link's token never
 //! leaves the page.
 
+mod confirm;
 pub mod csrf;
 pub mod form;
+mod join;
 pub mod limit;
 mod manage;
 pub mod pages;
 mod routes;
+mod stop;
 pub mod text;
 
 use std::sync::Arc;
@@ -36,7 +46,7 @@ use axum::Router;
 use tayori_api::AppState;
 use tayori_core::{LinkSigner, Messenger};
 
-pub use routes::{CONFIRM_HOURS, MANAGE_HOURS};
+pub use routes::{CONFIRM_HOURS, INVITE_HOURS, MANAGE_HOURS};
 
 /// What the pages share.
 pub(crate) struct Inner {
@@ -45,6 +55,8 @@ pub(crate) struct Inner {
     pub links: LinkSigner,
     pub csrf: csrf::Csrf,
     pub limiter: limit::Limiter,
+    /// Invitation mails, per household.
+    pub invites: limit::Households,
     pub pages: pages::Pages,
     /// `public_url` without a trailing slash.
     pub base: String,
@@ -59,6 +71,7 @@ pub fn router(app: AppState) -> Router {
         links: LinkSigner::new(app.secrets.derive("links")),
         csrf: csrf::Csrf::new(app.secrets.derive("csrf"), base.starts_with("https://")),
         limiter: limit::Limiter::default(),
+        invites: limit::Households::default(),
         pages: pages::Pages::new(),
         base,
         messenger: app.messenger.clone(),

@@ -75,6 +75,54 @@ impl Limiter {
     }
 }
 
+/// Invitation mails one household may send at once ([`Households`]).
+pub const INVITE_BURST: u32 = 3;
+/// Then one per this long.
+pub const INVITE_PERIOD: Duration = Duration::from_secs(10 * 60);
+
+/// A limiter keyed by household (a tenant and a subscriber id), for what
+/// costs more than a page: an invitation mail goes to an address the
+/// household typed, so one household may send a few, then one every
+/// [`INVITE_PERIOD`], from whatever address it posts.
+pub struct Households {
+    limiter: RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>,
+    checks: AtomicU64,
+}
+
+impl std::fmt::Debug for Households {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Households").finish_non_exhaustive()
+    }
+}
+
+impl Default for Households {
+    fn default() -> Self {
+        Self::new(INVITE_BURST, INVITE_PERIOD)
+    }
+}
+
+impl Households {
+    pub fn new(burst: u32, period: Duration) -> Self {
+        let quota = Quota::with_period(period)
+            .expect("a period above zero")
+            .allow_burst(NonZeroU32::new(burst).expect("a burst above zero"));
+        Self {
+            limiter: RateLimiter::keyed(quota),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// `Ok` when the household may send now; otherwise how long it must wait.
+    pub fn check(&self, tenant: &str, subscriber: &str) -> Result<(), Duration> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&format!("{tenant}\u{1f}{subscriber}"))
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +168,15 @@ mod tests {
             assert_eq!(limiter.check(ip(&format!("2001:db8::{i}"))), Ok(()));
         }
         assert!(limiter.check(ip("2001:db8::ffff")).is_err());
+    }
+
+    #[test]
+    fn households_have_their_own_burst() {
+        let limiter = Households::new(2, Duration::from_secs(3600));
+        assert_eq!(limiter.check("otaru", "a"), Ok(()));
+        assert_eq!(limiter.check("otaru", "a"), Ok(()));
+        assert!(limiter.check("otaru", "a").is_err(), "the burst is spent");
+        assert_eq!(limiter.check("otaru", "b"), Ok(()), "another household");
+        assert_eq!(limiter.check("sapporo", "a"), Ok(()), "another tenant");
     }
 }

@@ -1,7 +1,8 @@
 //! What is registered for a contact, and what a parent changes there
 //! themselves (`/m/{token}`, a signed link with purpose `manage`): report
 //! the birth of an expected child, change the language of the messages,
-//! stop the messages about one child. Stopping everything stays the stop
+//! stop the messages about one child, add a child ([`add_child`]) and
+//! invite a second parent ([`invite`]). Stopping everything stays the stop
 //! link's page (`/u/...`), linked from here.
 //!
 //! Every change is a POST under the same token, CSRF-checked and
@@ -15,6 +16,9 @@
 //! words say only that nothing more about that child will be sent, thank
 //! the parent and name the municipality's public health nurses; they never
 //! ask why (as the chat's self-service does).
+
+pub(crate) mod add_child;
+pub(crate) mod invite;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -32,7 +36,7 @@ use crate::Inner;
 use crate::csrf;
 use crate::form::{self, WrongDate};
 use crate::pages::{
-    Banner, BirthForm, Button, ChildView, ErrorLink, Link, ManageView, MessageView,
+    AddChildForm, Banner, BirthForm, Button, ChildView, ErrorLink, Link, ManageView, MessageView,
 };
 use crate::routes::{
     MANAGE_HOURS, Shared, contact_shown, cookie_header, field, html, locale_of, see_other,
@@ -45,13 +49,15 @@ const STOP_REASON: &str = "unsubscribed";
 /// The longest value kept from a field shown again.
 const MAX_FIELD_LEN: usize = 16;
 
-/// `?lang=`, and after a change what changed (`done=birth|language|stopped`,
-/// with the child's id).
+/// `?lang=`, and after a change what changed
+/// (`done=birth|language|stopped|child`, with the child's id;
+/// `done=invite` with the address invited).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ManageQuery {
     lang: Option<String>,
     done: Option<String>,
     child: Option<String>,
+    to: Option<String>,
 }
 
 /// What a manage link names, verified.
@@ -61,6 +67,8 @@ struct Found {
     subscriber: Subscriber,
     /// The contact's channel (to show the contact as the parent knows it).
     channel: Option<Channel>,
+    /// The tenant's channels (where a second parent can be invited).
+    channels: Vec<Channel>,
     /// The page's language: `?lang=`, else the subscriber's.
     locale: Locale,
 }
@@ -75,6 +83,11 @@ enum Wrong {
     },
     Language {
         typed: String,
+    },
+    AddChild(Box<AddChildForm>),
+    Invite {
+        typed: String,
+        message: String,
     },
 }
 
@@ -127,17 +140,17 @@ impl Inner {
         let locale = lang
             .and_then(|l| l.parse().ok())
             .unwrap_or(subscriber.locale);
-        let channel = self
-            .app
-            .store
-            .channel(&tenant.id, &claims.channel)
-            .await
-            .ok();
+        let channels = match self.app.store.channels(&tenant.id).await {
+            Ok(channels) => channels,
+            Err(e) => return Err(self.failed(locale, Some(&tenant), &e)),
+        };
+        let channel = channels.iter().find(|c| c.name == claims.channel).cloned();
         Ok(Found {
             claims,
             tenant,
             subscriber,
             channel,
+            channels,
             locale,
         })
     }
@@ -212,6 +225,27 @@ impl Inner {
                     body: t
                         .birth_done
                         .replace("{date}", &written_date(born.birth_date?, f.locale)),
+                    success: true,
+                })
+            }
+            "child" => {
+                let added = child()?;
+                Some(Banner {
+                    done: "child",
+                    title: t.banner_done,
+                    body: t.child_added.replace("{child}", &label(added, t, f.locale)),
+                    success: true,
+                })
+            }
+            "invite" => {
+                let to = q.to.as_deref().and_then(form::email_address)?;
+                Some(Banner {
+                    done: "invite",
+                    title: t.banner_done,
+                    body: t
+                        .invite_sent
+                        .replace("{address}", &to)
+                        .replace("{hours}", &crate::routes::INVITE_HOURS.to_string()),
                     success: true,
                 })
             }
@@ -305,6 +339,8 @@ impl Inner {
                 }
             })
             .collect();
+        let add_child = self.add_child_form(f, token, &wrong, &mut errors);
+        let invite = self.invite_view(f, token, &wrong, &mut errors);
         let (language, language_error) = match &wrong {
             Wrong::Language { typed } => {
                 errors.push(ErrorLink {
@@ -339,6 +375,8 @@ impl Inner {
             banner,
             errors,
             children,
+            add_child,
+            invite,
             csrf: form_token.field,
             language_action: self.link(&format!("/m/{token}/language?lang={locale}")),
             language,

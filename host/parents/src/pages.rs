@@ -161,6 +161,41 @@ pub struct ChildView {
     pub stop: Option<String>,
 }
 
+/// The question that adds a child (expecting or born, and the date), as
+/// typed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AddChildForm {
+    /// Where it posts.
+    pub action: String,
+    /// `date_range` with its dates written in.
+    pub date_range: String,
+    pub stage: String,
+    pub year: String,
+    pub month: String,
+    pub day: String,
+    pub stage_error: Option<String>,
+    pub date_error: Option<String>,
+    pub parts: DateParts,
+}
+
+/// How a second parent is invited: a code to send in the tenant's LINE
+/// chat, a mail with a join link, or both (each when the tenant has such a
+/// channel).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InviteView {
+    /// `tayori-invite:<code>`, what the other parent sends in the chat.
+    pub line_code: Option<String>,
+    /// LINE's share link with the code (one tap to forward it).
+    pub line_share: Option<String>,
+    /// How long a code or a link works.
+    pub hours: i64,
+    /// Where the email form posts.
+    pub email_action: Option<String>,
+    /// The address as typed (after an error).
+    pub email: String,
+    pub email_error: Option<String>,
+}
+
 /// What is registered for a contact, with what a parent can change.
 #[derive(Debug, Clone, Serialize)]
 pub struct ManageView {
@@ -170,6 +205,8 @@ pub struct ManageView {
     pub banner: Option<Banner>,
     pub errors: Vec<ErrorLink>,
     pub children: Vec<ChildView>,
+    pub add_child: AddChildForm,
+    pub invite: InviteView,
     pub csrf: String,
     /// Where the language form posts.
     pub language_action: String,
@@ -493,6 +530,18 @@ mod tests {
                     ),
                     child(t.child_stopped, true, None),
                 ],
+                add_child: AddChildForm {
+                    action: "/m/tok/children".into(),
+                    date_range: "range".into(),
+                    ..AddChildForm::default()
+                },
+                invite: InviteView {
+                    line_code: Some("tayori-invite:abc.def".into()),
+                    line_share: Some("https://line.me/R/share?text=abc".into()),
+                    hours: 72,
+                    email_action: Some("/m/tok/invite".into()),
+                    ..InviteView::default()
+                },
                 csrf: "field".into(),
                 language_action: "/m/tok/language".into(),
                 language: locale.as_str().into(),
@@ -509,7 +558,12 @@ mod tests {
             assert!(html.contains("value=\"30\""), "values kept");
             assert!(html.contains("action=\"/m/tok/birth/c1\""));
             assert!(html.contains("action=\"/m/tok/language\""));
-            assert_eq!(html.matches("name=\"csrf\" value=\"field\"").count(), 2);
+            assert_eq!(html.matches("name=\"csrf\" value=\"field\"").count(), 4);
+            assert!(html.contains("action=\"/m/tok/children\""));
+            assert!(html.contains("action=\"/m/tok/invite\""));
+            assert!(html.contains("tayori-invite:abc.def"));
+            assert!(html.contains(t.add_child_title));
+            assert!(html.contains(&t.invite_code_expiry.replace("{hours}", "72")));
             assert_eq!(html.matches("href=\"/m/tok/stop/c1\"").count(), 1);
             assert!(html.contains("href=\"/u/stop\""));
             assert!(html.contains(&format!("value=\"{locale}\" checked")));

@@ -1,6 +1,9 @@
-//! The handlers: one per page and method, each a few steps (the tenant,
-//! the link, the form's CSRF pair, the checks, one store call) with the
-//! page it answers.
+//! The router, the steps every page shares (the tenant, a link's problem,
+//! a refused CSRF pair, the frame), and the registration form's handlers;
+//! the confirmation link is `confirm.rs`, the stop link `stop.rs`, the
+//! page of what is registered `manage.rs`, the join link `join.rs`. Each
+//! handler is a few steps (the tenant, the link, the form's CSRF pair, the
+//! checks, one store call) with the page it answers.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -12,20 +15,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use tayori_core::domain::conversation::FrontDoorKind;
+use serde::Deserialize;
 use tayori_core::registration::{DateRules, written_date};
 use tayori_core::{
-    Channel, ContactStatus, Content, LinkClaims, LinkError, LinkPurpose, LinkSigner, Locale,
-    NewContact, StoreError, Tenant,
+    Channel, LinkClaims, LinkError, LinkPurpose, LinkSigner, Locale, NewContact, StoreError, Tenant,
 };
 
 use crate::Inner;
 use crate::csrf;
 use crate::form::{self, Answers, Errors, Typed};
-use crate::manage;
 use crate::pages::{Button, CSS, CSS_PATH, FormView, Frame, LangLink, Link, MessageView, switch};
 use crate::text::texts;
+use crate::{confirm, join, manage, stop};
 
 pub(crate) type Shared = Arc<Inner>;
 
@@ -34,12 +35,15 @@ pub const CONFIRM_HOURS: i64 = 48;
 /// How long the link to what is registered works (given on the page that
 /// says a contact is already registered).
 pub const MANAGE_HOURS: i64 = 24;
+/// How long an invitation for a second parent works (a LINE code or a
+/// join link), as long as the chat's own invitations.
+pub const INVITE_HOURS: i64 = 72;
 /// The largest form accepted (the registration form is well under 1 KiB).
 const MAX_FORM_BODY: usize = 16 * 1024;
 /// The plugin whose channels carry confirmation mails.
-const EMAIL_PLUGIN: &str = "email";
-/// What a one-click stop (RFC 8058) posts.
-const ONE_CLICK: (&str, &str) = ("List-Unsubscribe", "One-Click");
+pub(crate) const EMAIL_PLUGIN: &str = "email";
+/// The plugin of LINE channels (where an invitation code is sent).
+pub(crate) const LINE_PLUGIN: &str = "line";
 /// The pages' content security policy: nothing but this origin's style
 /// sheet, no script at all, forms only to this origin, never in a frame.
 const CSP: &str = "default-src 'self'; script-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -49,11 +53,15 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route(CSS_PATH, get(css))
         .route("/r/{tenant}", get(form_page).post(form_post))
         .route("/r/{tenant}/registered", get(registered_page))
-        .route("/c/{token}", get(confirm_page).post(confirm_post))
-        .route("/u/{token}", get(stop_page).post(stop_post))
+        .route("/c/{token}", get(confirm::page).post(confirm::post))
+        .route("/u/{token}", get(stop::page).post(stop::post))
         .route("/m/{token}", get(manage::page))
         .route("/m/{token}/birth/{child}", post(manage::birth))
         .route("/m/{token}/language", post(manage::language))
+        .route("/m/{token}/children", post(manage::add_child::post))
+        .route("/m/{token}/invite", post(manage::invite::post))
+        .route("/j/{token}", get(join::page).post(join::post))
+        .route("/j/{token}/joined", get(join::joined))
         .route(
             "/m/{token}/stop/{child}",
             get(manage::stop_page).post(manage::stop_post),
@@ -66,24 +74,14 @@ pub(crate) fn router(inner: Shared) -> Router {
 
 /// `?lang=` and a register link's `?t=`.
 #[derive(Debug, Default, Deserialize)]
-struct PageQuery {
-    lang: Option<String>,
-    t: Option<String>,
+pub(crate) struct PageQuery {
+    pub(crate) lang: Option<String>,
+    pub(crate) t: Option<String>,
 }
 
 /// The page's language: `?lang=`, else Japanese.
 pub(crate) fn locale_of(lang: Option<&str>) -> Locale {
     lang.and_then(|l| l.parse().ok()).unwrap_or(Locale::Ja)
-}
-
-/// What a confirmation link carries besides the contact.
-#[derive(Debug, Serialize, Deserialize)]
-struct ConfirmData {
-    #[serde(flatten)]
-    answers: Answers,
-    /// The language the parent read the form in.
-    #[serde(rename = "p")]
-    page: Locale,
 }
 
 // ---------------------------------------------------------------- answers
@@ -102,15 +100,6 @@ pub(crate) fn with_cookie(mut response: Response, set_cookie: Option<String>) ->
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
-}
-
-fn plain(status: StatusCode, text: &'static str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        text,
-    )
-        .into_response()
 }
 
 pub(crate) fn see_other(location: &str) -> Response {
@@ -395,14 +384,26 @@ impl Inner {
     }
 
     /// The tenant's email channel (confirmation mails go through it).
-    async fn email_channel(&self, tenant: &Tenant) -> Result<Option<Channel>, StoreError> {
+    pub(crate) async fn email_channel(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Option<Channel>, StoreError> {
+        self.channel_of(tenant, EMAIL_PLUGIN).await
+    }
+
+    /// The tenant's first channel of `plugin`.
+    pub(crate) async fn channel_of(
+        &self,
+        tenant: &Tenant,
+        plugin: &str,
+    ) -> Result<Option<Channel>, StoreError> {
         Ok(self
             .app
             .store
             .channels(&tenant.id)
             .await?
             .into_iter()
-            .find(|c| c.plugin_id == EMAIL_PLUGIN))
+            .find(|c| c.plugin_id == plugin))
     }
 
     /// The registration form as `typed`, with `errors`.
@@ -468,7 +469,7 @@ impl Inner {
     /// A page that asks once, with one button that POSTs to `path` (a GET
     /// of a link changes nothing: a mail scanner follows links).
     #[allow(clippy::too_many_arguments)]
-    fn one_button_page(
+    pub(crate) fn one_button_page(
         &self,
         headers: &HeaderMap,
         locale: Locale,
@@ -497,7 +498,7 @@ impl Inner {
     }
 
     /// Registers a proven contact with the form's answers.
-    async fn register(
+    pub(crate) async fn register(
         &self,
         locale: Locale,
         tenant: &Tenant,
@@ -541,112 +542,6 @@ impl Inner {
             }],
         )
     }
-
-    /// Sends the confirmation mail for a form without a register link.
-    async fn send_confirmation(
-        &self,
-        locale: Locale,
-        tenant: &Tenant,
-        channel: &Channel,
-        address: String,
-        answers: Answers,
-    ) -> Response {
-        let t = texts(locale);
-        let data = serde_json::to_string(&ConfirmData {
-            answers,
-            page: locale,
-        })
-        .expect("plain data");
-        let token = self.links.sign(&LinkClaims {
-            purpose: LinkPurpose::Confirm,
-            tenant: tenant.id.clone(),
-            channel: channel.name.clone(),
-            address: address.clone(),
-            data,
-            expires_at: self.now() + Duration::hours(CONFIRM_HOURS),
-        });
-        // One message per form sent: the link's signature names it.
-        let message_id = format!("confirm:{}", token.rsplit('.').next().unwrap_or_default());
-        let link = self.link(&format!("/c/{token}?lang={locale}"));
-        let hours = CONFIRM_HOURS.to_string();
-        let content = Content {
-            subject: Some(t.mail_subject.replace("{tenant}", &tenant.name)),
-            body: t
-                .mail_body
-                .replace("{tenant}", &tenant.name)
-                .replace("{hours}", &hours)
-                .replace("{link}", &link),
-            locale: locale.as_str().to_string(),
-            ..Content::default()
-        };
-        if let Err(e) = self
-            .messenger
-            .send_now(&tenant.id, &channel.name, &address, &message_id, content)
-            .await
-        {
-            tracing::warn!(tenant = %tenant.id, channel = %channel.name, error = %e, "cannot send a confirmation mail");
-            return self.failed(locale, Some(tenant), &e);
-        }
-        let filter = match sender(channel) {
-            Some((from, domain)) => t
-                .filter_from
-                .replace("{from}", &from)
-                .replace("{domain}", &domain),
-            None => t.filter_unknown.to_string(),
-        };
-        self.message(
-            StatusCode::OK,
-            self.frame(locale, Some(tenant), Vec::new()),
-            t.check_title,
-            vec![
-                t.check_body.replace("{address}", &address),
-                t.check_expiry.replace("{hours}", &hours),
-                filter,
-                t.check_not_received.to_string(),
-            ],
-            None,
-            vec![Link {
-                href: self.link(&format!("/r/{}?lang={locale}", tenant.id)),
-                label: t.start_again,
-            }],
-        )
-    }
-
-    /// Marks the contact a stop link names invalid (its pending deliveries
-    /// are cancelled in the same transaction); the subscriber's locale when
-    /// there was one. Stopping a stopped contact changes nothing.
-    async fn stop_contact(&self, claims: &LinkClaims) -> Result<Option<Locale>, StoreError> {
-        let Some(subscriber) = self
-            .app
-            .store
-            .subscriber_by_contact(&claims.tenant, &claims.channel, &claims.address)
-            .await?
-        else {
-            return Ok(None);
-        };
-        for contact in &subscriber.contacts {
-            if contact.channel == claims.channel
-                && contact.address == claims.address
-                && contact.status == ContactStatus::Valid
-            {
-                self.app
-                    .store
-                    .set_contact_status(&claims.tenant, &contact.id, ContactStatus::Invalid)
-                    .await?;
-                tracing::info!(tenant = %claims.tenant, subscriber = %subscriber.id, channel = %claims.channel, "a parent stopped a contact");
-                self.app.scheduler.subscribers_changed(&claims.tenant);
-                tayori_api::front_door::record(
-                    &self.app,
-                    &claims.tenant,
-                    &claims.channel,
-                    FrontDoorKind::Stopped,
-                    Some(&subscriber.id),
-                )
-                .await;
-            }
-        }
-        Ok(Some(subscriber.locale))
-    }
 }
 
 /// A contact as a parent recognises it: an email address as it is, a chat
@@ -654,7 +549,7 @@ impl Inner {
 pub(crate) fn contact_shown(claims: &LinkClaims, channel: &Channel) -> String {
     match channel.plugin_id.as_str() {
         EMAIL_PLUGIN => claims.address.clone(),
-        "line" => "LINE".into(),
+        LINE_PLUGIN => "LINE".into(),
         "x-dm" => "X".into(),
         _ => channel.name.clone(),
     }
@@ -662,7 +557,7 @@ pub(crate) fn contact_shown(claims: &LinkClaims, channel: &Channel) -> String {
 
 /// The address confirmation mails come from and its domain, from the
 /// channel's `from` (a bare address or `Name <address>`).
-fn sender(channel: &Channel) -> Option<(String, String)> {
+pub(crate) fn sender(channel: &Channel) -> Option<(String, String)> {
     let from = channel.config.get("from")?.as_str()?.trim();
     let address = match (from.rfind('<'), from.rfind('>')) {
         (Some(open), Some(close)) if open < close => &from[open + 1..close],
@@ -801,237 +696,6 @@ async fn registered_page(
         },
     )
 }
-
-// ------------------------------------------------------ the confirmation
-
-/// A confirmation link's claims, answers and tenant.
-async fn confirm_claims(
-    p: &Inner,
-    token: &str,
-    lang: Option<&str>,
-) -> Result<(LinkClaims, ConfirmData, Tenant, Locale), Response> {
-    let fallback = locale_of(lang);
-    let claims = match p.links.verify(token, LinkPurpose::Confirm, p.now()) {
-        Ok(claims) => claims,
-        Err(e) => return Err(p.link_problem(fallback, token, e).await),
-    };
-    let Ok(data) = serde_json::from_str::<ConfirmData>(&claims.data) else {
-        return Err(p.link_problem(fallback, token, LinkError::Malformed).await);
-    };
-    let locale = lang.and_then(|l| l.parse().ok()).unwrap_or(data.page);
-    let tenant = p.tenant(&claims.tenant, locale).await?;
-    Ok((claims, data, tenant, locale))
-}
-
-async fn confirm_page(
-    State(p): State<Shared>,
-    Path(token): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let (claims, _, tenant, locale) = match confirm_claims(&p, &token, q.lang.as_deref()).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let t = texts(locale);
-    p.one_button_page(
-        &headers,
-        locale,
-        &tenant,
-        &format!("/c/{token}"),
-        (
-            t.confirm_title,
-            t.confirm_body.replace("{address}", &claims.address),
-        ),
-        t.confirm_button,
-        false,
-        Vec::new(),
-    )
-}
-
-async fn confirm_post(
-    State(p): State<Shared>,
-    Path(token): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let (claims, data, tenant, locale) = match confirm_claims(&p, &token, q.lang.as_deref()).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    if !p
-        .csrf
-        .check(cookie_header(&headers), field(&pairs, csrf::FIELD))
-    {
-        let again = p.link(&format!("/c/{token}?lang={locale}"));
-        return p.csrf_refused(locale, Some(&tenant), again);
-    }
-    // The day may have moved on since the form was sent.
-    let rules = DateRules::new(p.today(&tenant));
-    if rules
-        .child(data.answers.stage == form::Stage::Born, data.answers.date)
-        .is_err()
-    {
-        return p.link_problem(locale, &token, LinkError::Expired).await;
-    }
-    if p.app
-        .store
-        .channel(&tenant.id, &claims.channel)
-        .await
-        .is_err()
-    {
-        return p
-            .link_problem(locale, &token, LinkError::WrongPurpose)
-            .await;
-    }
-    tayori_api::front_door::record(
-        &p.app,
-        &tenant.id,
-        &claims.channel,
-        FrontDoorKind::Confirmed,
-        None,
-    )
-    .await;
-    let contact = NewContact {
-        channel: claims.channel,
-        address: claims.address,
-    };
-    p.register(locale, &tenant, contact, &data.answers).await
-}
-
-// ---------------------------------------------------------------- stops
-
-async fn stop_page(
-    State(p): State<Shared>,
-    Path(token): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let fallback = locale_of(q.lang.as_deref());
-    let claims = match p.links.verify(&token, LinkPurpose::Unsubscribe, p.now()) {
-        Ok(claims) => claims,
-        Err(e) => return p.link_problem(fallback, &token, e).await,
-    };
-    let registered = p
-        .app
-        .store
-        .subscriber_by_contact(&claims.tenant, &claims.channel, &claims.address)
-        .await
-        .ok()
-        .flatten();
-    let locale = q
-        .lang
-        .as_deref()
-        .and_then(|l| l.parse().ok())
-        .or(registered.as_ref().map(|s| s.locale))
-        .unwrap_or(Locale::Ja);
-    let tenant = match p.tenant(&claims.tenant, locale).await {
-        Ok(t) => t,
-        Err(page) => return page,
-    };
-    let t = texts(locale);
-    // A registered contact may rather change what is registered: the same
-    // contact's manage page, behind a link of its own.
-    let mut links = Vec::new();
-    if registered.is_some() {
-        let manage = p.links.sign(&LinkClaims {
-            purpose: LinkPurpose::Manage,
-            tenant: claims.tenant.clone(),
-            channel: claims.channel.clone(),
-            address: claims.address.clone(),
-            data: String::new(),
-            expires_at: p.now() + Duration::hours(MANAGE_HOURS),
-        });
-        links.push(Link {
-            href: p.link(&format!("/m/{manage}?lang={locale}")),
-            label: t.manage_instead,
-        });
-    }
-    p.one_button_page(
-        &headers,
-        locale,
-        &tenant,
-        &format!("/u/{token}"),
-        (
-            t.stop_title,
-            t.stop_body.replace("{address}", &claims.address),
-        ),
-        t.stop_button,
-        true,
-        links,
-    )
-}
-
-async fn stop_post(
-    State(p): State<Shared>,
-    Path(token): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let verified = p.links.verify(&token, LinkPurpose::Unsubscribe, p.now());
-    let one_click =
-        field(&pairs, ONE_CLICK.0) == Some(ONE_CLICK.1) && field(&pairs, csrf::FIELD).is_none();
-    if one_click {
-        // RFC 8058: a mail client's POST, no cookie and no page: the signed
-        // URL is the authority. Answered in plain text, acted on at once.
-        let claims = match verified {
-            Ok(claims) => claims,
-            Err(LinkError::Expired) => {
-                return plain(StatusCode::GONE, "This link has expired.\n");
-            }
-            Err(_) => return plain(StatusCode::BAD_REQUEST, "This link is not complete.\n"),
-        };
-        return match p.stop_contact(&claims).await {
-            Ok(_) => plain(StatusCode::OK, "Unsubscribed.\n"),
-            Err(e) => {
-                tracing::error!(tenant = %claims.tenant, error = %e, "a one-click stop failed");
-                plain(StatusCode::SERVICE_UNAVAILABLE, "Please try again later.\n")
-            }
-        };
-    }
-    let fallback = locale_of(q.lang.as_deref());
-    let claims = match verified {
-        Ok(claims) => claims,
-        Err(e) => return p.link_problem(fallback, &token, e).await,
-    };
-    let tenant = match p.tenant(&claims.tenant, fallback).await {
-        Ok(t) => t,
-        Err(page) => return page,
-    };
-    if !p
-        .csrf
-        .check(cookie_header(&headers), field(&pairs, csrf::FIELD))
-    {
-        let again = p.link(&format!("/u/{token}?lang={fallback}"));
-        return p.csrf_refused(fallback, Some(&tenant), again);
-    }
-    match p.stop_contact(&claims).await {
-        Ok(locale) => {
-            let locale = q
-                .lang
-                .as_deref()
-                .and_then(|l| l.parse().ok())
-                .or(locale)
-                .unwrap_or(fallback);
-            let t = texts(locale);
-            p.page(
-                StatusCode::OK,
-                &MessageView {
-                    frame: p.frame(locale, Some(&tenant), Vec::new()),
-                    title: t.stopped_title.to_string(),
-                    paragraphs: vec![t.stopped_body.replace("{address}", &claims.address)],
-                    button: None,
-                    links: Vec::new(),
-                    panel: true,
-                },
-            )
-        }
-        Err(e) => p.failed(fallback, Some(&tenant), &e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
