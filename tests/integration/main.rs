@@ -15,6 +15,7 @@ mod api_schemathesis;
 mod api_subscribers;
 mod api_tenants;
 mod backup;
+mod browser_console;
 mod browser_parents;
 mod browser_self_service;
 mod channel_setup;

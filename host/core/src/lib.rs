@@ -5,6 +5,7 @@
 //! tenants, channels, subscribers, catalog and tokens ([`domain`]), and the
 //! traits that the SQLite and PostgreSQL stores implement ([`store`]).
 
+pub mod console;
 pub mod content;
 pub mod domain;
 pub mod messenger;
@@ -12,6 +13,10 @@ pub mod plugin;
 pub mod schedule;
 pub mod store;
 
+pub use console::{
+    AuditEntry, ConsoleAccount, ConsoleInvitation, ConsoleRole, ConsoleSession, ConsoleStore,
+    FailedSignIn, NewAuditEntry, NewConsoleAccount, NewConsoleInvitation, Permission,
+};
 pub use domain::*;
 pub use messenger::Messenger;
 pub use plugin::*;

@@ -635,6 +635,7 @@ pub trait Store:
     + InboundStore
     + ConversationStore
     + ReportStore
+    + crate::console::ConsoleStore
 {
 }
 
@@ -650,5 +651,6 @@ impl<T> Store for T where
         + InboundStore
         + ConversationStore
         + ReportStore
+        + crate::console::ConsoleStore
 {
 }

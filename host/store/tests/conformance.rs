@@ -15,6 +15,7 @@
 mod conformance {
     pub mod catalog;
     pub mod channels;
+    pub mod console;
     pub mod conversations;
     pub mod harness;
     pub mod import;
@@ -113,6 +114,9 @@ conformance! {
     tokens::tokens_are_found_by_hash_until_revoked,
     tokens::token_roles_and_scopes_must_agree,
     isolation::one_tenant_never_sees_another,
+    console::invitations_make_accounts_once,
+    console::wrong_passwords_lock_and_sessions_expire,
+    console::the_audit_log_is_newest_first_and_scoped,
 }
 
 /// Reopening a database keeps its data and does not migrate twice.

@@ -84,6 +84,9 @@ pub struct Launched {
     pub addr: SocketAddr,
     pub state: AppState,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The first start's one-time console link (printed to stdout), when
+    /// the database had no console account.
+    pub first_sign_in: Option<String>,
 }
 
 /// Opens everything and serves on `listener` until `shutdown` resolves.
@@ -196,7 +199,25 @@ pub async fn launch_with_key(
     });
     // The parents' pages (registration, confirmation, stop links) beside
     // the API; POSTs there are rate-limited by the client's address.
-    let app = tayori_api::router(state.clone()).merge(tayori_parents::router(state.clone()));
+    // The console at `/` (sign-in, dashboards, team, audit log).
+    let app = tayori_api::router(state.clone())
+        .merge(tayori_parents::router(state.clone()))
+        .merge(tayori_console::router(state.clone()));
+    // No console account yet: a one-time link makes the first operator.
+    // Printed to the terminal (stdout), never to the log.
+    let first_sign_in = tayori_console::first_start_link(
+        state.store.as_ref(),
+        &state.public_url,
+        config.clock.now(),
+    )
+    .await
+    .context("making the first console sign-in link")?;
+    if let Some(link) = &first_sign_in {
+        println!(
+            "Open the console and create the first operator account (this link works once, for {} hours): {link}",
+            tayori_console::FIRST_LINK_HOURS
+        );
+    }
     let task = tokio::spawn(async move {
         let served = axum::serve(
             listener,
@@ -222,7 +243,12 @@ pub async fn launch_with_key(
         served
     });
     tracing::info!(%addr, "tayori listening");
-    Ok(Launched { addr, state, task })
+    Ok(Launched {
+        addr,
+        state,
+        task,
+        first_sign_in,
+    })
 }
 
 /// Refuses to start with a key that opens none of the stored channel

@@ -324,6 +324,39 @@ impl Browser {
         }
     }
 
+    /// [`Self::screenshot`] of a page another doc shows under its own
+    /// name (`console-sign-in`): written as `docs/{file}.png` with
+    /// `TAYORI_WRITE_DOCS=1`.
+    pub async fn screenshot_as_doc(&self, file: &str) -> PathBuf {
+        let path = match &self.docs {
+            Some(docs) => docs.join(format!("{file}.png")),
+            None => self.shots.path().join(format!("{file}.png")),
+        };
+        self.capture(&path).await;
+        path
+    }
+
+    /// Lays pages out at a desktop's size (1280×900), or back at a phone's.
+    pub async fn desktop(&self, desktop: bool) {
+        let (width, height, mobile) = if desktop {
+            (1280, 900, false)
+        } else {
+            (PHONE.0, PHONE.1, true)
+        };
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Emulation.setDeviceMetricsOverride",
+                params: json!({
+                    "width": width,
+                    "height": height,
+                    "deviceScaleFactor": 1,
+                    "mobile": mobile,
+                }),
+            })
+            .await
+            .expect("set the screen's size");
+    }
+
     /// A screenshot for a failing test, kept after it (the temporary
     /// directory of [`Self::screenshot`] goes with the browser).
     async fn failure_shot(&self) -> PathBuf {

@@ -23,6 +23,7 @@ use crate::error::DbResultExt;
 
 mod catalog;
 mod channels;
+mod console;
 mod conversations;
 mod import;
 mod inbound;

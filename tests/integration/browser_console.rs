@@ -1,0 +1,628 @@
+//! The web console through the running host, used as its people would: a
+//! real Chromium opens the first start's link and becomes the first
+//! operator, who sees every tenant and invites a staff member of one
+//! tenant; the staff member accepts, is signed in and reads the tenant's
+//! dashboard, whose numbers are the reports API's for the same month;
+//! axe-core checks each page in Japanese and in English. Plain HTTP checks
+//! what a browser would not show: five wrong passwords lock an account
+//! (on the host's clock), a POST without its CSRF token is refused and
+//! changes nothing, and a staff member of one tenant gets the 404 of a
+//! missing tenant on every page of another.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::Duration;
+use fantoccini::Locator;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tayori_console::text::Lang;
+
+use crate::support::browser::Browser;
+use crate::support::host::{Host, TENANT, TENANT_NAME, born_five_days_ago};
+use crate::support::platforms::line::FakeLine;
+
+/// Every account's password in these tests.
+const PASSWORD: &str = "a long enough passphrase";
+
+fn ja() -> &'static tayori_console::text::Texts {
+    Lang::Ja.texts()
+}
+
+fn en() -> &'static tayori_console::text::Texts {
+    Lang::En.texts()
+}
+
+/// A plain HTTP client of the console that keeps its cookies and does not
+/// follow redirects.
+struct Agent {
+    base: String,
+    http: reqwest::Client,
+    cookies: Mutex<BTreeMap<String, String>>,
+}
+
+/// An answer: status, body, `Location`.
+struct Answer {
+    status: StatusCode,
+    body: String,
+    location: Option<String>,
+}
+
+impl Agent {
+    fn new(host: &Host) -> Self {
+        Self {
+            base: host.server.url(""),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            cookies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&self, headers: &HeaderMap) {
+        let mut jar = self.cookies.lock().unwrap();
+        for set in headers.get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("the console answers");
+        self.keep(response.headers());
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|l| l.to_str().unwrap().to_string());
+        Answer {
+            status: response.status(),
+            location,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.answer(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        self.answer(self.http.post(format!("{}{path}", self.base)).form(form))
+            .await
+    }
+
+    /// The page's CSRF field.
+    async fn csrf(&self, path: &str) -> String {
+        let page = self.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        between(&page.body, "name=\"csrf\" value=\"", "\"")
+    }
+}
+
+fn between(text: &str, start: &str, end: &str) -> String {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no `{start}` in:\n{text}"))
+        + start.len();
+    let to = text[from..].find(end).expect("the end") + from;
+    text[from..to].to_string()
+}
+
+/// The path of a link to this host.
+fn path_of(host: &Host, link: &str) -> String {
+    link.strip_prefix(&host.server.url(""))
+        .unwrap_or_else(|| panic!("{link} is not on this host"))
+        .to_string()
+}
+
+/// The first operator, signed in through the first start's link.
+async fn first_operator(host: &Host) -> Agent {
+    let link = host
+        .server
+        .launched
+        .first_sign_in
+        .clone()
+        .expect("a first start's link");
+    let path = path_of(host, &link);
+    let op = Agent::new(host);
+    let csrf = op.csrf(&path).await;
+    let made = op
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "運営 太郎"),
+                ("email", "operator@example.jp"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    assert_eq!(made.location.as_deref(), Some("/operator"));
+    op
+}
+
+/// An invitation link made on the team page of `tenant`.
+async fn invite(host: &Host, by: &Agent, tenant: &str, email: &str) -> String {
+    let path = format!("/t/{tenant}/team");
+    let csrf = by.csrf(&path).await;
+    let made = by
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("permission", "dashboard"),
+                ("permission", "team"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let link = between(
+        &made.body,
+        "id=\"invite-link\" type=\"text\" readonly value=\"",
+        "\"",
+    );
+    path_of(host, &link)
+}
+
+/// A staff member who accepted `invitation`.
+async fn accept(host: &Host, invitation: &str) -> Agent {
+    let staff = Agent::new(host);
+    let csrf = staff.csrf(invitation).await;
+    let made = staff
+        .post(
+            invitation,
+            &[
+                ("csrf", &csrf),
+                ("name", "職員 花子"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    staff
+}
+
+async fn household(host: &Host, address: &str, child: Value) {
+    host.call(
+        Method::POST,
+        &format!("/v1/tenants/{TENANT}/subscribers"),
+        Some(json!({
+            "locale": "ja",
+            "contacts": [{"channel": "line", "address": address}],
+            "children": [child],
+        })),
+    )
+    .await;
+}
+
+/// A number shown on the page.
+async fn number(b: &Browser, css: &str) -> u64 {
+    let text = b.text(css).await;
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("`{css}` is not a number: {text}"))
+}
+
+/// The dashboard shows the reports API's numbers for `month`.
+async fn assert_dashboard_is_the_report(b: &Browser, host: &Host, month: &str) {
+    let report = host
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/{TENANT}/reports/monthly?month={month}"),
+            None,
+        )
+        .await;
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    assert_eq!(number(b, "#active-users").await, n(&report["active_users"]));
+    for stage in ["pregnancy", "0-1", "1-2", "2-3", "later"] {
+        assert_eq!(
+            number(b, &format!("#active-by-stage tr[data-key='{stage}'] td")).await,
+            n(&report["active_by_stage"][stage]),
+            "{month}: stage {stage}"
+        );
+    }
+    for (channel, value) in report["active_by_channel"].as_object().unwrap() {
+        assert_eq!(
+            number(
+                b,
+                &format!("#active-by-channel tr[data-key='{channel}'] td")
+            )
+            .await,
+            n(value),
+            "{month}: channel {channel}"
+        );
+    }
+    for figure in [
+        "registrations",
+        "households_created",
+        "confirmations",
+        "stops",
+        "blocks",
+    ] {
+        assert_eq!(
+            number(b, &format!("#month-table tr[data-key='{figure}'] td")).await,
+            n(&report[figure]),
+            "{month}: {figure}"
+        );
+    }
+    for (channel, by) in report["deliveries"].as_object().unwrap() {
+        for (status, value) in by.as_object().unwrap() {
+            assert_eq!(
+                number(
+                    b,
+                    &format!("#deliveries-table tr[data-key='{channel}/{status}'] td.num")
+                )
+                .await,
+                n(value),
+                "{month}: deliveries {channel}/{status}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_console_first_operator_invites_staff_who_see_the_report_figures() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let host = Host::start().await;
+    let fake = FakeLine::start().await;
+    host.put_line_channel(&fake).await;
+    let user = |i: u32| format!("U{:032x}", 0x0c00_0000 + i);
+    household(&host, &user(1), json!({"due_date": "2027-06-01"})).await;
+    household(&host, &user(2), json!({"birth_date": "2026-12-01"})).await;
+    household(
+        &host,
+        &user(3),
+        json!({"birth_date": born_five_days_ago().to_string()}),
+    )
+    .await;
+    household(&host, &user(4), json!({"birth_date": "2025-06-01"})).await;
+    household(&host, &user(5), json!({"birth_date": "2024-01-05"})).await;
+    host.plan_and_send().await;
+
+    // The first start's link: the first operator sets a name and password.
+    let link = host
+        .server
+        .launched
+        .first_sign_in
+        .clone()
+        .expect("a first start's link");
+    assert!(link.starts_with(&host.server.url("/first/")), "{link}");
+    b.open(&host.server.url("/")).await;
+    b.wait_for_heading(ja().sign_in_title).await;
+    b.open(&link).await;
+    b.wait_for_heading(ja().accept_title).await;
+    b.assert_accessible("the first operator's account (ja)")
+        .await;
+    b.fill("#name", "運営 太郎").await;
+    b.fill("#email", "operator@example.jp").await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#confirm", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    b.wait_for_heading(ja().operator_title).await;
+    let tenants = b.text("#tenants").await;
+    assert!(tenants.contains(TENANT_NAME), "{tenants}");
+    b.assert_accessible("the operator's tenants (ja)").await;
+    b.desktop(true).await;
+    b.screenshot_as_doc("console-operator").await;
+    b.desktop(false).await;
+    b.screenshot("console-operator-phone").await;
+    b.open(&host.server.url("/operator?lang=en")).await;
+    b.wait_for_heading(en().operator_title).await;
+    b.assert_accessible("the operator's tenants (en)").await;
+    // The link worked once.
+    b.open(&link).await;
+    b.wait_for_heading(en().invite_closed_title).await;
+
+    // The operator invites a staff member of the tenant.
+    b.open(&host.server.url(&format!("/t/{TENANT}/team?lang=ja")))
+        .await;
+    b.wait_for_heading(ja().team_title).await;
+    b.assert_accessible("the team (ja)").await;
+    b.fill("#invite-email", "staff@otaru.example.jp").await;
+    assert!(
+        b.checked("#perm-dashboard").await,
+        "the dashboard by default"
+    );
+    b.click("#perm-team").await;
+    b.click("main form button[type=submit]").await;
+    let invitation = b.value("#invite-link").await;
+    assert!(
+        invitation.starts_with(&host.server.url("/invite/")),
+        "{invitation}"
+    );
+    b.assert_accessible("the invitation made (ja)").await;
+    let pending = b.text("#pending").await;
+    assert!(pending.contains("staff@otaru.example.jp"), "{pending}");
+    // Signing out ends the session.
+    b.click(".sign-out button").await;
+    b.wait_for_heading(ja().sign_in_title).await;
+    b.open(&host.server.url("/operator")).await;
+    b.wait_for_heading(ja().sign_in_title).await;
+    b.assert_accessible("sign in (ja)").await;
+    b.screenshot_as_doc("console-sign-in").await;
+    b.open(&host.server.url("/sign-in?lang=en")).await;
+    b.wait_for_heading(en().sign_in_title).await;
+    b.assert_accessible("sign in (en)").await;
+
+    // The staff member accepts: signed in, on the tenant's dashboard.
+    b.open(&format!("{invitation}?lang=ja")).await;
+    b.wait_for_heading(ja().accept_title).await;
+    b.assert_accessible("an invitation (ja)").await;
+    b.fill("#name", "職員 花子").await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#confirm", "not the same passphrase").await;
+    b.click("main form button[type=submit]").await;
+    b.wait_for(".error-summary").await;
+    b.assert_accessible("an invitation with an error (ja)")
+        .await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#confirm", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    b.wait_for_heading(ja().dashboard_title).await;
+    assert!(
+        b.url().await.ends_with(&format!("/t/{TENANT}")),
+        "{}",
+        b.url().await
+    );
+    assert!(
+        b.text(".caption").await.contains(TENANT_NAME),
+        "the tenant's name"
+    );
+    assert_dashboard_is_the_report(&b, &host, "2027-01").await;
+    assert!(
+        number(&b, "#active-users").await >= 4,
+        "the households count"
+    );
+    b.wait_for("svg.chart title").await;
+    b.assert_accessible("the dashboard (ja)").await;
+    b.desktop(true).await;
+    b.screenshot_as_doc("console-dashboard").await;
+    b.desktop(false).await;
+    b.screenshot("console-dashboard-phone").await;
+    // Another month, through the month picker (a GET form).
+    b.client
+        .find(Locator::Css("#month"))
+        .await
+        .unwrap()
+        .select_by_value("2026-12")
+        .await
+        .unwrap();
+    b.click(".month-form button").await;
+    b.wait_for("#month option[value='2026-12'][selected]").await;
+    assert!(b.url().await.contains("month=2026-12"), "{}", b.url().await);
+    assert_dashboard_is_the_report(&b, &host, "2026-12").await;
+    b.open(&host.server.url(&format!("/t/{TENANT}?lang=en")))
+        .await;
+    b.wait_for_heading(en().dashboard_title).await;
+    assert_dashboard_is_the_report(&b, &host, "2027-01").await;
+    b.assert_accessible("the dashboard (en)").await;
+    // The audit log says who did what.
+    b.open(&host.server.url(&format!("/t/{TENANT}/audit")))
+        .await;
+    b.wait_for_heading(en().audit_title).await;
+    let audit = b.text("#audit").await;
+    for said in [
+        en().action_invitation_made,
+        en().action_invitation_used,
+        en().action_sign_in,
+    ] {
+        assert!(audit.contains(said), "{said} in {audit}");
+    }
+    assert!(!audit.contains(PASSWORD), "no password in the log");
+    b.assert_accessible("the audit log (en)").await;
+    b.open(&host.server.url(&format!("/t/{TENANT}/audit?lang=ja")))
+        .await;
+    b.wait_for_heading(ja().audit_title).await;
+    b.assert_accessible("the audit log (ja)").await;
+    // The operator's page is not the staff member's.
+    b.open(&host.server.url("/operator")).await;
+    b.wait_for_heading(ja().not_found_title).await;
+    b.assert_accessible("not found (ja)").await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_five_wrong_passwords_lock_an_account_for_fifteen_minutes() {
+    let host = Host::start().await;
+    let op = first_operator(&host).await;
+    let invitation = invite(&host, &op, TENANT, "staff@otaru.example.jp").await;
+    drop(accept(&host, &invitation).await);
+    let browser = Agent::new(&host);
+    let sign_in = |password: &'static str| {
+        let browser = &browser;
+        async move {
+            let csrf = browser.csrf("/sign-in").await;
+            browser
+                .post(
+                    "/sign-in",
+                    &[
+                        ("csrf", &csrf),
+                        ("email", "Staff@Otaru.example.jp"),
+                        ("password", password),
+                    ],
+                )
+                .await
+        }
+    };
+    for _ in 0..5 {
+        let wrong = sign_in("wrong password, again").await;
+        assert_eq!(wrong.status, StatusCode::OK);
+        assert!(wrong.body.contains(ja().sign_in_failed), "{}", wrong.body);
+    }
+    // Locked: the right password fails with the same words, and an
+    // address with no account reads the same.
+    let locked = sign_in(PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::OK);
+    assert!(locked.body.contains(ja().sign_in_failed));
+    assert!(locked.location.is_none());
+    let csrf = browser.csrf("/sign-in").await;
+    let nobody = browser
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("email", "nobody@example.jp"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        between(&nobody.body, "<main", "</main>").replace("nobody@example.jp", ""),
+        between(&locked.body, "<main", "</main>").replace("Staff@Otaru.example.jp", ""),
+        "a locked account and a missing one read alike"
+    );
+    host.clock.advance(Duration::minutes(14));
+    assert!(sign_in(PASSWORD).await.location.is_none(), "still locked");
+    host.clock.advance(Duration::minutes(1));
+    let signed = sign_in(PASSWORD).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    assert_eq!(signed.location.as_deref(), Some(&*format!("/t/{TENANT}")));
+    // The log has the failures and the lock; never a password.
+    let audit = op.get("/audit?lang=en").await;
+    assert!(audit.body.contains(en().action_locked), "{}", audit.body);
+    assert!(audit.body.contains(en().action_sign_in_failed));
+    assert!(!audit.body.contains(PASSWORD) && !audit.body.contains("wrong password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_a_post_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let host = Host::start().await;
+    let op = first_operator(&host).await;
+    // An invitation without the token (or with another's) is refused.
+    for csrf in [None, Some("forged"), Some("")] {
+        let mut form = vec![("email", "forged@example.jp"), ("permission", "team")];
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        let refused = op.post(&format!("/t/{TENANT}/team"), &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{csrf:?}");
+        assert!(refused.body.contains(ja().forbidden_title));
+    }
+    let team = op.get(&format!("/t/{TENANT}/team")).await;
+    assert!(
+        !team.body.contains("forged@example.jp"),
+        "no invitation made"
+    );
+    // Signing out without it leaves the session.
+    assert_eq!(
+        op.post("/sign-out", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(op.get("/operator").await.status, StatusCode::OK);
+    // The signed-out forms need their pair too.
+    let stranger = Agent::new(&host);
+    let refused = stranger
+        .post(
+            "/sign-in",
+            &[("email", "operator@example.jp"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.location.is_none(), "not signed in");
+    // Another browser's field does not go with this one's cookie.
+    let csrf = op.csrf(&format!("/t/{TENANT}/team")).await;
+    let other = Agent::new(&host);
+    other.csrf("/sign-in").await;
+    let refused = other
+        .post(
+            &format!("/t/{TENANT}/team"),
+            &[("csrf", &csrf), ("email", "forged@example.jp")],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SEE_OTHER,
+        "signed out: to sign in"
+    );
+    assert_eq!(refused.location.as_deref(), Some("/sign-in"));
+    let team = op.get(&format!("/t/{TENANT}/team")).await;
+    assert!(
+        !team.body.contains("forged@example.jp"),
+        "still no invitation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_staff_of_one_tenant_get_404_on_every_page_of_another() {
+    let host = Host::start().await;
+    host.call(
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"id": "minato", "name": "港区"})),
+    )
+    .await;
+    let op = first_operator(&host).await;
+    let invitation = invite(&host, &op, TENANT, "staff@otaru.example.jp").await;
+    let staff = accept(&host, &invitation).await;
+    assert_eq!(
+        staff.get(&format!("/t/{TENANT}")).await.status,
+        StatusCode::OK
+    );
+    let missing = staff.get("/t/nowhere").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for path in [
+        "/t/minato",
+        "/t/minato?month=2027-01",
+        "/t/minato/team",
+        "/t/minato/audit",
+        "/operator",
+        "/audit",
+    ] {
+        let answer = staff.get(path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            between(&answer.body, "<main", "</main>"),
+            between(&missing.body, "<main", "</main>"),
+            "{path} reads as a missing tenant"
+        );
+        assert!(
+            !answer.body.contains("港区"),
+            "{path} names the other tenant"
+        );
+    }
+    // A POST with the right token to the other tenant changes nothing.
+    let csrf = staff.csrf(&format!("/t/{TENANT}/team")).await;
+    let refused = staff
+        .post(
+            "/t/minato/team",
+            &[
+                ("csrf", &csrf),
+                ("email", "sneaky@example.jp"),
+                ("permission", "team"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let minato = op.get("/t/minato/team").await;
+    assert!(!minato.body.contains("sneaky@example.jp"));
+    // The operator reaches both.
+    assert_eq!(op.get("/t/minato").await.status, StatusCode::OK);
+}
