@@ -68,6 +68,9 @@ const NAME_TTL: Duration = Duration::from_secs(30);
 /// Names kept at most; past it, the cache starts again empty.
 const MAX_NAMES: usize = 10_000;
 
+/// A name's addresses, and when they were looked up.
+type Resolved = (Instant, Arc<[IpAddr]>);
+
 /// Addresses of the names plugins reach, kept for [`NAME_TTL`]. Without it
 /// every request to a platform by name (`api.line.me`) asked the system
 /// resolver twice, once for the call's own check and once for the pooled
@@ -77,7 +80,7 @@ const MAX_NAMES: usize = 10_000;
 /// between the check and the connection.
 #[derive(Debug, Clone, Default)]
 struct NameCache {
-    entries: Arc<Mutex<std::collections::HashMap<String, (Instant, Arc<[IpAddr]>)>>>,
+    entries: Arc<Mutex<std::collections::HashMap<String, Resolved>>>,
     /// Lookups made through the system resolver.
     lookups: Arc<std::sync::atomic::AtomicU64>,
 }
