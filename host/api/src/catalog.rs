@@ -3,12 +3,13 @@
 //! it: local inserts per message or per stage, and its own extra messages.
 //!
 //! The catalog is the service's whole content, so an import is checked
-//! completely before the store replaces anything: ids, schedule rules in
-//! range, a `ja` text for every message, and every subject and body compiled
-//! as a minijinja template whose variables are the ones the renderer
-//! provides ([`TEMPLATE_VARIABLES`]). Errors name the message id and locale.
+//! completely before the store replaces anything, by the domain's checks
+//! (`tayori_core::domain::catalog::file`: ids, schedule rules in range, a
+//! `ja` text for every message) with the renderer's check of every subject
+//! and body (`tayori_scheduler::render::Renderer::check`, whose variables
+//! are [`TEMPLATE_VARIABLES`]). Errors name the message id and locale.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -17,10 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tayori_core::{
-    CatalogMessage, InsertTarget, LocalInsert, Locale, MessageContent, Program, ProgramImport,
-    ScheduleRule, TenantMessage,
-};
+use tayori_core::{InsertTarget, LocalInsert, Locale, ProgramImport, ScheduleRule, TenantMessage};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -48,308 +46,29 @@ pub(crate) fn import_router() -> OpenApiRouter<AppState> {
 /// The largest catalog file: ten times the standard catalog in three locales.
 pub const MAX_CATALOG_BODY: usize = 16 << 20;
 
-/// The variables a message template may use, and what the renderer puts in
-/// them. A template naming any other variable is refused at import.
-pub const TEMPLATE_VARIABLES: &[(&str, &str)] = &[
-    ("tenant_name", "the tenant's display name, e.g. 小樽市"),
-    (
-        "age",
-        "the child's age in words in the message's locale: 妊娠12週3日 / 生後3か月 / 1歳2か月; 12 weeks 3 days pregnant / 3 months old",
-    ),
-    (
-        "pregnancy_week",
-        "completed weeks of pregnancy (0 after birth)",
-    ),
-    (
-        "pregnancy_day",
-        "gestational age in days (280 − days to the due date)",
-    ),
-    ("days_to_due", "days until the due date (negative past it)"),
-    ("child_day", "days since birth (0 on the birth date)"),
-    ("child_month", "completed months since birth"),
-    ("child_year", "completed years since birth"),
-    ("due_date", "the due date, YYYY-MM-DD, if known"),
-    ("birth_date", "the birth date, YYYY-MM-DD, once born"),
-    ("locale", "the message's locale: ja, ja-easy or en"),
-];
+use tayori_core::domain::catalog::file::{self as catalog_file, Problem};
+pub use tayori_core::domain::catalog::file::{
+    CatalogFile, ContentFile, MessageFile, ProgramFile, TEMPLATE_VARIABLES, file_content,
+};
 
-/// The largest day or month counts a rule may name: 19 years, past the
-/// longest span (to age 18).
-const MAX_CHILD_DAY: u32 = 19 * 366;
-const MAX_CHILD_MONTH: u32 = 19 * 12;
-const MAX_CHILD_YEAR: u32 = 19;
-/// Pregnancy day 300 is 42 weeks 6 days.
-const MAX_PREGNANCY_DAY: u32 = 300;
-/// A school-entry offset within a year either side of 1 April.
-const MAX_SCHOOL_OFFSET: i32 = 366;
-
-// ---- the file format -------------------------------------------------------
-
-/// A catalog file: docs/catalog.md.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogFile {
-    /// The programs it replaces.
-    pub programs: Vec<ProgramFile>,
-}
-
-/// A program in a file.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProgramFile {
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    pub messages: Vec<MessageFile>,
-}
-
-/// A message in a file.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MessageFile {
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    /// `{pregnancy_day: N}`, `{child_day: N}`, `{child_month: N}`,
-    /// `{child_year: N}` or `{school_entry: {offset_days: N}}`.
-    pub rule: Value,
-    /// Locale → subject and body.
-    pub content: BTreeMap<String, ContentFile>,
-}
-
-/// One locale's text.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContentFile {
-    /// The subject (a template); platforms without subjects ignore it.
-    #[serde(default)]
-    pub subject: String,
-    /// The body (a template).
-    pub body: String,
-}
-
-fn slug(field: &str, kind: &str, id: &str) -> ApiResult<()> {
-    if tayori_core::is_slug(id) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            field,
-            format!("{kind} `{id}` must be lower-case letters, digits and `-`, at most 63"),
-        ))
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError::invalid(&p.field, p.message)
     }
 }
 
-fn message_id(field: &str, id: &str) -> ApiResult<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && id.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            field,
-            format!(
-                "message id `{id}` must be lower-case letters, digits, `-`, `_` and `.`, at most 128"
-            ),
-        ))
-    }
-}
-
-/// A schedule rule from its written form, with its numbers in range.
-pub(crate) fn rule(field: &str, value: &Value) -> ApiResult<ScheduleRule> {
-    let rule: ScheduleRule = serde_json::from_value(value.clone()).map_err(|_| {
-        ApiError::invalid(
-            field,
-            format!(
-                "`{value}` is not a rule; write one of {{pregnancy_day: N}}, {{child_day: N}}, {{child_month: N}}, {{child_year: N}}, {{school_entry: {{offset_days: N}}}}"
-            ),
-        )
-    })?;
-    let out_of_range = |what: &str, max: String| {
-        Err(ApiError::invalid(
-            field,
-            format!("{what} must be at most {max}"),
-        ))
-    };
-    match rule {
-        ScheduleRule::PregnancyDay(n) if n > MAX_PREGNANCY_DAY => out_of_range(
-            "pregnancy_day",
-            format!("{MAX_PREGNANCY_DAY} (42 weeks 6 days), not {n}"),
-        ),
-        ScheduleRule::ChildDay(n) if n > MAX_CHILD_DAY => {
-            out_of_range("child_day", format!("{MAX_CHILD_DAY}, not {n}"))
-        }
-        ScheduleRule::ChildMonth(n) if n > MAX_CHILD_MONTH => {
-            out_of_range("child_month", format!("{MAX_CHILD_MONTH}, not {n}"))
-        }
-        ScheduleRule::ChildYear(n) if n > MAX_CHILD_YEAR => {
-            out_of_range("child_year", format!("{MAX_CHILD_YEAR}, not {n}"))
-        }
-        ScheduleRule::SchoolEntry { offset_days } if offset_days.abs() > MAX_SCHOOL_OFFSET => {
-            out_of_range(
-                "school_entry offset_days",
-                format!("{MAX_SCHOOL_OFFSET} either side of 1 April, not {offset_days}"),
-            )
-        }
-        r => Ok(r),
-    }
-}
-
-/// Checks that `text` compiles as a template and names only known variables.
+/// Whether `text` would render in a delivery (the renderer's own check).
 pub(crate) fn template(what: &str, text: &str) -> ApiResult<()> {
-    let env = minijinja::Environment::new();
-    let compiled = env
-        .template_from_str(text)
-        .map_err(|e| ApiError::invalid(what, format!("template {e}")))?;
-    let known: HashSet<&str> = TEMPLATE_VARIABLES.iter().map(|(n, _)| *n).collect();
-    let mut unknown: Vec<String> = compiled
-        .undeclared_variables(false)
-        .into_iter()
-        .filter(|v| !known.contains(v.as_str()))
-        .collect();
-    unknown.sort();
-    if let Some(first) = unknown.first() {
-        return Err(ApiError::invalid(
-            what,
-            format!(
-                "unknown template variable `{first}`; known: {}",
-                TEMPLATE_VARIABLES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    // Filters, tests and operations are only found when the template runs:
-    // render it once, with the renderer deliveries use, for an expecting
-    // and for a born child, so that `{{ tenant_name | nosuchfilter }}` is
-    // refused here rather than failing every delivery.
-    let renderer = tayori_scheduler::render::Renderer::default();
-    for sample in sample_variables() {
-        renderer
-            .render(text, &sample)
-            .map_err(|e| ApiError::invalid(what, e))?;
-    }
-    Ok(())
+    tayori_scheduler::render::Renderer::default()
+        .check(text)
+        .map_err(|e| ApiError::invalid(what, e))
 }
 
-/// Values of every [`TEMPLATE_VARIABLES`] entry, as the renderer gives
-/// them: for a child 12 weeks into pregnancy, and for one born 100 days ago.
-fn sample_variables() -> [minijinja::Value; 2] {
-    let expecting = serde_json::json!({
-        "tenant_name": "小樽市", "age": "妊娠12週0日", "pregnancy_week": 12,
-        "pregnancy_day": 84, "days_to_due": 196, "child_day": 0, "child_month": 0,
-        "child_year": 0, "due_date": "2027-05-01", "locale": "ja",
-    });
-    let born = serde_json::json!({
-        "tenant_name": "小樽市", "age": "生後3か月", "pregnancy_week": 0,
-        "pregnancy_day": 0, "days_to_due": -100, "child_day": 100, "child_month": 3,
-        "child_year": 0, "due_date": "2027-05-01", "birth_date": "2027-04-28", "locale": "ja",
-    });
-    [
-        minijinja::Value::from_serialize(&expecting),
-        minijinja::Value::from_serialize(&born),
-    ]
-}
-
-/// Content per locale, every template checked; `ja` is required.
-fn content(
-    at: &str,
-    content: &BTreeMap<String, ContentFile>,
-) -> ApiResult<BTreeMap<Locale, MessageContent>> {
-    let mut out = BTreeMap::new();
-    for (locale, text) in content {
-        let parsed: Locale = locale
-            .parse()
-            .map_err(|e| ApiError::invalid(&format!("{at} content"), e))?;
-        template(&format!("{at} {locale} subject"), &text.subject)?;
-        template(&format!("{at} {locale} body"), &text.body)?;
-        if text.body.trim().is_empty() {
-            return Err(ApiError::invalid(
-                &format!("{at} {locale} body"),
-                "is empty",
-            ));
-        }
-        out.insert(
-            parsed,
-            MessageContent {
-                subject: text.subject.clone(),
-                body: text.body.clone(),
-            },
-        );
-    }
-    if !out.contains_key(&Locale::Ja) {
-        return Err(ApiError::invalid(
-            &format!("{at} content"),
-            "needs a `ja` text (the other locales fall back to it)",
-        ));
-    }
-    Ok(out)
-}
-
-/// A whole file, checked, as the store's imports.
+/// A whole file, checked by the domain with the renderer's template
+/// check, as the store's imports.
 pub fn check_file(file: &CatalogFile) -> ApiResult<Vec<ProgramImport>> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(file.programs.len());
-    for (i, p) in file.programs.iter().enumerate() {
-        slug(&format!("programs[{i}].id"), "program id", &p.id)?;
-        if p.name.trim().is_empty() {
-            return Err(ApiError::invalid(
-                &format!("program `{}` name", p.id),
-                "is empty",
-            ));
-        }
-        let mut messages = Vec::with_capacity(p.messages.len());
-        for (j, m) in p.messages.iter().enumerate() {
-            message_id(&format!("programs[{i}].messages[{j}].id"), &m.id)?;
-            let at = format!("message `{}`", m.id);
-            if !seen.insert(m.id.as_str()) {
-                return Err(ApiError::invalid(&at, "the id is used twice in the file"));
-            }
-            if let Some(stage) = &m.stage {
-                slug(&format!("{at} stage"), "stage", stage)?;
-            }
-            messages.push(CatalogMessage {
-                id: m.id.clone(),
-                program: p.id.clone(),
-                stage: m.stage.clone(),
-                rule: rule(&format!("{at} rule"), &m.rule)?,
-                content: content(&at, &m.content)?,
-            });
-        }
-        out.push(ProgramImport {
-            program: Program {
-                id: p.id.clone(),
-                name: p.name.trim().to_string(),
-                description: p.description.trim().to_string(),
-            },
-            messages,
-        });
-    }
-    Ok(out)
-}
-
-fn file_content(content: &BTreeMap<Locale, MessageContent>) -> BTreeMap<String, ContentFile> {
-    content
-        .iter()
-        .map(|(l, c)| {
-            (
-                l.to_string(),
-                ContentFile {
-                    subject: c.subject.clone(),
-                    body: c.body.clone(),
-                },
-            )
-        })
-        .collect()
+    let renderer = tayori_scheduler::render::Renderer::default();
+    Ok(catalog_file::check_file(file, &|t| renderer.check(t))?)
 }
 
 fn rule_value(rule: &ScheduleRule) -> Value {
@@ -852,16 +571,17 @@ async fn put_tenant_message(
     Json422(body): Json422<TenantMessageBody>,
 ) -> ApiResult<Json<TenantMessageView>> {
     crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
-    message_id("id", &id)?;
-    if let Some(stage) = &body.stage {
-        slug("stage", "stage", stage)?;
-    }
+    let renderer = tayori_scheduler::render::Renderer::default();
+    let (rule, content) = catalog_file::tenant_message(
+        &id,
+        body.stage.as_deref(),
+        &body.rule,
+        &body.content,
+        &|t| renderer.check(t),
+    )?;
     let message = TenantMessage {
-        rule: rule("rule", &body.rule)?,
-        content: content("content", &body.content).map_err(|mut e| {
-            e.message = e.message.replacen("content content", "content", 1);
-            e
-        })?,
+        rule,
+        content,
         id,
         stage: body.stage,
     };

@@ -150,12 +150,55 @@ impl Default for Renderer {
     }
 }
 
+/// Values of every template variable, as [`variables`] gives them: for a
+/// child 12 weeks into pregnancy, and for one born 100 days ago.
+fn sample_variables() -> [Value; 2] {
+    let expecting = serde_json::json!({
+        "tenant_name": "小樽市", "age": "妊娠12週0日", "pregnancy_week": 12,
+        "pregnancy_day": 84, "days_to_due": 196, "child_day": 0, "child_month": 0,
+        "child_year": 0, "due_date": "2027-05-01", "locale": "ja",
+    });
+    let born = serde_json::json!({
+        "tenant_name": "小樽市", "age": "生後3か月", "pregnancy_week": 0,
+        "pregnancy_day": 0, "days_to_due": -100, "child_day": 100, "child_month": 3,
+        "child_year": 0, "due_date": "2027-05-01", "birth_date": "2027-04-28", "locale": "ja",
+    });
+    [
+        Value::from_serialize(&expecting),
+        Value::from_serialize(&born),
+    ]
+}
+
 /// Text with nothing for a template engine to do.
 fn is_plain(source: &str) -> bool {
     !source.contains("{{") && !source.contains("{%") && !source.contains("{#")
 }
 
 impl Renderer {
+    /// Whether `text` would render in a delivery: it compiles, names only
+    /// the variables the renderer provides
+    /// ([`tayori_core::domain::catalog::file::TEMPLATE_VARIABLES`]), and
+    /// renders for an expecting and for a born child (filters, tests and
+    /// operations are only found when a template runs, so that
+    /// `{{ tenant_name | nosuchfilter }}` is refused when it is written
+    /// rather than failing every delivery). The catalog checks take this.
+    pub fn check(&self, text: &str) -> Result<(), String> {
+        let env = Environment::new();
+        let compiled = env
+            .template_from_str(text)
+            .map_err(|e| format!("template {e}"))?;
+        let undeclared = compiled.undeclared_variables(false);
+        tayori_core::domain::catalog::file::known_variables(
+            "",
+            undeclared.iter().map(String::as_str),
+        )
+        .map_err(|p| p.message)?;
+        for sample in sample_variables() {
+            self.render(text, &sample)?;
+        }
+        Ok(())
+    }
+
     /// Renders `source` with `vars`.
     pub fn render(&self, source: &str, vars: &Value) -> Result<String, String> {
         if is_plain(source) {

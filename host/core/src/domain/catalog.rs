@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Locale;
 
+pub mod file;
+
 /// When a message is due, counted from a child's anchor date (DESIGN.md,
 /// "Schedule rule"). Written in JSON and YAML as `{"pregnancy_day": 28}`,
 /// `{"child_month": 4}`, `{"school_entry": {"offset_days": -7}}`.
