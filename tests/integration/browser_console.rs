@@ -626,3 +626,352 @@ async fn console_staff_of_one_tenant_get_404_on_every_page_of_another() {
     // The operator reaches both.
     assert_eq!(op.get("/t/minato").await.status, StatusCode::OK);
 }
+
+/// An invitation link with these permissions, made on the team page of
+/// `tenant`.
+async fn invite_with(
+    host: &Host,
+    by: &Agent,
+    tenant: &str,
+    email: &str,
+    permissions: &[&str],
+) -> String {
+    let path = format!("/t/{tenant}/team");
+    let csrf = by.csrf(&path).await;
+    let mut form = vec![("csrf", csrf.as_str()), ("email", email)];
+    form.extend(permissions.iter().map(|p| ("permission", *p)));
+    let made = by.post(&path, &form).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let link = between(
+        &made.body,
+        "id=\"invite-link\" type=\"text\" readonly value=\"",
+        "\"",
+    );
+    path_of(host, &link)
+}
+
+/// A household on LINE made through the API: its id.
+async fn line_household(host: &Host, address: &str) -> String {
+    let made = host
+        .call(
+            Method::POST,
+            &format!("/v1/tenants/{TENANT}/subscribers"),
+            Some(json!({
+                "locale": "ja",
+                "external_id": "otaru-0042",
+                "contacts": [{"channel": "line", "address": address}],
+                "children": [{"birth_date": born_five_days_ago().to_string()}],
+            })),
+        )
+        .await;
+    made["id"].as_str().expect("an id").to_string()
+}
+
+async fn api_status(host: &Host, id: &str) -> String {
+    host.call(
+        Method::GET,
+        &format!("/v1/tenants/{TENANT}/subscribers/{id}"),
+        None,
+    )
+    .await["status"]
+        .as_str()
+        .expect("a status")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_console_support_finds_a_household_shows_its_history_and_stops_it() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let host = Host::start().await;
+    let fake = FakeLine::start().await;
+    host.put_line_channel(&fake).await;
+    let address = format!("U{:032x}", 0x0d00_0042);
+    let id = line_household(&host, &address).await;
+    host.plan_and_send().await;
+    let op = first_operator(&host).await;
+    let invitation = invite_with(
+        &host,
+        &op,
+        TENANT,
+        "desk@otaru.example.jp",
+        &["dashboard", "channels"],
+    )
+    .await;
+
+    // The staff member accepts and opens the support desk from the menu.
+    b.open(&host.server.url(&format!("{invitation}?lang=ja")))
+        .await;
+    b.wait_for_heading(ja().accept_title).await;
+    b.fill("#name", "窓口 次郎").await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#confirm", PASSWORD).await;
+    b.click("main form button[type=submit]").await;
+    b.wait_for_heading(ja().dashboard_title).await;
+    b.click(&format!(".main-nav a[href='/t/{TENANT}/support']"))
+        .await;
+    b.wait_for_heading(ja().support_title).await;
+    b.assert_accessible("the support desk (ja)").await;
+    // An address nobody has: said plainly.
+    b.fill("#q", "Unobody").await;
+    b.click(".search-form button[type=submit]").await;
+    b.wait_for("#not-found").await;
+    assert!(
+        b.text("#not-found").await.contains("Unobody"),
+        "the search is named"
+    );
+    b.assert_accessible("the support desk, nothing found (ja)")
+        .await;
+    // The household's LINE address finds it.
+    b.fill("#q", &address).await;
+    b.click(".search-form button[type=submit]").await;
+    b.wait_for("#results").await;
+    let results = b.text("#results").await;
+    assert!(results.contains(&id), "{results}");
+    b.assert_accessible("the support desk, a household found (ja)")
+        .await;
+    b.click(&format!("#results a[href='/t/{TENANT}/support/{id}']"))
+        .await;
+    b.wait_for_heading(ja().household_title).await;
+    let contacts = b.text("#contacts").await;
+    assert!(
+        contacts.contains(&address) && contacts.contains("line"),
+        "{contacts}"
+    );
+    assert!(contacts.contains(ja().st_valid), "{contacts}");
+    let children = b.text("#children").await;
+    assert!(
+        children.contains(&born_five_days_ago().to_string()),
+        "{children}"
+    );
+    // The day's message, sent: the API's history of the household.
+    let history = b.text("#history").await;
+    assert!(
+        history.contains("child-day-005") && history.contains(ja().st_sent),
+        "{history}"
+    );
+    let api = host
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/{TENANT}/subscribers/{id}/deliveries"),
+            None,
+        )
+        .await;
+    let rows = api["items"].as_array().expect("items").len();
+    assert!(rows >= 1, "{api}");
+    assert_eq!(
+        b.client
+            .find_all(Locator::Css("#history tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        rows,
+        "the API's history"
+    );
+    b.wait_for("#schedule").await;
+    b.assert_accessible("a household (ja)").await;
+    b.desktop(true).await;
+    b.screenshot_as_doc("console-support").await;
+    b.desktop(false).await;
+    b.open(
+        &host
+            .server
+            .url(&format!("/t/{TENANT}/support/{id}?lang=en")),
+    )
+    .await;
+    b.wait_for_heading(en().household_title).await;
+    b.assert_accessible("a household (en)").await;
+    // Stopping without a reason is an error on the page, nothing changed.
+    b.click("main form button.button-warning").await;
+    b.wait_for(".error-summary").await;
+    b.assert_accessible("a household, stop without a reason (en)")
+        .await;
+    assert_eq!(api_status(&host, &id).await, "active");
+    // Stopped with a reason: the API shows it stopped.
+    b.client
+        .find(Locator::Css("#stop-reason"))
+        .await
+        .unwrap()
+        .select_by_value("moved_away")
+        .await
+        .unwrap();
+    b.click("main form button.button-warning").await;
+    b.wait_for("#stopped-title").await;
+    assert_eq!(
+        b.text("#household-status").await.trim(),
+        en().st_stopped,
+        "the page says so"
+    );
+    assert_eq!(api_status(&host, &id).await, "stopped");
+    let children = b.text("#children").await;
+    assert!(children.contains(en().reason_moved_away), "{children}");
+    b.assert_accessible("a household stopped (en)").await;
+    // The audit log says who stopped which household and why.
+    let audit = op.get(&format!("/t/{TENANT}/audit?lang=en")).await;
+    assert!(
+        audit.body.contains(en().action_household_stopped),
+        "{}",
+        audit.body
+    );
+    assert!(audit.body.contains(&id) && audit.body.contains("moved_away"));
+    assert!(audit.body.contains("窓口 次郎"), "who");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_support_is_scoped_to_the_tenant_and_stops_need_csrf_and_permission() {
+    let host = Host::start().await;
+    let fake = FakeLine::start().await;
+    host.put_line_channel(&fake).await;
+    host.call(
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"id": "minato", "name": "港区"})),
+    )
+    .await;
+    let address = format!("U{:032x}", 0x0d00_0043);
+    let id = line_household(&host, &address).await;
+    let op = first_operator(&host).await;
+    let desk = accept(
+        &host,
+        &invite_with(
+            &host,
+            &op,
+            TENANT,
+            "desk@otaru.example.jp",
+            &["dashboard", "channels"],
+        )
+        .await,
+    )
+    .await;
+    let other = accept(
+        &host,
+        &invite_with(
+            &host,
+            &op,
+            "minato",
+            "desk@minato.example.jp",
+            &["dashboard", "channels"],
+        )
+        .await,
+    )
+    .await;
+    let household = format!("/t/{TENANT}/support/{id}");
+    // Found by its address and by its external id.
+    for q in [address.as_str(), "otaru-0042", id.as_str()] {
+        let found = desk.get(&format!("/t/{TENANT}/support?q={q}")).await;
+        assert_eq!(found.status, StatusCode::OK);
+        assert!(found.body.contains(&household), "{q}: {}", found.body);
+    }
+    assert_eq!(desk.get(&household).await.status, StatusCode::OK);
+    // Another tenant's staff: the 404 of a missing page, whichever way.
+    let missing = other.get("/t/nowhere").await;
+    for path in [
+        household.clone(),
+        format!("/t/{TENANT}/support?q={address}"),
+        format!("/t/minato/support/{id}"),
+    ] {
+        let answer = other.get(&path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            between(&answer.body, "<main", "</main>"),
+            between(&missing.body, "<main", "</main>"),
+            "{path}"
+        );
+        // (The language switch repeats the request's own query.)
+        assert!(
+            path.contains(&address) || !answer.body.contains(&address),
+            "{path} shows the address"
+        );
+    }
+    let found = other.get(&format!("/t/minato/support?q={address}")).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(
+        !found.body.contains(&id),
+        "not in the other tenant's search"
+    );
+    let csrf = other.csrf("/t/minato/support").await;
+    let refused = other
+        .post(
+            &format!("{household}/stop"),
+            &[("csrf", &csrf), ("reason", "other")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let refused = other
+        .post(
+            &format!("/t/minato/support/{id}/stop"),
+            &[("csrf", &csrf), ("reason", "other")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert_eq!(api_status(&host, &id).await, "active");
+    // Without its CSRF token (or with a forged one): refused, nothing changed.
+    for csrf in [None, Some("forged"), Some("")] {
+        let mut form = vec![("reason", "unsubscribed")];
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        let refused = desk.post(&format!("{household}/stop"), &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{csrf:?}");
+        assert!(refused.body.contains(ja().forbidden_title));
+    }
+    assert_eq!(api_status(&host, &id).await, "active");
+    // Seeing needs the dashboard; stopping, channels and settings.
+    let viewer = accept(
+        &host,
+        &invite_with(
+            &host,
+            &op,
+            TENANT,
+            "viewer@otaru.example.jp",
+            &["dashboard"],
+        )
+        .await,
+    )
+    .await;
+    let page = viewer.get(&household).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("stop-reason"), "no stop form");
+    let csrf = between(&page.body, "name=\"csrf\" value=\"", "\"");
+    let refused = viewer
+        .post(
+            &format!("{household}/stop"),
+            &[("csrf", &csrf), ("reason", "unsubscribed")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains(ja().no_permission_title));
+    let blind = accept(
+        &host,
+        &invite_with(&host, &op, TENANT, "team@otaru.example.jp", &["team"]).await,
+    )
+    .await;
+    let refused = blind.get(&household).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains(&address));
+    assert_eq!(api_status(&host, &id).await, "active");
+    // An unknown reason is refused; a known one stops it, with its audit line.
+    let csrf = desk.csrf(&household).await;
+    let wrong = desk
+        .post(
+            &format!("{household}/stop"),
+            &[("csrf", &csrf), ("reason", "bored")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    assert!(wrong.body.contains(ja().support_reason_missing));
+    assert_eq!(api_status(&host, &id).await, "active");
+    let stopped = desk
+        .post(
+            &format!("{household}/stop"),
+            &[("csrf", &csrf), ("reason", "duplicate")],
+        )
+        .await;
+    assert_eq!(stopped.status, StatusCode::SEE_OTHER, "{}", stopped.body);
+    assert_eq!(api_status(&host, &id).await, "stopped");
+    let audit = op.get(&format!("/t/{TENANT}/audit?lang=en")).await;
+    assert!(audit.body.contains(en().action_household_stopped));
+    assert!(audit.body.contains("duplicate"));
+}

@@ -41,6 +41,7 @@ pub use catalog::{CatalogFile, TEMPLATE_VARIABLES, check_file as check_catalog_f
 pub use channels::channel_call_config;
 pub use error::{ApiError, ApiResult};
 pub use secrets::SecretKey;
+pub use subscribers::STOP_REASONS;
 pub use system::prometheus;
 pub use tenant_cache::TenantCache;
 

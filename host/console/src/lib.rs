@@ -9,6 +9,9 @@
 //!   function (`?month=YYYY-MM`), with a chart drawn on the server.
 //! - `GET|POST /t/{tenant}/team`: the team, and invitations by link.
 //! - `GET /t/{tenant}/audit`, `GET /audit`: the audit log.
+//! - `GET /t/{tenant}/support`, `GET /t/{tenant}/support/{subscriber}`,
+//!   `POST /t/{tenant}/support/{subscriber}/stop`: the support desk (find a
+//!   household, read its contacts, children, history and schedule, stop it).
 //! - `GET /operator`: every tenant, paged (operators only).
 //! - `GET|POST /invite/{token}` and `/first/{token}`: an invitation (the
 //!   first start's link makes the first operator).

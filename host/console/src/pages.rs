@@ -53,6 +53,7 @@ impl Pages {
             ("operator.html", include_str!("../templates/operator.html")),
             ("team.html", include_str!("../templates/team.html")),
             ("audit.html", include_str!("../templates/audit.html")),
+            ("support.html", include_str!("../templates/support.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));

@@ -55,6 +55,9 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/t/{tenant}", get(dashboard))
         .route("/t/{tenant}/team", get(team_page).post(team_post))
         .route("/t/{tenant}/audit", get(audit_tenant))
+        .route("/t/{tenant}/support", get(support_search))
+        .route("/t/{tenant}/support/{subscriber}", get(support_household))
+        .route("/t/{tenant}/support/{subscriber}/stop", post(support_stop))
         .route("/invite/{token}", get(accept_page).post(accept_post))
         .route("/first/{token}", get(accept_page).post(accept_post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BODY))
@@ -360,6 +363,7 @@ impl Inner {
             if let Some(id) = tenant_id {
                 if s.account.may(&id, Permission::Dashboard) {
                     item(format!("/t/{id}"), t.nav_dashboard);
+                    item(format!("/t/{id}/support"), t.nav_support);
                 }
                 if s.account.may(&id, Permission::Team) {
                     item(format!("/t/{id}/team"), t.nav_team);
@@ -556,6 +560,7 @@ mod audit;
 mod dashboard;
 mod operator;
 mod sign_in;
+mod support;
 mod team;
 
 use accept::*;
@@ -563,6 +568,7 @@ use audit::*;
 use dashboard::*;
 use operator::*;
 use sign_in::*;
+use support::*;
 use team::*;
 
 #[cfg(test)]
@@ -606,6 +612,7 @@ mod tests {
             "operator.html",
             "team.html",
             "audit.html",
+            "support.html",
         ] {
             let html = pages.render(name, context! { t => Lang::En.texts(), title => "T" });
             assert!(html.contains("<h1>T</h1>"), "{name}: {html}");

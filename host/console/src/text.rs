@@ -163,6 +163,74 @@ texts! {
     action_invitation_used: "招待による登録", "Invitation used";
     action_first_link: "最初のサインインリンクの作成", "First sign-in link made";
 
+    nav_support: "サポート", "Support";
+    support_title: "サポート", "Support";
+    support_intro: "世帯を、連絡先（LINE のユーザー ID やメールアドレスなど、完全に一致するもの）、世帯の ID、または自治体の ID で探します。", "Find a household by a contact address (exactly as stored, such as a LINE user ID or an email address), by its ID or by your own ID for it.";
+    support_query: "連絡先、世帯の ID、または自治体の ID", "Contact address, household ID or your ID";
+    support_search: "探す", "Search";
+    support_results: "見つかった世帯", "Households found";
+    support_none: "「{q}」に一致する世帯は見つかりませんでした。", "No household matches “{q}”.";
+    support_query_long: "320文字以下で入力してください", "Enter 320 characters or fewer";
+    household: "世帯", "Household";
+    household_title: "世帯の詳細", "Household";
+    household_id: "世帯の ID", "Household ID";
+    external_id: "自治体の ID", "Your ID";
+    locale: "言語", "Language";
+    registered: "登録日時", "Registered";
+    contacts: "連絡先", "Contacts";
+    address: "アドレス", "Address";
+    children: "子ども", "Children";
+    child: "子ども", "Child";
+    due_date: "出産予定日", "Due date";
+    birth_date: "生年月日", "Birth date";
+    stop_reason: "停止の理由", "Reason for stopping";
+    history: "配信の記録", "Delivery history";
+    support_history_note: "新しい順に、最大{n}件を表示します。", "Newest first, at most {n}.";
+    support_more_history: "これより古い配信もあります。すべては API で見られます。", "There are older deliveries; the API lists them all.";
+    due_at: "予定日時", "Due";
+    sent_at: "送信日時", "Sent";
+    message: "メッセージ", "Message";
+    support_broadcast: "お知らせ {id}", "Broadcast {id}";
+    no_history: "配信の記録はまだありません。", "Nothing delivered yet.";
+    schedule: "これからの配信予定", "Coming schedule";
+    support_schedule_note: "今日から{days}日間に送る予定のメッセージです。", "What the schedule sends in the next {days} days.";
+    no_schedule: "この期間に送る予定のメッセージはありません。", "Nothing to send in these days.";
+    late: "遅れて送信", "Late";
+    date: "日付", "Date";
+    stop_title: "配信を止める", "Stop this household";
+    stop_hint: "すべての子どもの配信を止め、送信待ちの配信を取り消します。あとで子どもを追加すると再開します。", "Stops every child and cancels the deliveries waiting to go. Adding a child later starts it again.";
+    stop_button: "配信を止める", "Stop deliveries";
+    stop_choose: "選んでください", "Choose a reason";
+    support_reason_missing: "停止の理由を選んでください", "Choose a reason for stopping";
+    stopped_title: "配信を止めました", "Deliveries stopped";
+    stopped_body: "この世帯への配信を止め、操作記録に残しました。", "Deliveries to this household are stopped, and this is in the audit log.";
+    back_to_search: "検索に戻る", "Back to the search";
+    reason_pregnancy_loss: "流産・死産", "Pregnancy loss";
+    reason_child_loss: "子どもの死亡", "Loss of a child";
+    reason_unsubscribed: "本人の希望", "Asked to stop";
+    reason_moved_away: "転出", "Moved away";
+    reason_duplicate: "重複登録", "Duplicate";
+    reason_other: "その他", "Other";
+    st_active: "配信中", "Active";
+    st_stopped: "停止", "Stopped";
+    st_erased: "削除済み", "Erased";
+    st_valid: "有効", "Valid";
+    st_invalid: "無効", "Invalid";
+    st_expecting: "妊娠中", "Expecting";
+    st_born: "誕生済み", "Born";
+    st_pending: "送信待ち", "Pending";
+    st_held: "保留", "Held";
+    st_in_flight: "送信中", "Sending";
+    st_sent: "送信済み", "Sent";
+    st_failed: "失敗", "Failed";
+    st_expired: "期限切れ", "Expired";
+    st_cancelled: "取り消し", "Cancelled";
+    st_dead: "送信できず", "Gave up";
+    locale_ja: "日本語", "Japanese";
+    locale_ja_easy: "やさしい日本語", "Plain Japanese";
+    locale_en: "英語", "English";
+    action_household_stopped: "世帯の配信停止", "Household stopped";
+
     not_found_title: "ページが見つかりません", "Page not found";
     not_found_body: "アドレスが正しいか確かめてください。", "If you typed the web address, check it is correct.";
     forbidden_title: "フォームを受け付けられませんでした", "The form was not accepted";
@@ -184,6 +252,7 @@ pub fn action(t: &Texts, action: &str) -> String {
         "invitation_made" => t.action_invitation_made,
         "invitation_used" => t.action_invitation_used,
         "first_link" => t.action_first_link,
+        "household_stopped" => t.action_household_stopped,
         other => return other.to_string(),
     }
     .to_string()
@@ -209,6 +278,54 @@ pub fn stage(t: &Texts, key: &str) -> String {
         "1-2" => t.stage_1_2,
         "2-3" => t.stage_2_3,
         "later" => t.stage_later,
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// A status (of a household, contact, child or delivery) in words.
+pub fn status(t: &Texts, key: &str) -> String {
+    match key {
+        "active" => t.st_active,
+        "stopped" => t.st_stopped,
+        "erased" => t.st_erased,
+        "valid" => t.st_valid,
+        "invalid" => t.st_invalid,
+        "expecting" => t.st_expecting,
+        "born" => t.st_born,
+        "pending" => t.st_pending,
+        "held" => t.st_held,
+        "in_flight" => t.st_in_flight,
+        "sent" => t.st_sent,
+        "failed" => t.st_failed,
+        "expired" => t.st_expired,
+        "cancelled" => t.st_cancelled,
+        "dead" => t.st_dead,
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// A stop reason of the API in words.
+pub fn stop_reason(t: &Texts, key: &str) -> String {
+    match key {
+        "pregnancy_loss" => t.reason_pregnancy_loss,
+        "child_loss" => t.reason_child_loss,
+        "unsubscribed" => t.reason_unsubscribed,
+        "moved_away" => t.reason_moved_away,
+        "duplicate" => t.reason_duplicate,
+        "other" => t.reason_other,
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// A subscriber's locale in words.
+pub fn locale(t: &Texts, key: &str) -> String {
+    match key {
+        "ja" => t.locale_ja,
+        "ja-easy" => t.locale_ja_easy,
+        "en" => t.locale_en,
         other => return other.to_string(),
     }
     .to_string()
