@@ -480,6 +480,28 @@ impl Inner {
         }
     }
 
+    /// The checks of a POST to a tenant's page, in their order: the
+    /// account reaches the tenant (else the same 404 as a tenant that does
+    /// not exist), the form carries the session's CSRF token (else a 403
+    /// page, nothing changed), and the account holds `permission`.
+    async fn tenant_post(
+        &self,
+        r: &Req,
+        s: &Signed,
+        tenant_id: &str,
+        pairs: &[(String, String)],
+        permission: Permission,
+    ) -> Result<Tenant, Response> {
+        let tenant = self.reach(r, s, tenant_id).await?;
+        if !session_form_ok(s, pairs) {
+            return Err(self.forbidden_form(r, Some(s)));
+        }
+        if !s.account.may(&tenant.id, permission) {
+            return Err(self.no_permission(r, s));
+        }
+        Ok(tenant)
+    }
+
     /// Starts a session for the account: its cookie.
     async fn start_session(&self, account: &ConsoleAccount) -> Result<String, Response> {
         let token = auth::new_token();

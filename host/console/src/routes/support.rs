@@ -378,16 +378,13 @@ pub(super) async fn support_stop(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_post(&r, &s, &tenant_id, &pairs, Permission::Channels)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !session_form_ok(&s, &pairs) {
-        return c.forbidden_form(&r, Some(&s));
-    }
-    if !s.account.may(&tenant.id, Permission::Channels) {
-        return c.no_permission(&r, &s);
-    }
     let household = match household_of(&c, &r, &s, &tenant, &id).await {
         Ok(h) => h,
         Err(resp) => return resp,

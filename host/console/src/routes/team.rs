@@ -135,16 +135,13 @@ pub(super) async fn team_post(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_post(&r, &s, &tenant_id, &pairs, Permission::Team)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !session_form_ok(&s, &pairs) {
-        return c.forbidden_form(&r, Some(&s));
-    }
-    if !s.account.may(&tenant.id, Permission::Team) {
-        return c.no_permission(&r, &s);
-    }
     let t = r.t();
     let typed = field(&pairs, "email").unwrap_or_default();
     let checked: BTreeSet<Permission> = pairs
