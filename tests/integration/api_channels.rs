@@ -159,40 +159,45 @@ async fn the_scheduler_gets_the_full_config_and_the_database_only_ciphertext() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    // Both the server and this connection close their pools (each
-    // checkpoints and empties the log) before the files are listed: a pool
-    // dropped unawaited closes later and may delete `-wal` mid-read.
     api.stop().await;
     store.close().await.unwrap();
     drop(store);
 
     // Neither the database nor its WAL holds the secret in clear, while the
     // endpoint is there to be found (so the bytes read are the right ones).
-    // A file listed may be gone by the time it is read (SQLite deletes
-    // `-wal` and `-shm` as the last connection closes): then its pages are
-    // in the database file, and the files are read again from the start.
-    let read_all = || -> Option<Vec<u8>> {
+    // The files are read under SQLite's exclusive lock: while this
+    // connection holds it, no other connection (one still closing, a
+    // checkpoint) can write to them, so the bytes read are one state.
+    let bytes = {
+        use sqlx::ConnectOptions;
+        let mut locked = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("tayori.db"))
+            .locking_mode(sqlx::sqlite::SqliteLockingMode::Exclusive)
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .connect()
+            .await
+            .expect("open the database alone");
+        let mut tx = sqlx::Connection::begin_with(&mut locked, "BEGIN EXCLUSIVE")
+            .await
+            .expect("take the exclusive lock");
         let mut bytes = Vec::new();
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let path = entry.unwrap().path();
-            if path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("tayori.db")
-            {
-                match std::fs::read(&path) {
-                    Ok(read) => bytes.extend(read),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-                    Err(e) => panic!("reading {}: {e}", path.display()),
-                }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("tayori.db") {
+                bytes.extend(std::fs::read(&path).unwrap_or_else(|e| panic!("reading {name}: {e}")));
             }
         }
-        Some(bytes)
+        // Something is read: the lock is held, not just asked for.
+        let tenants: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(tenants, 1);
+        tx.rollback().await.unwrap();
+        sqlx::Connection::close(locked).await.unwrap();
+        bytes
     };
-    let bytes = (0..100)
-        .find_map(|_| read_all())
-        .expect("the database files stay put long enough to be read");
     let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(
         has("visible-endpoint"),
