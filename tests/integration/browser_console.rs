@@ -9,22 +9,17 @@
 //! changes nothing, and a staff member of one tenant gets the 404 of a
 //! missing tenant on every page of another.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use chrono::Duration;
 use fantoccini::Locator;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tayori_console::text::Lang;
 
 use crate::support::browser::Browser;
+use crate::support::console::*;
 use crate::support::host::{Host, TENANT, TENANT_NAME, born_five_days_ago};
 use crate::support::platforms::line::FakeLine;
-
-/// Every account's password in these tests.
-const PASSWORD: &str = "a long enough passphrase";
 
 fn ja() -> &'static tayori_console::text::Texts {
     Lang::Ja.texts()
@@ -32,193 +27,6 @@ fn ja() -> &'static tayori_console::text::Texts {
 
 fn en() -> &'static tayori_console::text::Texts {
     Lang::En.texts()
-}
-
-/// A plain HTTP client of the console that keeps its cookies and does not
-/// follow redirects.
-struct Agent {
-    base: String,
-    http: reqwest::Client,
-    cookies: Mutex<BTreeMap<String, String>>,
-}
-
-/// An answer: status, body, `Location`.
-struct Answer {
-    status: StatusCode,
-    body: String,
-    location: Option<String>,
-}
-
-impl Agent {
-    fn new(host: &Host) -> Self {
-        Self {
-            base: host.server.url(""),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("a client"),
-            cookies: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&self, headers: &HeaderMap) {
-        let mut jar = self.cookies.lock().unwrap();
-        for set in headers.get_all(SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attributes.contains("Max-Age=0") {
-                jar.remove(name);
-            } else {
-                jar.insert(name.to_string(), value.to_string());
-            }
-        }
-    }
-
-    async fn answer(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("the console answers");
-        self.keep(response.headers());
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .map(|l| l.to_str().unwrap().to_string());
-        Answer {
-            status: response.status(),
-            location,
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.answer(self.http.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        self.answer(self.http.post(format!("{}{path}", self.base)).form(form))
-            .await
-    }
-
-    /// The page's CSRF field.
-    async fn csrf(&self, path: &str) -> String {
-        let page = self.get(path).await;
-        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
-        between(&page.body, "name=\"csrf\" value=\"", "\"")
-    }
-}
-
-fn between(text: &str, start: &str, end: &str) -> String {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("no `{start}` in:\n{text}"))
-        + start.len();
-    let to = text[from..].find(end).expect("the end") + from;
-    text[from..to].to_string()
-}
-
-/// The path of a link to this host.
-fn path_of(host: &Host, link: &str) -> String {
-    link.strip_prefix(&host.server.url(""))
-        .unwrap_or_else(|| panic!("{link} is not on this host"))
-        .to_string()
-}
-
-/// The first operator, signed in through the first start's link.
-async fn first_operator(host: &Host) -> Agent {
-    let link = host
-        .server
-        .launched
-        .first_sign_in
-        .clone()
-        .expect("a first start's link");
-    let path = path_of(host, &link);
-    let op = Agent::new(host);
-    let csrf = op.csrf(&path).await;
-    let made = op
-        .post(
-            &path,
-            &[
-                ("csrf", &csrf),
-                ("name", "運営 太郎"),
-                ("email", "operator@example.jp"),
-                ("password", PASSWORD),
-                ("confirm", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
-    assert_eq!(made.location.as_deref(), Some("/operator"));
-    op
-}
-
-/// An invitation link made on the team page of `tenant`.
-async fn invite(host: &Host, by: &Agent, tenant: &str, email: &str) -> String {
-    let path = format!("/t/{tenant}/team");
-    let csrf = by.csrf(&path).await;
-    let made = by
-        .post(
-            &path,
-            &[
-                ("csrf", &csrf),
-                ("email", email),
-                ("permission", "dashboard"),
-                ("permission", "team"),
-            ],
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
-    let link = between(
-        &made.body,
-        "id=\"invite-link\" type=\"text\" readonly value=\"",
-        "\"",
-    );
-    path_of(host, &link)
-}
-
-/// A staff member who accepted `invitation`.
-async fn accept(host: &Host, invitation: &str) -> Agent {
-    let staff = Agent::new(host);
-    let csrf = staff.csrf(invitation).await;
-    let made = staff
-        .post(
-            invitation,
-            &[
-                ("csrf", &csrf),
-                ("name", "職員 花子"),
-                ("password", PASSWORD),
-                ("confirm", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
-    staff
-}
-
-async fn household(host: &Host, address: &str, child: Value) {
-    host.call(
-        Method::POST,
-        &format!("/v1/tenants/{TENANT}/subscribers"),
-        Some(json!({
-            "locale": "ja",
-            "contacts": [{"channel": "line", "address": address}],
-            "children": [child],
-        })),
-    )
-    .await;
 }
 
 /// A number shown on the page.
@@ -625,29 +433,6 @@ async fn console_staff_of_one_tenant_get_404_on_every_page_of_another() {
     assert!(!minato.body.contains("sneaky@example.jp"));
     // The operator reaches both.
     assert_eq!(op.get("/t/minato").await.status, StatusCode::OK);
-}
-
-/// An invitation link with these permissions, made on the team page of
-/// `tenant`.
-async fn invite_with(
-    host: &Host,
-    by: &Agent,
-    tenant: &str,
-    email: &str,
-    permissions: &[&str],
-) -> String {
-    let path = format!("/t/{tenant}/team");
-    let csrf = by.csrf(&path).await;
-    let mut form = vec![("csrf", csrf.as_str()), ("email", email)];
-    form.extend(permissions.iter().map(|p| ("permission", *p)));
-    let made = by.post(&path, &form).await;
-    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
-    let link = between(
-        &made.body,
-        "id=\"invite-link\" type=\"text\" readonly value=\"",
-        "\"",
-    );
-    path_of(host, &link)
 }
 
 /// A household on LINE made through the API: its id.

@@ -6,6 +6,8 @@ pub mod api;
 pub mod browser;
 /// A parent in the LINE chat: webhooks in, the host's answers out.
 pub mod chat;
+/// The console over plain HTTP: an agent with cookies, the first operator, invitations.
+pub mod console;
 pub mod fake;
 /// The host end to end: a manual clock, a tenant with the demo catalog.
 pub mod host;
