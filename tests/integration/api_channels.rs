@@ -371,3 +371,53 @@ async fn a_host_with_the_wrong_key_refuses_to_start() {
     );
     drop(dir);
 }
+
+/// A channel paused by hand says why and since when, keeps its config and
+/// secrets, and resumes; a blank reason is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_is_paused_with_a_reason_and_resumed() {
+    on_each_engine(|api| async move {
+        api.upload_echo().await;
+        api.tenant("otaru").await;
+        let (status, _) = send(put(&api, "otaru", "line", json!({
+            "plugin": "echo", "config": {"endpoint": "http://127.0.0.1:9/x", "token": SECRET}
+        })))
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let pause = |body: Value| {
+            api.op(Method::POST, "/v1/tenants/otaru/channels/line/pause")
+                .json(&body)
+        };
+
+        for (body, expected) in [
+            (json!({"reason": "  "}), "reason: must not be empty"),
+            (json!({"reason": "x".repeat(201)}), "reason: must be at most 200 characters"),
+        ] {
+            let (status, answer) = send(pause(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+            assert!(error(&answer).1.starts_with(expected), "{answer}");
+        }
+        let (_, line) = send(api.op(Method::GET, "/v1/tenants/otaru/channels/line")).await;
+        assert_eq!(line["paused"], Value::Null, "a refused pause changed nothing");
+
+        let (status, paused) = send(pause(json!({"reason": "トークンの更新中"}))).await;
+        assert_eq!(status, StatusCode::OK, "{paused}");
+        assert_eq!(paused["paused"]["reason"], "トークンの更新中");
+        assert_eq!(paused["config"]["token"], "<redacted>");
+        assert_eq!(paused["secrets_set"], json!(["token"]));
+        let since = paused["paused"]["since"].clone();
+        // Paused again: the new reason, the first `since`.
+        let (_, again) = send(pause(json!({"reason": "確認中"}))).await;
+        assert_eq!(again["paused"]["reason"], "確認中");
+        assert_eq!(again["paused"]["since"], since);
+
+        let (status, resumed) = send(api.op(Method::POST, "/v1/tenants/otaru/channels/line/resume")).await;
+        assert_eq!(status, StatusCode::OK, "{resumed}");
+        assert_eq!(resumed["paused"], Value::Null);
+        assert_eq!(resumed["secrets_set"], json!(["token"]));
+
+        let (status, _) = send(api.op(Method::POST, "/v1/tenants/otaru/channels/none/resume")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

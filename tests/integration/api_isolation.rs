@@ -39,6 +39,12 @@ fn endpoints(b_due: &str) -> Vec<(Method, &'static str, Option<Value>)> {
             Some(json!({"plugin": "echo", "config": {"endpoint": "http://127.0.0.1:9/stolen"}})),
         ),
         (M::DELETE, "/v1/tenants/{tenant}/channels/{channel}", None),
+        (
+            M::POST,
+            "/v1/tenants/{tenant}/channels/{channel}/pause",
+            Some(json!({"reason": "stolen"})),
+        ),
+        (M::POST, "/v1/tenants/{tenant}/channels/{channel}/resume", None),
         (M::GET, "/v1/tenants/{tenant}/subscribers", None),
         (
             M::POST,

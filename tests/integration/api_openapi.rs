@@ -33,6 +33,8 @@ const ROUTES: &[&str] = &[
     "PUT /v1/tenants/{tenant}/texts",
     "GET /v1/tenants/{tenant}/channels/{channel}",
     "DELETE /v1/tenants/{tenant}/channels/{channel}",
+    "POST /v1/tenants/{tenant}/channels/{channel}/pause",
+    "POST /v1/tenants/{tenant}/channels/{channel}/resume",
     "POST /v1/tenants/{tenant}/subscribers",
     "GET /v1/tenants/{tenant}/subscribers",
     "GET /v1/tenants/{tenant}/subscribers/counts",

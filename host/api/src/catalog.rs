@@ -58,6 +58,7 @@ impl From<Problem> for ApiError {
 }
 
 /// Whether `text` would render in a delivery (the renderer's own check).
+#[cfg(test)]
 pub(crate) fn template(what: &str, text: &str) -> ApiResult<()> {
     tayori_scheduler::render::Renderer::default()
         .check(text)
@@ -432,14 +433,89 @@ pub struct TenantMessageBody {
     pub content: BTreeMap<String, ContentFile>,
 }
 
-fn target(kind: &str, key: &str) -> ApiResult<InsertTarget> {
+/// An insert's target from its path: `message` or `stage` and the key.
+pub fn insert_target(kind: &str, key: &str) -> Option<InsertTarget> {
     match kind {
-        "message" => Ok(InsertTarget::Message(key.to_string())),
-        "stage" => Ok(InsertTarget::Stage(key.to_string())),
-        other => Err(ApiError::not_found(format!(
-            "insert kind `{other}` (use `message` or `stage`)"
-        ))),
+        "message" => Some(InsertTarget::Message(key.to_string())),
+        "stage" => Some(InsertTarget::Stage(key.to_string())),
+        _ => None,
     }
+}
+
+fn target(kind: &str, key: &str) -> ApiResult<InsertTarget> {
+    insert_target(kind, key).ok_or_else(|| {
+        ApiError::not_found(format!("insert kind `{kind}` (use `message` or `stage`)"))
+    })
+}
+
+/// A local insert as every front takes it (the API's PUT and the
+/// console's editor): its target is a catalog message, or a stage of the
+/// catalog or of the tenant's own messages; each locale's text is a
+/// template the renderer takes; at least one locale. `Ok(Err(_))`: what
+/// is wrong, nothing stored.
+pub async fn checked_insert(
+    store: &dyn tayori_core::Store,
+    tenant: &str,
+    target: InsertTarget,
+    written: &BTreeMap<String, String>,
+) -> Result<Result<LocalInsert, Problem>, tayori_core::StoreError> {
+    let catalog = store.catalog_messages(None).await?;
+    let exists = match &target {
+        InsertTarget::Message(id) => catalog.iter().any(|m| &m.id == id),
+        InsertTarget::Stage(stage) => {
+            catalog.iter().any(|m| m.stage.as_ref() == Some(stage))
+                || store
+                    .tenant_messages(tenant)
+                    .await?
+                    .iter()
+                    .any(|m| m.stage.as_ref() == Some(stage))
+        }
+    };
+    let (kind, key) = (target.kind(), target.key());
+    if !exists {
+        return Ok(Err(Problem::new(
+            kind,
+            format!("no catalog {kind} `{key}`"),
+        )));
+    }
+    let renderer = tayori_scheduler::render::Renderer::default();
+    let mut content = BTreeMap::new();
+    for (locale, text) in written {
+        let parsed: Locale = match locale.parse() {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(Problem::new("content", format!("{e}")))),
+        };
+        if let Err(e) = renderer.check(text) {
+            return Ok(Err(Problem::new(format!("content.{locale}"), e)));
+        }
+        content.insert(parsed, text.clone());
+    }
+    if content.is_empty() {
+        return Ok(Err(Problem::new(
+            "content",
+            "give the text in at least one locale",
+        )));
+    }
+    Ok(Ok(LocalInsert { target, content }))
+}
+
+/// A tenant's own message as every front takes it (the API's PUT and the
+/// console's editor): the domain's check with the renderer's.
+pub fn checked_tenant_message(
+    id: &str,
+    stage: Option<&str>,
+    rule: &Value,
+    content: &BTreeMap<String, ContentFile>,
+) -> Result<TenantMessage, Problem> {
+    let renderer = tayori_scheduler::render::Renderer::default();
+    let (rule, content) =
+        catalog_file::tenant_message(id, stage, rule, content, &|t| renderer.check(t))?;
+    Ok(TenantMessage {
+        rule,
+        content,
+        id: id.to_string(),
+        stage: stage.map(str::to_string),
+    })
 }
 
 /// A tenant's local inserts.
@@ -478,40 +554,7 @@ async fn put_insert(
 ) -> ApiResult<Json<InsertView>> {
     crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
     let target = target(&kind, &key)?;
-    let catalog = state.store.catalog_messages(None).await?;
-    let exists = match &target {
-        InsertTarget::Message(id) => catalog.iter().any(|m| &m.id == id),
-        InsertTarget::Stage(stage) => {
-            catalog.iter().any(|m| m.stage.as_ref() == Some(stage))
-                || state
-                    .store
-                    .tenant_messages(&tenant)
-                    .await?
-                    .iter()
-                    .any(|m| m.stage.as_ref() == Some(stage))
-        }
-    };
-    if !exists {
-        return Err(ApiError::invalid(
-            kind.as_str(),
-            format!("no catalog {kind} `{key}`"),
-        ));
-    }
-    let mut content = BTreeMap::new();
-    for (locale, text) in &body.content {
-        let parsed: Locale = locale
-            .parse()
-            .map_err(|e| ApiError::invalid("content", e))?;
-        template(&format!("content.{locale}"), text)?;
-        content.insert(parsed, text.clone());
-    }
-    if content.is_empty() {
-        return Err(ApiError::invalid(
-            "content",
-            "give the text in at least one locale",
-        ));
-    }
-    let insert = LocalInsert { target, content };
+    let insert = checked_insert(state.store.as_ref(), &tenant, target, &body.content).await??;
     state.store.put_local_insert(&tenant, &insert).await?;
     state.scheduler.changed(Some(&tenant));
     Ok(Json(insert.into()))
@@ -571,20 +614,7 @@ async fn put_tenant_message(
     Json422(body): Json422<TenantMessageBody>,
 ) -> ApiResult<Json<TenantMessageView>> {
     crate::tenants::visible_tenant(&state, &principal, &tenant).await?;
-    let renderer = tayori_scheduler::render::Renderer::default();
-    let (rule, content) = catalog_file::tenant_message(
-        &id,
-        body.stage.as_deref(),
-        &body.rule,
-        &body.content,
-        &|t| renderer.check(t),
-    )?;
-    let message = TenantMessage {
-        rule,
-        content,
-        id,
-        stage: body.stage,
-    };
+    let message = checked_tenant_message(&id, body.stage.as_deref(), &body.rule, &body.content)?;
     state.store.put_tenant_message(&tenant, &message).await?;
     state.scheduler.changed(Some(&tenant));
     Ok(Json(message.into()))

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tayori_core::{Delivery, DeliveryFilter, DeliverySource, OutboxStatus};
-use tayori_scheduler::{Audience, NewBroadcast, preview::PreviewItem};
+use tayori_scheduler::preview::PreviewItem;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,54 +101,10 @@ async fn create_broadcast(
     Json422(body): Json422<CreateBroadcast>,
 ) -> ApiResult<(StatusCode, Json<BroadcastView>)> {
     principal.require_tenant(&tenant)?;
-    let text = body.content.body.trim();
-    if text.is_empty() {
-        return Err(ApiError::invalid("content.body", "must not be empty"));
-    }
-    if body.content.body.chars().count() > MAX_BROADCAST_BODY {
-        return Err(ApiError::invalid(
-            "content.body",
-            format!("must be at most {MAX_BROADCAST_BODY} characters"),
-        ));
-    }
-    let audience: Audience = serde_json::from_value(body.audience.clone())
-        .map_err(|e| ApiError::invalid("audience", e))?;
-    for r in &audience.child_age_months {
-        if r.to.is_some_and(|to| to <= r.from) {
-            return Err(ApiError::invalid(
-                "audience.child_age_months",
-                format!(
-                    "`to` ({}) must be greater than `from` ({})",
-                    r.to.unwrap_or(0),
-                    r.from
-                ),
-            ));
-        }
-    }
-    if !audience.channels.is_empty() {
-        let channels = state.store.channels(&tenant).await?;
-        for c in &audience.channels {
-            if !channels.iter().any(|x| &x.name == c) {
-                return Err(ApiError::invalid(
-                    "audience.channels",
-                    format!("tenant `{tenant}` has no channel `{c}`"),
-                ));
-            }
-        }
-    }
-    let (broadcast, _) = state
-        .scheduler
-        .broadcast(
-            &tenant,
-            NewBroadcast {
-                subject: body.content.subject.filter(|s| !s.is_empty()),
-                body: body.content.body,
-                audience,
-                audience_json: body.audience,
-                send_at: body.send_at,
-            },
-        )
-        .await?;
+    let channels = state.store.channels(&tenant).await?;
+    let request = crate::broadcasts::check_broadcast(body, &channels)
+        .map_err(|p| ApiError::invalid(p.field(), p.message(&tenant)))?;
+    let (broadcast, _) = state.scheduler.broadcast(&tenant, request).await?;
     tracing::info!(%tenant, id = %broadcast.id, deliveries = broadcast.deliveries, "broadcast created");
     Ok((StatusCode::CREATED, Json(broadcast.into())))
 }

@@ -5,9 +5,10 @@
 
 pub mod auth;
 pub mod birth_question;
-mod catalog;
+pub mod broadcasts;
+pub mod catalog;
 mod channel_setup;
-mod channels;
+pub mod channels;
 mod deliveries;
 mod document;
 pub mod error;

@@ -12,6 +12,20 @@
 //! - `GET /t/{tenant}/support`, `GET /t/{tenant}/support/{subscriber}`,
 //!   `POST /t/{tenant}/support/{subscriber}/stop`: the support desk (find a
 //!   household, read its contacts, children, history and schedule, stop it).
+//! - `GET|POST /t/{tenant}/broadcasts`, `GET|POST /t/{tenant}/broadcasts/new`,
+//!   `GET /t/{tenant}/broadcasts/{id}`, `POST /t/{tenant}/broadcasts/{id}/cancel`:
+//!   broadcasts (an audience by stage and channel, now or at a time; the
+//!   count, a sample and a preview per channel before a confirmed send;
+//!   progress by status; cancelling the waiting deliveries).
+//! - `GET /t/{tenant}/channels` (and `/new`, `/{channel}`, its `pause`,
+//!   `resume` and `test`): the tenant's platforms, a config form made from
+//!   the plugin's JSON Schema with write-only secrets (the API's own put),
+//!   pause and resume, a test send to a staff address.
+//! - `GET /t/{tenant}/content`, `GET|POST /t/{tenant}/content/inserts/{kind}/{key}`
+//!   (and its `delete`), `GET|POST /t/{tenant}/content/new-message` and
+//!   `/t/{tenant}/content/messages/{id}` (and its `delete`): local content,
+//!   the tenant's inserts and own messages, with the API's checks and a
+//!   preview through the dispatcher's renderer per locale and channel.
 //! - `GET /operator`: every tenant, paged (operators only).
 //! - `GET|POST /invite/{token}` and `/first/{token}`: an invitation (the
 //!   first start's link makes the first operator).
@@ -29,6 +43,7 @@ pub mod chart;
 pub mod csrf;
 mod pages;
 mod routes;
+pub mod schema_form;
 pub mod text;
 
 use std::net::IpAddr;

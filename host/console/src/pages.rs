@@ -54,6 +54,12 @@ impl Pages {
             ("team.html", include_str!("../templates/team.html")),
             ("audit.html", include_str!("../templates/audit.html")),
             ("support.html", include_str!("../templates/support.html")),
+            ("channels.html", include_str!("../templates/channels.html")),
+            (
+                "broadcasts.html",
+                include_str!("../templates/broadcasts.html"),
+            ),
+            ("content.html", include_str!("../templates/content.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));

@@ -39,6 +39,8 @@ const TENANTS_PER_PAGE: usize = 50;
 const AUDIT_PER_PAGE: u32 = 50;
 /// The largest form accepted.
 const MAX_FORM_BODY: usize = 16 * 1024;
+/// The largest channel config form accepted.
+const MAX_CHANNEL_FORM_BODY: usize = 2 * 1024 * 1024;
 /// The content security policy: this origin's style sheet, no script.
 const CSP: &str = "default-src 'self'; script-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /// A session is written again when it was last seen longer ago than this.
@@ -58,6 +60,52 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/t/{tenant}/support", get(support_search))
         .route("/t/{tenant}/support/{subscriber}", get(support_household))
         .route("/t/{tenant}/support/{subscriber}/stop", post(support_stop))
+        .route("/t/{tenant}/content", get(content_list))
+        .route(
+            "/t/{tenant}/content/inserts/{kind}/{key}",
+            get(insert_page).post(insert_post),
+        )
+        .route(
+            "/t/{tenant}/content/inserts/{kind}/{key}/delete",
+            get(insert_delete_page).post(insert_delete),
+        )
+        .route(
+            "/t/{tenant}/content/new-message",
+            get(own_new_page).post(own_new_post),
+        )
+        .route(
+            "/t/{tenant}/content/messages/{id}",
+            get(own_page).post(own_post),
+        )
+        .route(
+            "/t/{tenant}/content/messages/{id}/delete",
+            get(own_delete_page).post(own_delete),
+        )
+        .route(
+            "/t/{tenant}/broadcasts",
+            get(broadcasts_list).post(broadcast_create),
+        )
+        .route(
+            "/t/{tenant}/broadcasts/new",
+            get(broadcast_new).post(broadcast_check),
+        )
+        .route("/t/{tenant}/broadcasts/{broadcast}", get(broadcast_page))
+        .route(
+            "/t/{tenant}/broadcasts/{broadcast}/cancel",
+            post(broadcast_cancel),
+        )
+        .route("/t/{tenant}/channels", get(channels_page))
+        .route("/t/{tenant}/channels/new", get(channel_new))
+        .route(
+            "/t/{tenant}/channels/{channel}",
+            get(channel_page)
+                .post(channel_save)
+                // A config may carry a picture (LINE's rich menu, 1 MB as base64).
+                .layer(DefaultBodyLimit::max(MAX_CHANNEL_FORM_BODY)),
+        )
+        .route("/t/{tenant}/channels/{channel}/pause", post(channel_pause))
+        .route("/t/{tenant}/channels/{channel}/resume", post(channel_resume))
+        .route("/t/{tenant}/channels/{channel}/test", post(channel_test))
         .route("/invite/{token}", get(accept_page).post(accept_post))
         .route("/first/{token}", get(accept_page).post(accept_post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BODY))
@@ -365,6 +413,15 @@ impl Inner {
                     item(format!("/t/{id}"), t.nav_dashboard);
                     item(format!("/t/{id}/support"), t.nav_support);
                 }
+                if s.account.may(&id, Permission::Broadcasts) {
+                    item(format!("/t/{id}/broadcasts"), t.nav_broadcasts);
+                }
+                if s.account.may(&id, Permission::Content) {
+                    item(format!("/t/{id}/content"), t.nav_content);
+                }
+                if s.account.may(&id, Permission::Channels) {
+                    item(format!("/t/{id}/channels"), t.nav_channels);
+                }
                 if s.account.may(&id, Permission::Team) {
                     item(format!("/t/{id}/team"), t.nav_team);
                     item(format!("/t/{id}/audit"), t.nav_audit);
@@ -579,6 +636,9 @@ macro_rules! signed_or_sign_in {
 
 mod accept;
 mod audit;
+mod broadcasts;
+mod channels;
+mod content;
 mod dashboard;
 mod operator;
 mod sign_in;
@@ -587,6 +647,9 @@ mod team;
 
 use accept::*;
 use audit::*;
+use broadcasts::*;
+use channels::*;
+use content::*;
 use dashboard::*;
 use operator::*;
 use sign_in::*;
@@ -635,6 +698,9 @@ mod tests {
             "team.html",
             "audit.html",
             "support.html",
+            "channels.html",
+            "content.html",
+            "broadcasts.html",
         ] {
             let html = pages.render(name, context! { t => Lang::En.texts(), title => "T" });
             assert!(html.contains("<h1>T</h1>"), "{name}: {html}");

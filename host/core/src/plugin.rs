@@ -386,6 +386,28 @@ pub fn is_valid_plugin_id(id: &str) -> bool {
         && !id.starts_with('-')
 }
 
+/// The manifest's hosts that are the platform's own: named hosts on one
+/// port, not a loopback address and not any port (the entries a plugin
+/// lists for sandboxes and fakes). What a channel made by a tenant's staff
+/// may reach until the operator approves more.
+pub fn platform_hosts(manifest_hosts: &[String]) -> Vec<String> {
+    manifest_hosts
+        .iter()
+        .filter(|entry| match parse_host_entry(entry) {
+            Ok((host, Some(_))) => {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let loopback = host
+                    .parse::<std::net::IpAddr>()
+                    .map(|ip| ip.is_loopback() || ip.is_unspecified())
+                    .unwrap_or(false);
+                !loopback && host != "localhost" && !host.ends_with(".localhost")
+            }
+            _ => false,
+        })
+        .cloned()
+        .collect()
+}
+
 /// Parses a host entry (`host`, `host:port` or `host:*`) into `(host, port)`,
 /// where a port of `None` means any port (`host:*`) and a missing port means
 /// 443. IPv6 literals are written `[::1]:8080`.
@@ -450,6 +472,26 @@ pub fn parse_host_entry(entry: &str) -> Result<(String, Option<u16>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_platform_hosts_leave_out_loopback_and_any_port() {
+        let hosts: Vec<String> = [
+            "api.line.me",
+            "api-data.line.me:443",
+            "127.0.0.1:*",
+            "localhost:*",
+            "[::1]:8080",
+            "127.0.0.1:9000",
+            "dev.localhost:443",
+            "mail.example.jp:*",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            platform_hosts(&hosts),
+            ["api.line.me", "api-data.line.me:443"]
+        );
+    }
 
     #[test]
     fn host_entries() {

@@ -420,6 +420,18 @@ pub trait OutboxStore: Send + Sync {
     ) -> StoreResult<Planned>;
     /// A broadcast of the tenant.
     async fn broadcast(&self, tenant_id: &str, id: &str) -> StoreResult<Broadcast>;
+    /// The tenant's latest broadcasts, newest first, at most `limit`.
+    async fn broadcasts(&self, tenant_id: &str, limit: u32) -> StoreResult<Vec<Broadcast>>;
+    /// A broadcast's deliveries by status: `(status, count)`, by status.
+    /// `NotFound` when the tenant has no such broadcast.
+    async fn broadcast_progress(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Vec<(String, u64)>>;
+    /// Cancels a broadcast's open (pending or held) deliveries; answers
+    /// how many. `NotFound` when the tenant has no such broadcast.
+    async fn cancel_broadcast(&self, tenant_id: &str, id: &str) -> StoreResult<u64>;
     /// Claims up to `limit` pending deliveries due at `now`, oldest first,
     /// putting them in flight until `lease_until` with a new fencing token
     /// each; the other pending members of a claimed row's kept batch come

@@ -73,6 +73,53 @@ fn completed_months(from: NaiveDate, to: NaiveDate) -> i64 {
     m
 }
 
+/// The members in the audience on `send_day`: the one matching of a
+/// broadcast's deliveries and of its count before sending ([`reach`]).
+pub fn matching<'a>(
+    audience: &'a Audience,
+    members: &'a [AudienceMember],
+    send_day: NaiveDate,
+) -> impl Iterator<Item = &'a AudienceMember> + 'a {
+    members
+        .iter()
+        .filter(move |m| audience.includes(m, send_day))
+}
+
+/// Who a broadcast would reach, counted before it is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Households (subscribers) with at least one contact in the audience.
+    pub households: u64,
+    /// Contacts: the deliveries the broadcast would make.
+    pub contacts: u64,
+    /// Contacts per channel, by channel name.
+    pub by_channel: std::collections::BTreeMap<String, u64>,
+    /// The first few households reached (subscriber ids, in the store's
+    /// order).
+    pub sample: Vec<String>,
+}
+
+/// Counts the audience among `members` on `send_day`, keeping up to
+/// `sample` household ids.
+pub fn reach(
+    audience: &Audience,
+    members: &[AudienceMember],
+    send_day: NaiveDate,
+    sample: usize,
+) -> Reach {
+    let mut r = Reach::default();
+    let mut households = std::collections::BTreeSet::new();
+    for m in matching(audience, members, send_day) {
+        r.contacts += 1;
+        *r.by_channel.entry(m.channel.clone()).or_default() += 1;
+        if households.insert(m.subscriber_id.as_str()) && r.sample.len() < sample {
+            r.sample.push(m.subscriber_id.clone());
+        }
+    }
+    r.households = households.len() as u64;
+    r
+}
+
 /// The deliveries of a broadcast to the members of its audience.
 pub fn deliveries(
     tenant: &Tenant,
@@ -83,9 +130,7 @@ pub fn deliveries(
 ) -> Vec<NewDelivery> {
     let due_at = broadcast.send_at.timestamp_millis();
     let expires_at = due_at + i64::from(tenant.lateness_window_minutes.max(1)) * 60_000;
-    members
-        .iter()
-        .filter(|m| audience.includes(m, send_day))
+    matching(audience, members, send_day)
         .map(|m| NewDelivery {
             key: keys::broadcast(&tenant.id, &broadcast.id, &m.contact_id),
             tenant_id: tenant.id.clone(),
@@ -180,5 +225,20 @@ mod tests {
         assert!(email_only.includes(&toddler, day));
         assert!(!email_only.includes(&baby, day));
         assert!(serde_json::from_str::<Audience>(r#"{"pregant": true}"#).is_err());
+        let members = [
+            expecting.clone(),
+            baby.clone(),
+            toddler.clone(),
+            nobody.clone(),
+        ];
+        let r = reach(&under_one, &members, day, 5);
+        assert_eq!((r.households, r.contacts), (1, 1));
+        assert_eq!(r.by_channel.get("line"), Some(&1));
+        let all = reach(&everyone, &members, day, 5);
+        assert_eq!(
+            (all.households, all.contacts),
+            (1, 4),
+            "one subscriber id `s`"
+        );
     }
 }

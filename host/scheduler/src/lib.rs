@@ -24,7 +24,7 @@ pub mod render;
 pub mod senders;
 pub mod unsubscribe;
 
-pub use broadcast::{Audience, MonthRange};
+pub use broadcast::{Audience, MonthRange, Reach};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::{
     DispatchConfig, Dispatched, Dispatcher, SendError, SendLimits, Sender, Senders,
@@ -325,6 +325,28 @@ impl Scheduler {
         };
         self.dispatcher.wake();
         Ok((b, planned))
+    }
+
+    /// Who a broadcast to `audience` at `send_at` (`None`: now) would
+    /// reach, with up to `sample` households: the same matching as
+    /// [`broadcast`](Self::broadcast), creating nothing.
+    pub async fn reach(
+        &self,
+        tenant_id: &str,
+        audience: &Audience,
+        send_at: Option<DateTime<Utc>>,
+        sample: usize,
+    ) -> Result<Reach, StoreError> {
+        let tenant = self.store.tenant(tenant_id).await?;
+        let now = self.clock.now();
+        let send_at = send_at.unwrap_or(now).max(now);
+        let members = self.store.audience(&tenant.id).await?;
+        Ok(broadcast::reach(
+            audience,
+            &members,
+            broadcast::send_day(&tenant, send_at),
+            sample,
+        ))
     }
 
     /// What the schedule would send (see [`preview`]).

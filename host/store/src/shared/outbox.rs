@@ -274,6 +274,21 @@ struct BroadcastRow {
     created_at: i64,
 }
 
+impl BroadcastRow {
+    fn into_broadcast(self) -> Broadcast {
+        Broadcast {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            subject: self.subject,
+            body: self.body,
+            audience: self.audience.0,
+            send_at: from_millis(self.send_at),
+            deliveries: u64::try_from(self.deliveries).unwrap_or_default(),
+            created_at: from_millis(self.created_at),
+        }
+    }
+}
+
 /// Cancels the open (pending or held) deliveries matching `filter` (a
 /// condition on `deliveries` after `tenant_id = $1 AND `, binding from `$4`).
 pub(super) async fn cancel_open(
@@ -894,16 +909,68 @@ impl OutboxStore for Engine {
         .await
         .db()?
         .ok_or_else(|| StoreError::NotFound(format!("broadcast `{id}` of tenant `{tenant_id}`")))?;
-        Ok(Broadcast {
-            id: row.id,
-            tenant_id: row.tenant_id,
-            subject: row.subject,
-            body: row.body,
-            audience: row.audience.0,
-            send_at: from_millis(row.send_at),
-            deliveries: u64::try_from(row.deliveries).unwrap_or_default(),
-            created_at: from_millis(row.created_at),
-        })
+        Ok(row.into_broadcast())
+    }
+
+    async fn broadcasts(&self, tenant_id: &str, limit: u32) -> StoreResult<Vec<Broadcast>> {
+        let rows: Vec<BroadcastRow> = sqlx::query_as(
+            "SELECT id, tenant_id, subject, body, audience, send_at, deliveries, created_at \
+             FROM broadcasts WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(tenant_id)
+        .bind(i64::from(limit.clamp(1, tayori_core::MAX_PAGE_LIMIT)))
+        .fetch_all(self.reader())
+        .await
+        .db()?;
+        Ok(rows.into_iter().map(BroadcastRow::into_broadcast).collect())
+    }
+
+    async fn broadcast_progress(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        self.broadcast(tenant_id, id).await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM deliveries WHERE tenant_id = $1 AND broadcast_id = $2 \
+             GROUP BY status ORDER BY status",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_all(self.reader())
+        .await
+        .db()?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, n)| (s, u64::try_from(n).unwrap_or_default()))
+            .collect())
+    }
+
+    async fn cancel_broadcast(&self, tenant_id: &str, id: &str) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM broadcasts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "broadcast `{id}` of tenant `{tenant_id}`"
+            )));
+        }
+        let cancelled = cancel_open(
+            &mut tx,
+            tenant_id,
+            "broadcast_id",
+            &[id.to_string()],
+            "",
+            "the broadcast was cancelled",
+        )
+        .await?;
+        tx.commit().await.db()?;
+        Ok(cancelled)
     }
 
     async fn claim(&self, now: i64, lease_until: i64, limit: u32) -> StoreResult<Claim> {

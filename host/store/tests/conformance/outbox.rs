@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tayori_core::{
     Broadcast, ChannelSpec, Complete, Completion, ContactStatus, DeliveryFilter, DeliverySource,
-    NewDelivery, OutboxStatus, PageRequest, PlanState, Store, Subscriber,
+    NewDelivery, OutboxStatus, PageRequest, PlanState, Store, StoreError, Subscriber,
 };
 
 use super::harness::{d, household, tenant};
@@ -886,9 +886,38 @@ pub async fn broadcasts_store_their_deliveries(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(list.items.len(), 2);
+    // Listed newest first, with its progress by status.
+    let listed = store.broadcasts("minato", 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, "b1");
+    assert_eq!(listed[0].deliveries, 2);
+    assert_eq!(
+        store.broadcast_progress("minato", "b1").await.unwrap(),
+        vec![("pending".to_string(), 2)]
+    );
+    // Cancelling ends its open deliveries, once.
+    assert_eq!(store.cancel_broadcast("minato", "b1").await.unwrap(), 2);
+    assert_eq!(store.cancel_broadcast("minato", "b1").await.unwrap(), 0);
+    assert_eq!(
+        store.broadcast_progress("minato", "b1").await.unwrap(),
+        vec![("cancelled".to_string(), 2)]
+    );
+    assert!(matches!(
+        store.cancel_broadcast("minato", "nope").await,
+        Err(StoreError::NotFound(_))
+    ));
     // Another tenant sees neither the broadcast nor its deliveries.
     tenant(&store, "otaru").await;
     assert!(store.broadcast("otaru", "b1").await.is_err());
+    assert!(store.broadcasts("otaru", 10).await.unwrap().is_empty());
+    assert!(matches!(
+        store.broadcast_progress("otaru", "b1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.cancel_broadcast("otaru", "b1").await,
+        Err(StoreError::NotFound(_))
+    ));
     assert!(
         store
             .deliveries("otaru", &DeliveryFilter::default(), &PageRequest::default())
