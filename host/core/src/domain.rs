@@ -21,6 +21,7 @@ pub mod inbound;
 pub mod link;
 pub mod registration;
 pub mod subscriber;
+pub mod subscriber_rules;
 pub mod tenant;
 pub mod token;
 

@@ -12,15 +12,9 @@ use serde_json::{Value, json};
 use super::{Remote, read_input};
 use crate::client::Client;
 
-/// Why a child or a household stops (the API's `reason`).
-const STOP_REASONS: [&str; 6] = [
-    "pregnancy_loss",
-    "child_loss",
-    "unsubscribed",
-    "moved_away",
-    "duplicate",
-    "other",
-];
+// Why a child or a household stops (the API's `reason`): the domain's
+// list, so the CLI offers exactly what the API takes.
+use tayori_core::domain::subscriber_rules::STOP_REASONS;
 
 #[derive(Subcommand)]
 pub(super) enum SubscribersCommand {
@@ -98,7 +92,7 @@ pub(super) enum SubscribersCommand {
         /// The child's id.
         #[arg(long)]
         child: String,
-        #[arg(long, value_parser = STOP_REASONS)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STOP_REASONS.iter().copied()))]
         reason: String,
         #[command(flatten)]
         remote: Remote,
@@ -109,7 +103,7 @@ pub(super) enum SubscribersCommand {
         id: String,
         #[arg(long)]
         tenant: String,
-        #[arg(long, value_parser = STOP_REASONS)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STOP_REASONS.iter().copied()))]
         reason: String,
         #[command(flatten)]
         remote: Remote,
