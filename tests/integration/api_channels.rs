@@ -185,7 +185,8 @@ async fn the_scheduler_gets_the_full_config_and_the_database_only_ciphertext() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if name.starts_with("tayori.db") {
-                bytes.extend(std::fs::read(&path).unwrap_or_else(|e| panic!("reading {name}: {e}")));
+                bytes
+                    .extend(std::fs::read(&path).unwrap_or_else(|e| panic!("reading {name}: {e}")));
             }
         }
         // Something is read: the lock is held, not just asked for.
@@ -379,9 +380,14 @@ async fn a_channel_is_paused_with_a_reason_and_resumed() {
     on_each_engine(|api| async move {
         api.upload_echo().await;
         api.tenant("otaru").await;
-        let (status, _) = send(put(&api, "otaru", "line", json!({
-            "plugin": "echo", "config": {"endpoint": "http://127.0.0.1:9/x", "token": SECRET}
-        })))
+        let (status, _) = send(put(
+            &api,
+            "otaru",
+            "line",
+            json!({
+                "plugin": "echo", "config": {"endpoint": "http://127.0.0.1:9/x", "token": SECRET}
+            }),
+        ))
         .await;
         assert_eq!(status, StatusCode::CREATED);
         let pause = |body: Value| {
@@ -391,14 +397,21 @@ async fn a_channel_is_paused_with_a_reason_and_resumed() {
 
         for (body, expected) in [
             (json!({"reason": "  "}), "reason: must not be empty"),
-            (json!({"reason": "x".repeat(201)}), "reason: must be at most 200 characters"),
+            (
+                json!({"reason": "x".repeat(201)}),
+                "reason: must be at most 200 characters",
+            ),
         ] {
             let (status, answer) = send(pause(body)).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
             assert!(error(&answer).1.starts_with(expected), "{answer}");
         }
         let (_, line) = send(api.op(Method::GET, "/v1/tenants/otaru/channels/line")).await;
-        assert_eq!(line["paused"], Value::Null, "a refused pause changed nothing");
+        assert_eq!(
+            line["paused"],
+            Value::Null,
+            "a refused pause changed nothing"
+        );
 
         let (status, paused) = send(pause(json!({"reason": "トークンの更新中"}))).await;
         assert_eq!(status, StatusCode::OK, "{paused}");
@@ -411,12 +424,14 @@ async fn a_channel_is_paused_with_a_reason_and_resumed() {
         assert_eq!(again["paused"]["reason"], "確認中");
         assert_eq!(again["paused"]["since"], since);
 
-        let (status, resumed) = send(api.op(Method::POST, "/v1/tenants/otaru/channels/line/resume")).await;
+        let (status, resumed) =
+            send(api.op(Method::POST, "/v1/tenants/otaru/channels/line/resume")).await;
         assert_eq!(status, StatusCode::OK, "{resumed}");
         assert_eq!(resumed["paused"], Value::Null);
         assert_eq!(resumed["secrets_set"], json!(["token"]));
 
-        let (status, _) = send(api.op(Method::POST, "/v1/tenants/otaru/channels/none/resume")).await;
+        let (status, _) =
+            send(api.op(Method::POST, "/v1/tenants/otaru/channels/none/resume")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     })
     .await;

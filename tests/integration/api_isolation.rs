@@ -44,7 +44,11 @@ fn endpoints(b_due: &str) -> Vec<(Method, &'static str, Option<Value>)> {
             "/v1/tenants/{tenant}/channels/{channel}/pause",
             Some(json!({"reason": "stolen"})),
         ),
-        (M::POST, "/v1/tenants/{tenant}/channels/{channel}/resume", None),
+        (
+            M::POST,
+            "/v1/tenants/{tenant}/channels/{channel}/resume",
+            None,
+        ),
         (M::GET, "/v1/tenants/{tenant}/subscribers", None),
         (
             M::POST,

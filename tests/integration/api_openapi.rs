@@ -318,3 +318,30 @@ async fn the_document_is_valid_openapi_3_and_covers_every_route() {
         (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
     );
 }
+
+#[test]
+fn the_dashboard_figures_and_the_yearly_births_are_documented() {
+    let doc = serde_json::to_value(tayori_api::openapi()).unwrap();
+    let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
+    let report = schema("MonthlyReport");
+    for field in [
+        "registrations_by_month",
+        "yearly_births",
+        "registration_rate",
+        "deliveries_by_day",
+        "failures",
+    ] {
+        assert!(
+            report.get(field).is_some(),
+            "MonthlyReport.{field}: {report}"
+        );
+    }
+    for name in ["TenantView", "CreateTenant", "UpdateTenant"] {
+        let births = &schema(name)["yearly_births"];
+        assert!(births.is_object(), "{name}.yearly_births");
+        if name != "TenantView" {
+            assert_eq!(births["minimum"].as_f64(), Some(1.0), "{name}: {births}");
+            assert_eq!(births["maximum"].as_f64(), Some(1e6), "{name}: {births}");
+        }
+    }
+}

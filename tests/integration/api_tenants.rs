@@ -22,6 +22,7 @@ async fn tenants_are_created_with_defaults_and_checked_settings() {
         assert_eq!(t["programs"], json!(["standard"]));
         assert_eq!(t["lateness_window_minutes"], 360);
         assert_eq!(t["quiet_hours"], json!(null));
+        assert_eq!(t["yearly_births"], json!(null), "births not set");
 
         let (status, _) = send(
             api.op(Method::POST, "/v1/tenants")
@@ -61,6 +62,14 @@ async fn tenants_are_created_with_defaults_and_checked_settings() {
                 json!({"id": "x1", "name": "x", "programs": ["school-entry"]}),
                 "programs[0]: no catalog program `school-entry`",
             ),
+            (
+                json!({"id": "x1", "name": "x", "yearly_births": 0}),
+                "yearly_births: must be from 1 to 1000000",
+            ),
+            (
+                json!({"id": "x1", "name": "x", "yearly_births": 1_000_001}),
+                "yearly_births: must be from 1 to 1000000",
+            ),
         ];
         for (body, expected) in bad {
             let (status, answer) = send(api.op(Method::POST, "/v1/tenants").json(&body)).await;
@@ -72,6 +81,16 @@ async fn tenants_are_created_with_defaults_and_checked_settings() {
         // Nothing of the refused tenants was created.
         let (_, list) = send(api.op(Method::GET, "/v1/tenants")).await;
         assert_eq!(list["tenants"].as_array().unwrap().len(), 1, "{list}");
+        // Yearly births, given at creation.
+        let (status, t) = send(
+            api.op(Method::POST, "/v1/tenants")
+                .json(&json!({"id": "minato", "name": "港区", "yearly_births": 1_000_000})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{t}");
+        assert_eq!(t["yearly_births"], 1_000_000);
+        let (_, t) = send(api.op(Method::DELETE, "/v1/tenants/minato")).await;
+        assert!(t.is_null(), "{t}");
 
         // Unknown fields and malformed JSON are refused in the one error shape.
         let (status, answer) = send(

@@ -9,7 +9,6 @@
 //! changes nothing, and a staff member of one tenant gets the 404 of a
 //! missing tenant on every page of another.
 
-
 use chrono::Duration;
 use fantoccini::Locator;
 use reqwest::{Method, StatusCode};
@@ -17,6 +16,7 @@ use serde_json::{Value, json};
 use tayori_console::text::Lang;
 
 use crate::support::browser::Browser;
+use crate::support::chat::{actions, data_of, said};
 use crate::support::console::*;
 use crate::support::host::{Host, TENANT, TENANT_NAME, born_five_days_ago};
 use crate::support::platforms::line::FakeLine;
@@ -92,6 +92,59 @@ async fn assert_dashboard_is_the_report(b: &Browser, host: &Host, month: &str) {
             );
         }
     }
+    // Registrations in each of the 12 months, and their share of births.
+    let by_month = report["registrations_by_month"].as_object().unwrap();
+    assert_eq!(by_month.len(), 12);
+    for (m, value) in by_month {
+        assert_eq!(
+            number(b, &format!("#registrations-table tr[data-key='{m}'] td")).await,
+            n(value),
+            "{month}: registrations in {m}"
+        );
+    }
+    let rate = b.text("#registration-rate").await;
+    match report["registration_rate"].as_f64() {
+        Some(r) => {
+            let births = report["yearly_births"].as_u64().unwrap().to_string();
+            let registered = by_month.values().map(n).sum::<u64>().to_string();
+            for shown in [format!("{:.1}", r * 100.0), births, registered] {
+                assert!(rate.contains(&shown), "{month}: {shown} in {rate}");
+            }
+        }
+        None => assert!(
+            rate == ja().db_rate_unset || rate == en().db_rate_unset,
+            "{month}: {rate}"
+        ),
+    }
+    // Deliveries by day (the table in its closed `details`: its text
+    // content), and failures by reason.
+    for (day, by) in report["deliveries_by_day"].as_object().unwrap() {
+        for (channel, by) in by.as_object().unwrap() {
+            for (status, value) in by.as_object().unwrap() {
+                let cell = b
+                    .wait_for(&format!(
+                        "#by-day-table tr[data-key='{day}/{channel}'] td[data-status='{status}']"
+                    ))
+                    .await
+                    .prop("textContent")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default();
+                assert_eq!(
+                    cell.trim().parse::<u64>().ok(),
+                    Some(n(value)),
+                    "{month}: {day} {channel} {status}"
+                );
+            }
+        }
+    }
+    for (reason, value) in report["failures"].as_object().unwrap() {
+        assert_eq!(
+            number(b, &format!("#failures-table tr[data-key='{reason}'] td")).await,
+            n(value),
+            "{month}: failures {reason}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +156,27 @@ async fn browser_console_first_operator_invites_staff_who_see_the_report_figures
     let fake = FakeLine::start().await;
     host.put_line_channel(&fake).await;
     let user = |i: u32| format!("U{:032x}", 0x0c00_0000 + i);
+    // A parent registers in the chat on 4 January.
+    let greeting = said(&host, &fake, vec![fake.follow(&user(6), false)]).await;
+    let picker = said(
+        &host,
+        &fake,
+        vec![fake.postback(&user(6), &data_of(&greeting, "生まれた"))],
+    )
+    .await;
+    let data = actions(&picker)[0]["data"].as_str().unwrap().to_string();
+    let confirm = said(
+        &host,
+        &fake,
+        vec![fake.picked(&user(6), &data, "2027-01-03")],
+    )
+    .await;
+    said(
+        &host,
+        &fake,
+        vec![fake.postback(&user(6), &data_of(&confirm, "登録する"))],
+    )
+    .await;
     household(&host, &user(1), json!({"due_date": "2027-06-01"})).await;
     household(&host, &user(2), json!({"birth_date": "2026-12-01"})).await;
     household(
@@ -113,7 +187,11 @@ async fn browser_console_first_operator_invites_staff_who_see_the_report_figures
     .await;
     household(&host, &user(4), json!({"birth_date": "2025-06-01"})).await;
     household(&host, &user(5), json!({"birth_date": "2024-01-05"})).await;
+    // LINE no longer knows the parent whose child is five days old: its
+    // message fails (the recipient is gone).
+    fake.unknown_user(&user(3));
     host.plan_and_send().await;
+    assert!(!host.deliveries("&status=failed").await.is_empty());
 
     // The first start's link: the first operator sets a name and password.
     let link = host
@@ -139,7 +217,8 @@ async fn browser_console_first_operator_invites_staff_who_see_the_report_figures
     assert!(tenants.contains(TENANT_NAME), "{tenants}");
     b.assert_accessible("the operator's tenants (ja)").await;
     b.desktop(true).await;
-    b.screenshot_as_doc("console-operator").await;
+    // docs/console-operator.png is browser_console_operator's, with more tenants.
+    b.screenshot("console-operator").await;
     b.desktop(false).await;
     b.screenshot("console-operator-phone").await;
     b.open(&host.server.url("/operator?lang=en")).await;
@@ -148,6 +227,41 @@ async fn browser_console_first_operator_invites_staff_who_see_the_report_figures
     // The link worked once.
     b.open(&link).await;
     b.wait_for_heading(en().invite_closed_title).await;
+
+    // The operator sets the tenant's yearly births on its dashboard: a
+    // wrong number is refused, named in plain words; full-width digits are
+    // read.
+    b.open(&host.server.url(&format!("/t/{TENANT}?lang=ja")))
+        .await;
+    b.wait_for_heading(ja().dashboard_title).await;
+    assert_eq!(b.text("#registration-rate").await, ja().db_rate_unset);
+    b.fill("#yearly-births", "0").await;
+    b.click("#save-settings").await;
+    b.wait_for(".error-summary").await;
+    assert!(
+        b.text(".error-summary")
+            .await
+            .contains(ja().db_births_invalid),
+        "the error says what is wrong"
+    );
+    assert_eq!(
+        b.attr("#yearly-births", "aria-invalid").await.as_deref(),
+        Some("true")
+    );
+    b.assert_accessible("the dashboard's settings with an error (ja)")
+        .await;
+    b.fill("#yearly-births", "１２０").await;
+    b.click("#save-settings").await;
+    b.wait_for("#saved-title").await;
+    assert_eq!(b.value("#yearly-births").await, "120");
+    assert_eq!(
+        host.call(Method::GET, &format!("/v1/tenants/{TENANT}"), None)
+            .await["yearly_births"],
+        120
+    );
+    assert_dashboard_is_the_report(&b, &host, "2027-01").await;
+    b.assert_accessible("the dashboard's settings saved (ja)")
+        .await;
 
     // The operator invites a staff member of the tenant.
     b.open(&host.server.url(&format!("/t/{TENANT}/team?lang=ja")))
@@ -210,6 +324,15 @@ async fn browser_console_first_operator_invites_staff_who_see_the_report_figures
         "the households count"
     );
     b.wait_for("svg.chart title").await;
+    // Births per month as a dashed line; the share of births in words.
+    b.wait_for("svg .chart-level").await;
+    assert!(
+        b.text("#registration-rate").await.contains("0.8"),
+        "1 of 120"
+    );
+    // No settings form without "manage channels and settings".
+    assert!(b.text("#births-now").await.contains("120"));
+    assert!(b.client.find(Locator::Css("#yearly-births")).await.is_err());
     b.assert_accessible("the dashboard (ja)").await;
     b.desktop(true).await;
     b.screenshot_as_doc("console-dashboard").await;
@@ -241,6 +364,7 @@ async fn browser_console_first_operator_invites_staff_who_see_the_report_figures
         en().action_invitation_made,
         en().action_invitation_used,
         en().action_sign_in,
+        en().action_tenant_settings_saved,
     ] {
         assert!(audit.contains(said), "{said} in {audit}");
     }
@@ -401,6 +525,8 @@ async fn console_staff_of_one_tenant_get_404_on_every_page_of_another() {
         "/t/minato?month=2027-01",
         "/t/minato/team",
         "/t/minato/audit",
+        "/t/minato/poster",
+        "/t/minato/poster.svg?line=%40minato",
         "/operator",
         "/audit",
     ] {
@@ -759,4 +885,179 @@ async fn console_support_is_scoped_to_the_tenant_and_stops_need_csrf_and_permiss
     let audit = op.get(&format!("/t/{TENANT}/audit?lang=en")).await;
     assert!(audit.body.contains(en().action_household_stopped));
     assert!(audit.body.contains("duplicate"));
+
+    // Erasing asks for the ticked confirmation, needs the permission and
+    // the CSRF token, then removes the contacts and dates as the API's
+    // DELETE does.
+    let page = desk.get(&household).await;
+    assert!(
+        page.body.contains("id=\"erase-form\""),
+        "a stopped household can be erased"
+    );
+    let viewer_csrf = viewer.csrf(&household).await;
+    let refused = viewer
+        .post(
+            &format!("{household}/erase"),
+            &[("csrf", &viewer_csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = desk
+        .post(&format!("{household}/erase"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let unconfirmed = desk
+        .post(&format!("{household}/erase"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(unconfirmed.status, StatusCode::OK);
+    assert!(unconfirmed.body.contains(ja().erase_confirm_missing));
+    assert_eq!(
+        api_status(&host, &id).await,
+        "stopped",
+        "nothing erased unconfirmed"
+    );
+    let erased = desk
+        .post(
+            &format!("{household}/erase"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::SEE_OTHER, "{}", erased.body);
+    assert_eq!(api_status(&host, &id).await, "erased");
+    let page = desk.get(&format!("{household}?erased=1")).await;
+    assert!(page.body.contains("id=\"erased\""));
+    assert!(!page.body.contains(&address), "the address is gone");
+    assert!(
+        !page.body.contains("id=\"erase-form\""),
+        "nothing left to erase"
+    );
+    let found = desk.get(&format!("/t/{TENANT}/support?q={address}")).await;
+    assert!(
+        found.body.contains("id=\"not-found\""),
+        "no longer found by its address"
+    );
+    let audit = op.get(&format!("/t/{TENANT}/audit?lang=en")).await;
+    assert!(audit.body.contains(en().action_household_erased));
+}
+
+/// The tenant's yearly births, as the API says.
+async fn births(host: &Host) -> Value {
+    host.call(Method::GET, &format!("/v1/tenants/{TENANT}"), None)
+        .await["yearly_births"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_settings_need_csrf_and_the_settings_permission() {
+    let host = Host::start().await;
+    host.call(
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({"id": "minato", "name": "港区"})),
+    )
+    .await;
+    let op = first_operator(&host).await;
+    let staff =
+        |email: &'static str, tenant: &'static str, permissions: &'static [&'static str]| {
+            let (host, op) = (&host, &op);
+            async move {
+                accept(
+                    host,
+                    &invite_with(host, op, tenant, email, permissions).await,
+                )
+                .await
+            }
+        };
+    let settings = staff(
+        "settings@otaru.example.jp",
+        TENANT,
+        &["dashboard", "channels"],
+    )
+    .await;
+    let viewer = staff("viewer@otaru.example.jp", TENANT, &["dashboard"]).await;
+    let other = staff(
+        "settings@minato.example.jp",
+        "minato",
+        &["dashboard", "channels"],
+    )
+    .await;
+    let path = format!("/t/{TENANT}/settings");
+    // Seeing the dashboard does not give the form, nor the right to post it.
+    let page = viewer.get(&format!("/t/{TENANT}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("yearly_births"), "no settings form");
+    assert!(page.body.contains(ja().db_births_none));
+    let csrf = between(&page.body, "name=\"csrf\" value=\"", "\"");
+    let refused = viewer
+        .post(&path, &[("csrf", &csrf), ("yearly_births", "700")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains(ja().no_permission_title));
+    // Another tenant's staff: the 404 of a missing tenant.
+    let csrf = other.csrf("/t/minato").await;
+    let refused = other
+        .post(&path, &[("csrf", &csrf), ("yearly_births", "700")])
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    // Without its CSRF token (or with a forged one): refused.
+    for csrf in [None, Some("forged"), Some("")] {
+        let mut form = vec![("yearly_births", "700")];
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        let refused = settings.post(&path, &form).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{csrf:?}");
+        assert!(refused.body.contains(ja().forbidden_title));
+    }
+    assert_eq!(births(&host).await, Value::Null, "nothing changed");
+    // Not a number of births: refused in plain words, what was typed kept.
+    let csrf = settings.csrf(&format!("/t/{TENANT}")).await;
+    for bad in ["0", "1000001", "たくさん", "12.5"] {
+        let wrong = settings
+            .post(
+                &path,
+                &[
+                    ("csrf", &csrf),
+                    ("yearly_births", bad),
+                    ("month", "2026-12"),
+                ],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(wrong.body.contains(ja().db_births_invalid), "{bad}");
+        assert!(wrong.body.contains(&format!("value=\"{bad}\"")), "{bad}");
+        assert!(
+            wrong.body.contains("value=\"2026-12\" selected"),
+            "the month kept"
+        );
+    }
+    assert_eq!(births(&host).await, Value::Null);
+    // Saved, back on the month shown; then emptied.
+    let saved = settings
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("yearly_births", "1,200"),
+                ("month", "2026-12"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        saved.location.as_deref(),
+        Some(format!("/t/{TENANT}?saved=settings&month=2026-12").as_str())
+    );
+    assert_eq!(births(&host).await, 1200);
+    let page = settings.get(saved.location.as_deref().unwrap()).await;
+    assert!(page.body.contains(ja().db_settings_saved));
+    assert!(page.body.contains("value=\"1200\""));
+    let emptied = settings
+        .post(&path, &[("csrf", &csrf), ("yearly_births", " ")])
+        .await;
+    assert_eq!(emptied.status, StatusCode::SEE_OTHER);
+    assert_eq!(births(&host).await, Value::Null);
+    let audit = op.get(&format!("/t/{TENANT}/audit?lang=en")).await;
+    assert!(audit.body.contains(en().action_tenant_settings_saved));
+    assert!(audit.body.contains("1200"), "{}", audit.body);
 }

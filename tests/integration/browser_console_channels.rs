@@ -32,8 +32,14 @@ async fn source(b: &Browser) -> String {
 }
 
 fn assert_no_secret(page: &str, what: &str) {
-    assert!(!page.contains(ACCESS_TOKEN), "{what} shows the access token");
-    assert!(!page.contains(CHANNEL_SECRET), "{what} shows the channel secret");
+    assert!(
+        !page.contains(ACCESS_TOKEN),
+        "{what} shows the access token"
+    );
+    assert!(
+        !page.contains(CHANNEL_SECRET),
+        "{what} shows the channel secret"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +72,10 @@ async fn browser_console_channel_settings_keep_secrets_unseen_test_send_pause_an
         .await;
     b.wait_for_heading(ja().ch_title).await;
     let line = b.text("#channel-line").await;
-    assert!(line.contains("line") && line.contains(ja().ch_active), "{line}");
+    assert!(
+        line.contains("line") && line.contains(ja().ch_active),
+        "{line}"
+    );
     let api = host.channel("line").await;
     let version = api["resolved_version"].as_str().expect("a version in use");
     assert!(
@@ -106,10 +115,16 @@ async fn browser_console_channel_settings_keep_secrets_unseen_test_send_pause_an
     b.fill(token, "a-new-token-that-must-not-be-kept").await;
     b.click("#config-form button[type=submit]").await;
     b.wait_for(".error-summary").await;
-    assert!(b.text(".error-summary").await.contains(ja().ch_not_a_number));
+    assert!(
+        b.text(".error-summary")
+            .await
+            .contains(ja().ch_not_a_number)
+    );
     assert_eq!(b.value(token).await, "", "a typed secret is not sent back");
     assert!(
-        !source(&b).await.contains("a-new-token-that-must-not-be-kept"),
+        !source(&b)
+            .await
+            .contains("a-new-token-that-must-not-be-kept"),
         "the refused page shows the typed secret"
     );
     b.assert_accessible("a channel's settings with an error (ja)")
@@ -132,16 +147,24 @@ async fn browser_console_channel_settings_keep_secrets_unseen_test_send_pause_an
         json!(["channel_access_token", "channel_secret"]),
         "the secret left empty is kept"
     );
-    assert_eq!(saved["allowed_hosts"], api["allowed_hosts"], "the operator's hosts stay");
+    assert_eq!(
+        saved["allowed_hosts"], api["allowed_hosts"],
+        "the operator's hosts stay"
+    );
     assert_no_secret(&source(&b).await, "the channels page after a save");
 
     // A test send reaches the fake LINE, from the channel's own token.
     let staff_user = format!("U{:032x}", 0x0e00_0001);
     b.click("#channel-line details.test summary").await;
     b.fill("#address-line", &staff_user).await;
-    b.click("#channel-line .test-form button[type=submit]").await;
+    b.click("#channel-line .test-form button[type=submit]")
+        .await;
     b.wait_for("#done").await;
-    assert!(b.text("#done").await.contains(&ja().ch_tested_done.replace("{c}", "line")));
+    assert!(
+        b.text("#done")
+            .await
+            .contains(&ja().ch_tested_done.replace("{c}", "line"))
+    );
     let pushed: Vec<String> = fake
         .deliveries()
         .into_iter()
@@ -157,20 +180,33 @@ async fn browser_console_channel_settings_keep_secrets_unseen_test_send_pause_an
     b.wait_for_heading(en().ch_title).await;
     b.assert_accessible("the channels (en)").await;
     b.click("#channel-line details.pause summary").await;
-    b.click("#channel-line .pause-form button[type=submit]").await;
+    b.click("#channel-line .pause-form button[type=submit]")
+        .await;
     b.wait_for(".error-summary").await;
-    assert!(b.text(".error-summary").await.contains(en().ch_reason_missing));
+    assert!(
+        b.text(".error-summary")
+            .await
+            .contains(en().ch_reason_missing)
+    );
     b.assert_accessible("the channels, a pause without a reason (en)")
         .await;
-    assert_eq!(host.channel("line").await["paused"], serde_json::Value::Null);
+    assert_eq!(
+        host.channel("line").await["paused"],
+        serde_json::Value::Null
+    );
     b.fill("#reason-line", "Renewing the token").await;
-    b.click("#channel-line .pause-form button[type=submit]").await;
+    b.click("#channel-line .pause-form button[type=submit]")
+        .await;
     b.wait_for("#done").await;
     assert_eq!(
         b.attr("#channel-line .state", "data-key").await.as_deref(),
         Some("paused")
     );
-    assert!(b.text("#channel-line .state").await.contains("Renewing the token"));
+    assert!(
+        b.text("#channel-line .state")
+            .await
+            .contains("Renewing the token")
+    );
     assert_eq!(
         host.channel("line").await["paused"]["reason"],
         "Renewing the token"
@@ -179,10 +215,12 @@ async fn browser_console_channel_settings_keep_secrets_unseen_test_send_pause_an
     // A paused channel sends no test: the page says why.
     b.click("#channel-line details.test summary").await;
     b.fill("#address-line", &staff_user).await;
-    b.click("#channel-line .test-form button[type=submit]").await;
+    b.click("#channel-line .test-form button[type=submit]")
+        .await;
     b.wait_for(".test-failed").await;
     assert!(b.text(".test-failed").await.contains("paused"));
-    b.assert_accessible("the channels, a test refused (en)").await;
+    b.assert_accessible("the channels, a test refused (en)")
+        .await;
     assert_eq!(
         fake.deliveries()
             .iter()
@@ -191,13 +229,17 @@ async fn browser_console_channel_settings_keep_secrets_unseen_test_send_pause_an
         1,
         "nothing more was sent"
     );
-    b.click("#channel-line .resume-form button[type=submit]").await;
+    b.click("#channel-line .resume-form button[type=submit]")
+        .await;
     b.wait_for("#done").await;
     assert_eq!(
         b.attr("#channel-line .state", "data-key").await.as_deref(),
         Some("active")
     );
-    assert_eq!(host.channel("line").await["paused"], serde_json::Value::Null);
+    assert_eq!(
+        host.channel("line").await["paused"],
+        serde_json::Value::Null
+    );
 
     // The audit log: who saved, tested, paused and resumed.
     let audit = op.get(&format!("/t/{TENANT}/audit?lang=en")).await;
@@ -244,8 +286,14 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
             format!("/t/{TENANT}/channels/line"),
             vec![("plugin", "line"), ("cfg.channel_access_token", "stolen")],
         ),
-        (format!("/t/{TENANT}/channels/line/pause"), vec![("reason", "x")]),
-        (format!("/t/{TENANT}/channels/line/test"), vec![("address", "Uxx")]),
+        (
+            format!("/t/{TENANT}/channels/line/pause"),
+            vec![("reason", "x")],
+        ),
+        (
+            format!("/t/{TENANT}/channels/line/test"),
+            vec![("address", "Uxx")],
+        ),
     ] {
         let refused = manager.post(&path, &form).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
@@ -259,7 +307,10 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        viewer.get(&format!("/t/{TENANT}/channels/line")).await.status,
+        viewer
+            .get(&format!("/t/{TENANT}/channels/line"))
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
     let csrf = viewer.csrf(&format!("/t/{TENANT}")).await;
@@ -270,7 +321,10 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert_eq!(host.channel("line").await["paused"], serde_json::Value::Null);
+    assert_eq!(
+        host.channel("line").await["paused"],
+        serde_json::Value::Null
+    );
 
     // Another tenant's channels are a missing tenant's.
     let missing = manager.get("/t/nowhere/channels").await;
@@ -299,7 +353,10 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
     assert_no_secret(&form.body, "the settings form");
 
     // A new channel's name is checked before its form is shown.
-    for (name, expected) in [("Bad_Name", ja().ch_name_invalid), ("line", ja().ch_name_taken)] {
+    for (name, expected) in [
+        ("Bad_Name", ja().ch_name_invalid),
+        ("line", ja().ch_name_taken),
+    ] {
         let answer = manager
             .get(&format!("/t/{TENANT}/channels/new?plugin=line&name={name}"))
             .await;
@@ -307,7 +364,9 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
         assert!(answer.body.contains(expected), "{name}: {}", answer.body);
     }
     let answer = manager
-        .get(&format!("/t/{TENANT}/channels/new?plugin=nothing&name=other"))
+        .get(&format!(
+            "/t/{TENANT}/channels/new?plugin=nothing&name=other"
+        ))
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.body.contains(ja().ch_plugin_missing));
@@ -322,12 +381,23 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
     let refused = manager
         .post(
             &format!("/t/{TENANT}/channels/line-2"),
-            &[("csrf", &csrf), ("plugin", "line"), ("cfg.mode", "push_only")],
+            &[
+                ("csrf", &csrf),
+                ("plugin", "line"),
+                ("cfg.mode", "push_only"),
+            ],
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
     assert!(
-        refused.body.contains(&ja().ch_required.replace("{f}", "channel_access_token")),
+        refused
+            .body
+            .contains(&ja().ch_required.replace("{f}", "channel_access_token")),
         "{}",
         refused.body
     );
@@ -350,5 +420,8 @@ async fn console_channels_need_csrf_and_permission_and_stay_in_their_tenant() {
     let line2 = host.channel("line-2").await;
     assert_eq!(line2["config"]["mode"], "push_only");
     assert_eq!(line2["secrets_set"], json!(["channel_access_token"]));
-    assert_eq!(line2["allowed_hosts"], json!(["api.line.me", "api-data.line.me"]));
+    assert_eq!(
+        line2["allowed_hosts"],
+        json!(["api.line.me", "api-data.line.me"])
+    );
 }

@@ -371,7 +371,6 @@ async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-
 /// Pause a channel: its deliveries wait, held (neither sent nor expired by
 /// the pause), until it is resumed or put again.
 #[utoipa::path(

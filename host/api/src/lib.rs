@@ -17,7 +17,7 @@ pub mod hooks;
 mod import;
 pub mod input;
 pub mod pagination;
-mod plugins;
+pub mod plugins;
 pub mod reports;
 pub mod secrets;
 mod subscribers;
@@ -25,7 +25,7 @@ mod system;
 pub mod tenant_cache;
 mod tenants;
 mod texts;
-mod tokens;
+pub mod tokens;
 
 use std::ops::Deref;
 use std::sync::Arc;

@@ -160,17 +160,24 @@ async fn list_plugins(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<PluginList>> {
-    let plugins = state
+    Ok(Json(PluginList {
+        plugins: list(&state, &principal),
+    }))
+}
+
+/// The plugins `principal` sees (a partner: its own), by id, with their
+/// versions and activations: what `GET /v1/plugins` answers.
+pub fn list(state: &AppState, principal: &Principal) -> Vec<PluginView> {
+    state
         .plugins
         .list()
         .into_iter()
-        .filter(|p| match &principal {
+        .filter(|p| match principal {
             Principal::Partner { plugins } => plugins.contains(&p.id),
             _ => true,
         })
         .map(Into::into)
-        .collect();
-    Ok(Json(PluginList { plugins }))
+        .collect()
 }
 
 /// Which tenants an activation or rollback is for.
@@ -261,18 +268,40 @@ async fn activate_version(
     Path((plugin, version)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<ActivationList>> {
+    // The checks in the order the API has always made them; `activate`
+    // makes them again for the console's calls.
     principal.require_operator()?;
-    let version = parse_version(&version)?;
+    parse_version(&version)?;
     let scope = optional_scope(&body)?;
-    require_tenants(&state, &scope).await?;
-    let done = state
-        .plugins
-        .activate(&plugin, &version, &scope.tenants)
-        .await?;
-    tracing::info!(%plugin, %version, tenants = ?scope.tenants, "plugin version activated");
+    let done = activate(&state, &principal, &plugin, &version, &scope.tenants).await?;
     Ok(Json(ActivationList {
         activations: done.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Activates `version` of `plugin` for every tenant (`tenants` empty) or
+/// for the tenants named (a canary), after the checks of
+/// `POST /v1/plugins/{plugin}/versions/{version}/activate`: an operator,
+/// a semantic version, tenants that exist (one unknown changes nothing).
+pub async fn activate(
+    state: &AppState,
+    principal: &Principal,
+    plugin: &str,
+    version: &str,
+    tenants: &[String],
+) -> ApiResult<Vec<Activation>> {
+    principal.require_operator()?;
+    let version = parse_version(version)?;
+    let scope = ScopeRequest {
+        tenants: tenants.to_vec(),
+    };
+    require_tenants(state, &scope).await?;
+    let done = state
+        .plugins
+        .activate(plugin, &version, &scope.tenants)
+        .await?;
+    tracing::info!(%plugin, %version, tenants = ?scope.tenants, "plugin version activated");
+    Ok(done)
 }
 
 /// Undo the latest activation (for every tenant, or for the chosen tenants).
@@ -291,9 +320,23 @@ async fn rollback_plugin(
 ) -> ApiResult<Json<ActivationList>> {
     principal.require_operator()?;
     let scope = optional_scope(&body)?;
-    let now = state.plugins.rollback(&plugin, &scope.tenants).await?;
-    tracing::info!(%plugin, tenants = ?scope.tenants, "plugin rolled back");
+    let now = rollback(&state, &principal, &plugin, &scope.tenants).await?;
     Ok(Json(ActivationList {
-        activations: now.into_iter().flatten().map(Into::into).collect(),
+        activations: now.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Undoes the latest activation of `plugin` for every tenant (`tenants`
+/// empty) or for the tenants named, as `POST /v1/plugins/{plugin}/rollback`
+/// does; what is in force now for those scopes.
+pub async fn rollback(
+    state: &AppState,
+    principal: &Principal,
+    plugin: &str,
+    tenants: &[String],
+) -> ApiResult<Vec<Activation>> {
+    principal.require_operator()?;
+    let now = state.plugins.rollback(plugin, tenants).await?;
+    tracing::info!(%plugin, ?tenants, "plugin rolled back");
+    Ok(now.into_iter().flatten().collect())
 }

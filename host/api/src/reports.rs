@@ -10,10 +10,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tayori_core::domain::conversation::FrontDoorKind;
-use tayori_core::domain::figures::{MonthlyFigures, count_active, counted_on};
+use tayori_core::domain::figures::{self, MonthlyFigures, count_active, counted_on};
 use tayori_core::{Tenant, schedule};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -68,11 +68,37 @@ pub struct MonthlyReport {
     pub blocks: u64,
     /// Deliveries due in the month: channel → status → count.
     pub deliveries: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Registrations by parents in each of the 12 months ending with this
+    /// one: `YYYY-MM` → count (the month's is `registrations`).
+    pub registrations_by_month: BTreeMap<String, u64>,
+    /// Children born in the municipality a year (the tenant's setting),
+    /// `null` when not set.
+    #[schema(value_type = Option<u32>)]
+    pub yearly_births: Option<u32>,
+    /// Registrations over those 12 months divided by `yearly_births`
+    /// (0.2 is 20 %, rounded to 4 places); `null` when the births are not
+    /// set.
+    #[schema(value_type = Option<f64>, example = 0.2)]
+    pub registration_rate: Option<f64>,
+    /// Deliveries due on each day of the month (the tenant's days, every
+    /// day present): `YYYY-MM-DD` → channel → status → count.
+    pub deliveries_by_day: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Deliveries due in the month that failed for good, by reason:
+    /// `refused` (the platform refused it), `recipient_gone` (blocked,
+    /// left, no such address), `gave_up` (kept failing to its last
+    /// attempt), `not_made` (its message could not be made).
+    pub failures: BTreeMap<String, u64>,
 }
 
 impl From<MonthlyFigures> for MonthlyReport {
     fn from(f: MonthlyFigures) -> Self {
+        let registration_rate = f.registration_rate();
         Self {
+            registrations_by_month: f.registrations_by_month,
+            yearly_births: f.yearly_births,
+            registration_rate,
+            deliveries_by_day: f.deliveries_by_day,
+            failures: f.failures,
             month: f.month,
             counted_on: f.counted_on.to_string(),
             active_users: f.active_users,
@@ -152,7 +178,127 @@ pub async fn figures(
     for (channel, status, n) in store.delivery_counts(&tenant.id, from, to).await? {
         f.deliveries.entry(channel).or_default().insert(status, n);
     }
+    dashboard_figures(store, tenant, month, &mut f).await?;
     Ok(f)
+}
+
+/// The dashboard's figures beyond the month's counts: registrations in
+/// each of the 12 months against the yearly births, deliveries by day, and
+/// failures by reason.
+async fn dashboard_figures(
+    store: &dyn tayori_core::Store,
+    tenant: &Tenant,
+    month: NaiveDate,
+    f: &mut MonthlyFigures,
+) -> ApiResult<()> {
+    let out_of_range = || ApiError::invalid("month", "out of range");
+    let next = schedule::add_months(month, 1).ok_or_else(out_of_range)?;
+    let months = figures::months_ending(month, figures::REGISTRATION_MONTHS);
+    let bounds: Vec<DateTime<Utc>> = months
+        .iter()
+        .chain(std::iter::once(&next))
+        .map(|m| midnight(tenant, *m))
+        .collect();
+    let counts = store
+        .front_door_by_range(&tenant.id, FrontDoorKind::Registered, &bounds)
+        .await?;
+    for (m, n) in months.iter().zip(counts) {
+        f.registrations_by_month
+            .insert(m.format("%Y-%m").to_string(), n);
+    }
+    f.yearly_births = tenant.yearly_births;
+    let days = figures::days_of(month);
+    let bounds: Vec<DateTime<Utc>> = days
+        .iter()
+        .chain(std::iter::once(&next))
+        .map(|d| midnight(tenant, *d))
+        .collect();
+    let rows = store.delivery_counts_by_range(&tenant.id, &bounds).await?;
+    f.count_by_day(&days, rows);
+    let (from, to) = (midnight(tenant, month), midnight(tenant, next));
+    for (reason, n) in store.failure_counts(&tenant.id, from, to).await? {
+        f.failures.insert(reason.as_str().to_string(), n);
+    }
+    Ok(())
+}
+
+/// Every tenant's figures of its current month (the month of `now` in
+/// its zone), for the operator's table: active users (the rule of
+/// [`figures`], [`figures::is_active`]), registrations, stops, blocks,
+/// deliveries sent and failed, and channels not paused, by tenant name.
+/// A few reads over all tenants at once (one per distinct month range for
+/// the counts, normally one), never [`figures`] per tenant.
+pub async fn all_tenants(
+    store: &dyn tayori_core::Store,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<figures::TenantFigures>> {
+    let mut tenants = store.tenants().await?;
+    tenants.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    let mut rows = Vec::with_capacity(tenants.len());
+    // Tenants by their month's range (one range for tenants in one zone).
+    let mut ranges = std::collections::BTreeSet::new();
+    let mut range_of = Vec::with_capacity(tenants.len());
+    let mut index = std::collections::HashMap::with_capacity(tenants.len());
+    for (i, tenant) in tenants.iter().enumerate() {
+        let today = crate::front_door::today(tenant, now);
+        let month = today.with_day(1).expect("a first day");
+        let next = schedule::add_months(month, 1)
+            .ok_or_else(|| ApiError::invalid("month", "out of range"))?;
+        let range = (midnight(tenant, month), midnight(tenant, next));
+        ranges.insert(range);
+        range_of.push(range);
+        index.insert(tenant.id.as_str(), i);
+        rows.push(figures::TenantFigures {
+            tenant_id: tenant.id.clone(),
+            name: tenant.name.clone(),
+            month: month.format("%Y-%m").to_string(),
+            counted_on: counted_on(month, today),
+            ..Default::default()
+        });
+    }
+    let (households, channels) =
+        tokio::join!(store.report_households_all(), store.active_channel_counts());
+    for h in households? {
+        if let Some(&i) = index.get(h.tenant_id.as_str()) {
+            rows[i].active_users =
+                figures::count_active_households(&h, rows[i].counted_on, &tenants[i]);
+        }
+    }
+    for (tenant, n) in channels? {
+        if let Some(&i) = index.get(tenant.as_str()) {
+            rows[i].active_channels = n;
+        }
+    }
+    for &(from, to) in &ranges {
+        let (events, deliveries) = tokio::join!(
+            store.front_door_counts_all(from, to),
+            store.delivery_counts_all(from, to)
+        );
+        let of_range = |tenant: &str| {
+            index
+                .get(tenant)
+                .copied()
+                .filter(|&i| range_of[i] == (from, to))
+        };
+        for (tenant, kind, n) in events? {
+            let Some(i) = of_range(&tenant) else { continue };
+            match kind {
+                FrontDoorKind::Registered => rows[i].registrations += n,
+                FrontDoorKind::Stopped => rows[i].stops += n,
+                FrontDoorKind::Blocked => rows[i].blocks += n,
+                FrontDoorKind::Confirmed => {}
+            }
+        }
+        for (tenant, status, n) in deliveries? {
+            let Some(i) = of_range(&tenant) else { continue };
+            if status == "sent" {
+                rows[i].sent += n;
+            } else if figures::FAILED_STATUSES.contains(&status.as_str()) {
+                rows[i].failed += n;
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// The figures as CSV: `figure,dimension,value`, one line each.
@@ -194,6 +340,34 @@ pub fn csv(r: &MonthlyReport) -> String {
         for (status, v) in by {
             line("deliveries", &format!("{channel}/{status}"), &v.to_string());
         }
+    }
+    for (month, v) in &r.registrations_by_month {
+        line("registrations_by_month", month, &v.to_string());
+    }
+    let or_empty = |v: Option<String>| v.unwrap_or_default();
+    line(
+        "yearly_births",
+        "",
+        &or_empty(r.yearly_births.map(|n| n.to_string())),
+    );
+    line(
+        "registration_rate",
+        "",
+        &or_empty(r.registration_rate.map(|n| n.to_string())),
+    );
+    for (day, by) in &r.deliveries_by_day {
+        for (channel, by) in by {
+            for (status, v) in by {
+                line(
+                    "deliveries_by_day",
+                    &format!("{day}/{channel}/{status}"),
+                    &v.to_string(),
+                );
+            }
+        }
+    }
+    for (reason, v) in &r.failures {
+        line("failures", reason, &v.to_string());
     }
     out
 }

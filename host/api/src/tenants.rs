@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tayori_core::{
     CatalogMessage, CorrectedAge, DeliverySpan, MAX_CORRECTED_MONTHS, MAX_CORRECTED_WEEKS_EARLY,
-    NewTenant, QuietHours, Tenant, TenantPatch, UnreportedBirth, hhmm, schedule,
+    MAX_YEARLY_BIRTHS, NewTenant, QuietHours, Tenant, TenantPatch, UnreportedBirth, hhmm, schedule,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -97,6 +97,10 @@ pub struct TenantView {
     pub unreported_birth: String,
     /// Corrected age for preterm children, if used.
     pub corrected_age: Option<CorrectedAgeView>,
+    /// Children born in the municipality a year (出生数), if set: the
+    /// monthly report reads registrations against it.
+    #[schema(minimum = 1, maximum = 1000000, example = 700)]
+    pub yearly_births: Option<u32>,
     /// What the settings cannot do: a program with messages that can never
     /// send on its span, or that reach only some children.
     pub warnings: Vec<String>,
@@ -129,6 +133,7 @@ impl TenantView {
                 weeks_early: c.weeks_early,
                 months: c.months,
             }),
+            yearly_births: t.yearly_births,
             warnings,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -200,6 +205,10 @@ pub struct CreateTenant {
     pub unreported_birth: Option<String>,
     /// Default none.
     pub corrected_age: Option<CorrectedAgeView>,
+    /// Children born in the municipality a year (出生数), 1 to 1,000,000.
+    /// Default none.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000, example = 700)]
+    pub yearly_births: Option<i64>,
 }
 
 /// A change of settings; absent fields stay. `quiet_hours: null` removes
@@ -227,6 +236,11 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<CorrectedAgeView>)]
     pub corrected_age: Option<Option<CorrectedAgeView>>,
+    /// Children born in the municipality a year (出生数), 1 to 1,000,000;
+    /// `null` forgets them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
+    pub yearly_births: Option<Option<i64>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -309,6 +323,17 @@ fn corrected_age(c: &CorrectedAgeView) -> ApiResult<CorrectedAge> {
         weeks_early: c.weeks_early,
         months: c.months,
     })
+}
+
+/// Yearly births: 1 to [`MAX_YEARLY_BIRTHS`].
+fn yearly_births(n: i64) -> ApiResult<u32> {
+    match u32::try_from(n) {
+        Ok(n) if (1..=MAX_YEARLY_BIRTHS).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(
+            "yearly_births",
+            format!("must be from 1 to {MAX_YEARLY_BIRTHS} (children born a year), not {n}"),
+        )),
+    }
 }
 
 fn lateness(minutes: u32) -> ApiResult<u32> {
@@ -450,6 +475,9 @@ async fn create_tenant(
     if let Some(c) = &body.corrected_age {
         new.corrected_age = Some(corrected_age(c)?);
     }
+    if let Some(n) = body.yearly_births {
+        new.yearly_births = Some(yearly_births(n)?);
+    }
     let tenant = state.store.create_tenant(&new).await?;
     tracing::info!(tenant = %tenant.id, "tenant created");
     Ok((StatusCode::CREATED, Json(view(&state, tenant).await?)))
@@ -547,6 +575,9 @@ async fn update_tenant(
     }
     if let Some(c) = &body.corrected_age {
         patch.corrected_age = Some(c.as_ref().map(corrected_age).transpose()?);
+    }
+    if let Some(n) = body.yearly_births {
+        patch.yearly_births = Some(n.map(yearly_births).transpose()?);
     }
     let runs = patch.programs.as_ref().unwrap_or(&current.programs).clone();
     if let Some(spans) = &body.program_spans {

@@ -36,6 +36,9 @@ pub struct CreateToken {
     /// The plugin ids of a `partner` token.
     #[serde(default)]
     pub plugins: Vec<String>,
+    /// Who or what the token is for (100 characters at most).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// A new token. `token` is shown this once.
@@ -47,6 +50,7 @@ pub struct CreatedToken {
     pub role: String,
     pub tenant: Option<String>,
     pub plugins: Vec<String>,
+    pub label: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -57,6 +61,7 @@ pub struct TokenView {
     pub role: String,
     pub tenant: Option<String>,
     pub plugins: Vec<String>,
+    pub label: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -68,6 +73,7 @@ impl From<ApiToken> for TokenView {
             role: t.role.to_string(),
             tenant: t.tenant_id,
             plugins: t.plugin_ids,
+            label: t.label,
             created_at: t.created_at,
             revoked_at: t.revoked_at,
         }
@@ -98,11 +104,24 @@ async fn create_token(
     principal: Principal,
     Json422(body): Json422<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create(&state, &principal, body).await?),
+    ))
+}
+
+/// Makes a token after the checks of `POST /v1/tokens`; the answer
+/// carries its text, this once.
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    body: CreateToken,
+) -> ApiResult<CreatedToken> {
     let role: Role = body
         .role
         .parse()
         .map_err(|e| ApiError::invalid("role", e))?;
-    match &principal {
+    match principal {
         Principal::Operator => {}
         Principal::TenantAdmin { tenant } => {
             if role != Role::TenantAdmin || body.tenant.as_deref() != Some(tenant.as_str()) {
@@ -123,6 +142,18 @@ async fn create_token(
             ));
         }
     }
+    let label = body.label.map(|l| l.trim().to_string());
+    if let Some(l) = &label
+        && (l.is_empty() || l.chars().count() > tayori_core::MAX_TOKEN_LABEL)
+    {
+        return Err(ApiError::invalid(
+            "label",
+            format!(
+                "a label must be 1 to {} characters",
+                tayori_core::MAX_TOKEN_LABEL
+            ),
+        ));
+    }
     let token = new_token();
     let stored = state
         .store
@@ -131,20 +162,19 @@ async fn create_token(
             role,
             tenant_id: body.tenant,
             plugin_ids: body.plugins,
+            label,
         })
         .await?;
     tracing::info!(id = %stored.id, role = %stored.role, tenant = ?stored.tenant_id, "token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            id: stored.id,
-            token,
-            role: stored.role.to_string(),
-            tenant: stored.tenant_id,
-            plugins: stored.plugin_ids,
-            created_at: stored.created_at,
-        }),
-    ))
+    Ok(CreatedToken {
+        id: stored.id,
+        token,
+        role: stored.role.to_string(),
+        tenant: stored.tenant_id,
+        plugins: stored.plugin_ids,
+        label: stored.label,
+        created_at: stored.created_at,
+    })
 }
 
 /// List tokens, revoked ones included (operators: all; a tenant admin: its
@@ -158,16 +188,22 @@ async fn list_tokens(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<TokenList>> {
-    let tokens = match &principal {
+    Ok(Json(TokenList {
+        tokens: list(&state, &principal).await?,
+    }))
+}
+
+/// The tokens `principal` may list, revoked ones included, oldest first:
+/// what `GET /v1/tokens` answers.
+pub async fn list(state: &AppState, principal: &Principal) -> ApiResult<Vec<TokenView>> {
+    let tokens = match principal {
         Principal::Operator => state.store.tokens(None).await?,
         Principal::TenantAdmin { tenant } => state.store.tokens(Some(tenant)).await?,
         Principal::Partner { .. } => {
             return Err(ApiError::forbidden("partners may not list tokens"));
         }
     };
-    Ok(Json(TokenList {
-        tokens: tokens.into_iter().map(Into::into).collect(),
-    }))
+    Ok(tokens.into_iter().map(Into::into).collect())
 }
 
 /// Revoke a token at once (operators; a tenant admin: its tenant's tokens).
@@ -182,7 +218,12 @@ async fn revoke_token(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenView>> {
-    match &principal {
+    Ok(Json(revoke(&state, &principal, &id).await?))
+}
+
+/// Revokes a token at once, after the checks of `DELETE /v1/tokens/{id}`.
+pub async fn revoke(state: &AppState, principal: &Principal, id: &str) -> ApiResult<TokenView> {
+    match principal {
         Principal::Operator => {}
         Principal::TenantAdmin { tenant } => {
             // Another tenant's token is as unknown as a missing one.
@@ -195,7 +236,7 @@ async fn revoke_token(
             return Err(ApiError::forbidden("partners may not revoke tokens"));
         }
     }
-    let token = state.store.revoke_token(&id).await?;
+    let token = state.store.revoke_token(id).await?;
     tracing::info!(%id, "token revoked");
-    Ok(Json(token.into()))
+    Ok(token.into())
 }

@@ -27,6 +27,14 @@
 //!   the tenant's inserts and own messages, with the API's checks and a
 //!   preview through the dispatcher's renderer per locale and channel.
 //! - `GET /operator`: every tenant, paged (operators only).
+//! - `GET /operator/plugins`, `GET /operator/plugins/{plugin}` (and its
+//!   `activate`, `canary` and `rollback` POSTs): every plugin with its
+//!   versions, canaries and failure rate per version over 7 days;
+//!   activation for every tenant or a canary, one-button rollback, through
+//!   the API's own functions (operators only).
+//! - `GET|POST /operator/partners`, `GET|POST /operator/partners/{id}/revoke`:
+//!   partner accounts (partner API tokens scoped to plugins), the token
+//!   shown once (operators only).
 //! - `GET|POST /invite/{token}` and `/first/{token}`: an invitation (the
 //!   first start's link makes the first operator).
 //!
@@ -42,6 +50,7 @@ pub mod auth;
 pub mod chart;
 pub mod csrf;
 mod pages;
+pub mod poster;
 mod routes;
 pub mod schema_form;
 pub mod text;

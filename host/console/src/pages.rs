@@ -60,6 +60,9 @@ impl Pages {
                 include_str!("../templates/broadcasts.html"),
             ),
             ("content.html", include_str!("../templates/content.html")),
+            ("plugins.html", include_str!("../templates/plugins.html")),
+            ("partners.html", include_str!("../templates/partners.html")),
+            ("poster.html", include_str!("../templates/poster.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));

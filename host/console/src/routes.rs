@@ -53,13 +53,31 @@ pub(crate) fn router(inner: Shared) -> Router {
         .route("/sign-in", get(sign_in_page).post(sign_in_post))
         .route("/sign-out", post(sign_out))
         .route("/operator", get(operator))
+        .route("/operator/plugins", get(plugins_page))
+        .route("/operator/plugins/{plugin}", get(plugin_page))
+        .route("/operator/plugins/{plugin}/activate", post(plugin_activate))
+        .route("/operator/plugins/{plugin}/canary", post(plugin_canary))
+        .route("/operator/plugins/{plugin}/rollback", post(plugin_rollback))
+        .route(
+            "/operator/partners",
+            get(partners_page).post(partner_create),
+        )
+        .route(
+            "/operator/partners/{id}/revoke",
+            get(partner_revoke_page).post(partner_revoke),
+        )
         .route("/audit", get(audit_all))
         .route("/t/{tenant}", get(dashboard))
+        .route("/t/{tenant}/settings", post(settings_post))
         .route("/t/{tenant}/team", get(team_page).post(team_post))
         .route("/t/{tenant}/audit", get(audit_tenant))
         .route("/t/{tenant}/support", get(support_search))
         .route("/t/{tenant}/support/{subscriber}", get(support_household))
         .route("/t/{tenant}/support/{subscriber}/stop", post(support_stop))
+        .route(
+            "/t/{tenant}/support/{subscriber}/erase",
+            post(support_erase),
+        )
         .route("/t/{tenant}/content", get(content_list))
         .route(
             "/t/{tenant}/content/inserts/{kind}/{key}",
@@ -94,6 +112,8 @@ pub(crate) fn router(inner: Shared) -> Router {
             "/t/{tenant}/broadcasts/{broadcast}/cancel",
             post(broadcast_cancel),
         )
+        .route("/t/{tenant}/poster", get(poster_page))
+        .route("/t/{tenant}/poster.svg", get(poster_svg))
         .route("/t/{tenant}/channels", get(channels_page))
         .route("/t/{tenant}/channels/new", get(channel_new))
         .route(
@@ -104,7 +124,10 @@ pub(crate) fn router(inner: Shared) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_CHANNEL_FORM_BODY)),
         )
         .route("/t/{tenant}/channels/{channel}/pause", post(channel_pause))
-        .route("/t/{tenant}/channels/{channel}/resume", post(channel_resume))
+        .route(
+            "/t/{tenant}/channels/{channel}/resume",
+            post(channel_resume),
+        )
         .route("/t/{tenant}/channels/{channel}/test", post(channel_test))
         .route("/invite/{token}", get(accept_page).post(accept_post))
         .route("/first/{token}", get(accept_page).post(accept_post))
@@ -404,6 +427,8 @@ impl Inner {
             };
             if s.account.role == ConsoleRole::Operator {
                 item("/operator".into(), t.nav_operator);
+                item("/operator/plugins".into(), t.pl_nav);
+                item("/operator/partners".into(), t.pt_nav);
             }
             let tenant_id = tenant
                 .map(|t| t.id.clone())
@@ -418,6 +443,7 @@ impl Inner {
                 }
                 if s.account.may(&id, Permission::Content) {
                     item(format!("/t/{id}/content"), t.nav_content);
+                    item(format!("/t/{id}/poster"), t.nav_poster);
                 }
                 if s.account.may(&id, Permission::Channels) {
                     item(format!("/t/{id}/channels"), t.nav_channels);
@@ -641,6 +667,9 @@ mod channels;
 mod content;
 mod dashboard;
 mod operator;
+mod partners;
+mod plugins;
+mod poster;
 mod sign_in;
 mod support;
 mod team;
@@ -652,6 +681,9 @@ use channels::*;
 use content::*;
 use dashboard::*;
 use operator::*;
+use partners::*;
+use plugins::*;
+use poster::*;
 use sign_in::*;
 use support::*;
 use team::*;
@@ -701,6 +733,9 @@ mod tests {
             "channels.html",
             "content.html",
             "broadcasts.html",
+            "plugins.html",
+            "partners.html",
+            "poster.html",
         ] {
             let html = pages.render(name, context! { t => Lang::En.texts(), title => "T" });
             assert!(html.contains("<h1>T</h1>"), "{name}: {html}");

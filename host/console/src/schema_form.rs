@@ -187,7 +187,11 @@ pub fn read(
             Kind::Text | Kind::Long => Value::String(trimmed.to_string()),
             Kind::Number => match trimmed.parse::<i64>() {
                 Ok(n) => Value::from(n),
-                Err(_) => match trimmed.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                Err(_) => match trimmed
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
                     Some(n) => Value::Number(n),
                     None => {
                         misread.push((f.name.clone(), Misread::NotANumber));
@@ -287,7 +291,9 @@ mod tests {
         let names: Vec<&str> = fs.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["endpoint", "token", "extra", "image", "min", "mode", "on", "secret"],
+            [
+                "endpoint", "token", "extra", "image", "min", "mode", "on", "secret"
+            ],
             "the required first"
         );
         assert_eq!(by("token").kind, Kind::Secret);
@@ -302,7 +308,10 @@ mod tests {
         assert_eq!(by("endpoint").hint.as_deref(), Some("Where"));
         assert_eq!(by("mode").kind, Kind::Choice);
         assert_eq!(by("mode").default.as_deref(), Some("full"));
-        assert_eq!((by("min").kind, by("min").value.as_str()), (Kind::Number, "60"));
+        assert_eq!(
+            (by("min").kind, by("min").value.as_str()),
+            (Kind::Number, "60")
+        );
         assert_eq!(by("image").kind, Kind::Long);
         assert_eq!(by("on").choices, vec!["true", "false"]);
         assert_eq!(by("extra").kind, Kind::Json);
@@ -335,7 +344,11 @@ mod tests {
 
         let wrong = read(
             &fs,
-            &form(&[("cfg.min", "many"), ("cfg.mode", "half"), ("cfg.extra", "[")]),
+            &form(&[
+                ("cfg.min", "many"),
+                ("cfg.mode", "half"),
+                ("cfg.extra", "["),
+            ]),
         )
         .unwrap_err();
         assert_eq!(
@@ -350,8 +363,14 @@ mod tests {
 
     #[test]
     fn api_messages_name_their_field() {
-        assert_eq!(field_of("config/endpoint: must be an http(s) URL").as_deref(), Some("endpoint"));
-        assert_eq!(field_of("config/extra/0: 1 is not a string").as_deref(), Some("extra"));
+        assert_eq!(
+            field_of("config/endpoint: must be an http(s) URL").as_deref(),
+            Some("endpoint")
+        );
+        assert_eq!(
+            field_of("config/extra/0: 1 is not a string").as_deref(),
+            Some("extra")
+        );
         assert_eq!(
             field_of("config: \"token\" is a required property").as_deref(),
             Some("token")

@@ -169,11 +169,56 @@ texts! {
     status: "状態", "Status";
     no_deliveries: "この月の配信はありません。", "No deliveries in this month.";
     same_as_api: "数は報告API（/v1/tenants/{tenant}/reports/monthly）と同じです。", "The numbers are those of the reports API (/v1/tenants/{tenant}/reports/monthly).";
+    db_registrations_title: "月ごとの登録と出生数", "Registrations by month against births";
+    db_registrations_chart: "月ごとの保護者による登録（グラフ）。点線は出生数の月平均です。", "Registrations by parents per month (chart). The dashed line is the births per month.";
+    db_births_per_month: "出生数の月平均 {n}人", "Births per month: {n}";
+    db_registrations_table: "月ごとの登録の表", "Registrations by month as a table";
+    db_rate: "この12か月に保護者が登録した世帯は{registrations}世帯で、年間出生数{births}人の{rate}%です。", "Parents registered {registrations} households in these 12 months: {rate} % of the {births} children born a year.";
+    db_rate_aim: "多くの自治体は、出生数の約20%の登録を目指しています。", "Municipalities aim at registrations of about 20 % of births.";
+    db_rate_unset: "年間出生数が設定されていないため、登録の割合は出せません。", "The yearly births are not set, so the share of births registered cannot be shown.";
+    db_by_day_title: "日ごとの配信", "Deliveries by day";
+    db_by_day_chart: "日ごとの配信の数：送信済み、失敗、その他（グラフ）", "Deliveries per day: sent, failed and other (chart)";
+    db_by_day_hint: "「失敗」は送れなかった配信、「その他」は送信待ち・期限切れ・取り消しなどです。日はこの自治体の時間帯で数えます。", "“Failed” are deliveries that could not be sent; “other” are those waiting, expired or cancelled. Days are the municipality's own.";
+    db_by_day_table: "日ごとの配信の表を見る", "See the deliveries by day as a table";
+    db_sent: "送信済み", "Sent";
+    db_failed: "失敗", "Failed";
+    db_other: "その他", "Other";
+    db_day: "日", "Day";
+    db_failures_title: "送れなかった配信とその理由", "Failures and their reasons";
+    db_reason: "理由", "Reason";
+    db_no_failures: "この月に送れなかった配信はありません。", "No deliveries failed in this month.";
+    db_failures_hint: "配信先のサービスからの詳しい説明は、問い合わせ対応の配信の記録で見られます。", "The platform's own words for each failure are in a household's delivery history on the support desk.";
+    fail_refused: "配信先のサービスが受け付けなかった", "The platform refused it";
+    fail_recipient_gone: "受け取る人がいなくなった（ブロック、退会、宛先がない）", "The recipient is gone (blocked the account, left, or no such address)";
+    fail_gave_up: "何度送っても失敗したため、送るのをやめた", "It kept failing, so sending stopped after the last try";
+    fail_not_made: "お知らせを作れなかった（お知らせが見つからない）", "The message could not be made (it was not found)";
+    db_settings_title: "自治体の設定", "Municipality settings";
+    db_births_label: "年間出生数（人）", "Yearly births";
+    db_births_hint: "この自治体で1年間に生まれる子どもの数です。登録の割合に使います。1から1,000,000まで。空にすると消えます。", "How many children are born in the municipality a year; the share of births registered is counted from it. 1 to 1,000,000. Leave it empty to remove it.";
+    db_births_now: "年間出生数：{n}人", "Yearly births: {n}";
+    db_births_none: "年間出生数：設定されていません", "Yearly births: not set";
+    db_save: "保存する", "Save";
+    db_settings_saved: "自治体の設定を保存しました。", "Municipality settings saved.";
+    db_births_invalid: "年間出生数は、1から1,000,000までの数で入力してください。", "Enter the yearly births as a whole number from 1 to 1,000,000.";
+    action_tenant_settings_saved: "自治体の設定を保存", "Municipality settings saved";
 
     operator_title: "すべての自治体", "All municipalities";
     tenant: "自治体", "Municipality";
     tenant_id: "ID", "ID";
     active_now: "今月の利用中の世帯", "Active households this month";
+    op_intro: "各自治体の今月（その自治体の時間帯での月）の数字です。見出しを選ぶと、その列で並べ替えます。", "This month's figures of each municipality (the month in its own time zone). Choose a column heading to sort by it.";
+    op_totals_title: "全国の合計", "Totals for the whole country";
+    op_tenants_count: "自治体の数", "Municipalities";
+    op_active: "利用中の世帯", "Active households";
+    op_registrations: "保護者による登録", "Registrations";
+    op_stops: "配信停止", "Stops";
+    op_blocks: "ブロック", "Blocks";
+    op_sent: "送信済みの配信", "Deliveries sent";
+    op_failed: "失敗した配信", "Failed deliveries";
+    op_channels: "稼働中のチャネル", "Active channels";
+    op_table_caption: "自治体ごとの今月の数字（{sorted}）", "This month's figures by municipality ({sorted})";
+    op_sorted_asc: "{column}の昇順", "{column}, ascending";
+    op_sorted_desc: "{column}の降順", "{column}, descending";
     no_tenants: "自治体はまだありません。API か CLI で作成します。", "There are no municipalities yet. Create one with the API or the CLI.";
     previous: "前のページ", "Previous page";
     next: "次のページ", "Next page";
@@ -340,6 +385,13 @@ texts! {
     stop_button: "配信を止める", "Stop deliveries";
     stop_choose: "選んでください", "Choose a reason";
     support_reason_missing: "停止の理由を選んでください", "Choose a reason for stopping";
+    erase_title: "世帯の情報を消す", "Erase this household";
+    erase_hint: "連絡先、出産予定日と生年月日、停止の理由、外部 ID を消し、まだ届いていない配信を取り消します。件数の集計のために、名前のない記録だけが残ります。元に戻せません。", "Removes the contacts, due and birth dates, stop reasons and external id, and cancels every delivery not yet sent. Only an anonymous record stays, for the counts. This cannot be undone.";
+    erase_confirm: "この世帯の情報を消すことを確認しました（元に戻せません）", "I understand this household's details will be erased and cannot be brought back";
+    erase_button: "世帯の情報を消す", "Erase the household";
+    erase_confirm_missing: "消す前に、確認のチェックを入れてください", "Tick the box to confirm before erasing";
+    erased_title: "世帯の情報を消しました", "Household erased";
+    erased_body: "この世帯の連絡先と日付を消し、操作記録に残しました。", "This household's contacts and dates are erased, and this is in the audit log.";
     stopped_title: "配信を止めました", "Deliveries stopped";
     stopped_body: "この世帯への配信を止め、操作記録に残しました。", "Deliveries to this household are stopped, and this is in the audit log.";
     back_to_search: "検索に戻る", "Back to the search";
@@ -368,8 +420,30 @@ texts! {
     locale_ja_easy: "やさしい日本語", "Plain Japanese";
     locale_en: "英語", "English";
     action_household_stopped: "世帯の配信停止", "Household stopped";
+    action_household_erased: "世帯の情報の消去", "Household erased";
 
     nav_broadcasts: "お知らせの配信", "Broadcasts";
+    nav_poster: "登録ポスター", "Poster";
+    po_title: "登録ポスター", "Registration poster";
+    po_intro: "保健センターや窓口に貼る A4 のポスターです。登録の方法ごとに QR コードとアドレスを載せます。", "An A4 poster for the health centre and the front desk: a QR code and the address for each way to register.";
+    po_line: "LINE の友だち追加 URL または LINE ID", "LINE friend-add link or LINE ID";
+    po_line_hint: "LINE Official Account Manager の「友だち追加ガイド」にある URL（https://lin.ee/…）か、@ で始まる ID（例: @minato）。空欄なら LINE は載せません。", "The link from LINE Official Account Manager's friend-add guide (https://lin.ee/…), or the ID starting with @ (for example @minato). Leave it empty to leave LINE out.";
+    po_no_line: "この自治体には LINE のチャネルがまだありません。", "This municipality has no LINE channel yet.";
+    po_email: "空メールの宛先", "Address for blank emails";
+    po_email_hint: "メールのチャネルの受信（Inbound Parse）に設定したアドレス。空欄なら空メールは載せません。", "The address set up for the email channel's inbound mail. Leave it empty to leave blank email out.";
+    po_form_note: "登録フォームのリンクはいつも載ります:", "The registration form's link is always on the poster:";
+    po_no_form: "登録フォームはメールのチャネルがあると使えます。メールのチャネルを追加するとフォームの QR コードも載ります。", "The registration form works once the municipality has an email channel; add one and the poster gets the form's QR code too.";
+    po_make: "ポスターを作る", "Make the poster";
+    po_preview: "ポスターの見本", "The poster";
+    po_on_poster: "ポスターに載るもの", "On the poster";
+    po_download: "ポスターをダウンロード（SVG、A4）", "Download the poster (SVG, A4)";
+    po_print: "印刷するときは用紙を A4、倍率を 100% にしてください。ブラウザーで開いて印刷するか、PDF として保存できます。", "Print it on A4 at 100% scale: open it in a browser and print, or save it as a PDF.";
+    po_nothing: "載せるものがありません。LINE の友だち追加 URL か空メールの宛先を入力してください。", "There is nothing to print yet: type the LINE friend-add link or the blank-email address.";
+    po_line_error: "LINE の友だち追加 URL（https://lin.ee/… または https://line.me/…）か、@ で始まる LINE ID を入力してください", "Enter a LINE friend-add link (https://lin.ee/… or https://line.me/…) or a LINE ID starting with @";
+    po_email_error: "メールアドレスを user@example.jp の形で入力してください", "Enter an email address like user@example.jp";
+    po_way_line: "LINE", "LINE";
+    po_way_form: "登録フォーム", "Registration form";
+    po_way_email: "空メール", "Blank email";
     broadcasts_title: "お知らせの配信", "Broadcasts";
     broadcasts_intro: "災害や予防接種の変更など、急ぎのお知らせを保護者に送ります。送る前に、届く世帯の数と文面を確かめられます。", "Send an urgent notice to parents, such as an emergency or a change to vaccinations. Before you send it, you can check how many households it reaches and what they read.";
     broadcast_new: "新しいお知らせを作る", "Create a new broadcast";
@@ -427,6 +501,105 @@ texts! {
     action_broadcast_created: "お知らせの作成", "Broadcast created";
     action_broadcast_cancelled: "お知らせの取り消し", "Broadcast cancelled";
 
+    pl_nav: "プラグイン", "Plugins";
+    pl_title: "配信プラグイン", "Delivery plugins";
+    pl_intro: "配信サービスごとのプラグインと、その版です。版ごとの直近7日間の配信の成否を見て、すべての自治体で有効にする版を決めたり、一部の自治体で先に試したり（カナリア）、元に戻したりできます。", "The plugin of each delivery platform and its versions. See how each version's deliveries went in the last 7 days, make a version active for every municipality, try it first with some (a canary), or roll back.";
+    pl_none: "プラグインはまだありません。API か CLI でアップロードします。", "There are no plugins yet. Upload one with the API or the CLI.";
+    pl_plugin: "プラグイン", "Plugin";
+    pl_active: "すべての自治体で有効な版", "Active version (every municipality)";
+    pl_active_none: "なし", "None";
+    pl_canaries: "カナリア（先に試している自治体）", "Canaries (municipalities trying a version first)";
+    pl_canaries_none: "なし", "None";
+    pl_canary_of: "{v}: {tenants}", "{v}: {tenants}";
+    pl_channels: "使っているチャネル", "Channels using it";
+    pl_rates_caption: "{p} の版ごとの直近7日間の配信", "Deliveries of {p} in the last 7 days, by version";
+    pl_version: "版", "Version";
+    pl_sent: "送信済み", "Sent";
+    pl_failed: "失敗", "Failed";
+    pl_rate: "失敗の割合", "Failure rate";
+    pl_health: "状態", "Status";
+    pl_health_none: "直近7日間の配信なし", "No deliveries in the last 7 days";
+    pl_health_ok: "問題なし", "Working";
+    pl_health_some: "一部失敗しています", "Some deliveries fail";
+    pl_health_many: "失敗が多いです。この版を確かめてください", "Many deliveries fail: check this version";
+    pl_open: "{p} の版と切り替え", "Versions and changes of {p}";
+    pl_window_note: "数は直近7日間に送信を試みた配信です（失敗には、送信をあきらめたものを含みます）。", "Counts are of deliveries attempted in the last 7 days (failed includes those given up on).";
+    pl_back: "プラグインの一覧に戻る", "Back to the plugins";
+    pl_versions: "版", "Versions";
+    pl_contract: "契約の版", "Contract";
+    pl_uploaded: "アップロード日時", "Uploaded";
+    pl_digest: "ダイジェスト", "Digest";
+    pl_where: "使われ方", "In use";
+    pl_where_active: "すべての自治体で有効", "Active for every municipality";
+    pl_where_canary: "カナリア: {tenants}", "Canary: {tenants}";
+    pl_where_retired: "使われていません", "Not in use";
+    pl_rollback_title: "元に戻す", "Roll back";
+    pl_rollback_hint: "すべての自治体で、直前に有効だった版に戻します（今は {v}）。カナリアの自治体はそのままです。", "Goes back to the version that was active before, for every municipality (now {v}). Canaries stay as they are.";
+    pl_rollback_button: "すべての自治体で元に戻す", "Roll back for every municipality";
+    pl_end_canary: "{t} のカナリアを終える", "End the canary of {t}";
+    pl_end_canary_hint: "この自治体は、すべての自治体で有効な版に戻ります。", "The municipality goes back to the version active for every municipality.";
+    pl_activate_title: "すべての自治体で版を有効にする", "Make a version active for every municipality";
+    pl_activate_hint: "カナリアの自治体以外のすべての自治体で、次の配信からこの版を使います。送信中の配信は元の版のまま終わります。", "Every municipality without a canary uses this version from the next delivery. Deliveries being sent finish on the version they started with.";
+    pl_activate_button: "続ける", "Continue";
+    pl_canary_title: "一部の自治体で先に試す（カナリア）", "Try a version with some municipalities first (a canary)";
+    pl_canary_hint: "選んだ自治体だけが、次の配信からこの版を使います。", "Only the municipalities chosen use this version, from the next delivery.";
+    pl_canary_tenants: "試す自治体", "Municipalities to try it";
+    pl_canary_ids: "自治体の ID（選ぶ代わりに、または追加で）", "Municipality IDs (instead of or as well as choosing)";
+    pl_canary_ids_hint: "カンマか空白で区切ります。例: minato, chiyoda", "Separate them with commas or spaces. For example: minato, chiyoda";
+    pl_canary_button: "カナリアとして有効にする", "Make it active as a canary";
+    pl_choose_version: "版を選んでください", "Choose a version";
+    pl_version_legend: "有効にする版", "Version to make active";
+    pl_tenants_missing: "試す自治体を選ぶか、ID を入力してください", "Choose or type at least one municipality";
+    pl_tenant_unknown: "自治体「{t}」はありません", "There is no municipality “{t}”";
+    pl_nothing_to_roll_back: "戻す先の版がありません。有効にされた版が1つしかありません", "There is nothing to roll back to: only one version has been made active";
+    pl_refused: "変更できませんでした: {why}", "This could not be changed: {why}";
+    pl_confirm_activate_title: "すべての自治体で {v} を有効にしますか", "Make {v} active for every municipality?";
+    pl_confirm_activate_body: "{p} の版 {v} を、カナリアの自治体以外のすべての自治体で次の配信から使います。今は {now} です。", "Every municipality without a canary uses version {v} of {p} from the next delivery. Now it is {now}.";
+    pl_confirm_activate_button: "すべての自治体で有効にする", "Make it active for every municipality";
+    pl_confirm_rollback_title: "すべての自治体で {p} を元に戻しますか", "Roll back {p} for every municipality?";
+    pl_confirm_rollback_body: "すべての自治体で有効な版（今は {now}）を、直前に有効だった版に戻します。", "The version active for every municipality (now {now}) goes back to the one active before it.";
+    pl_confirm_rollback_button: "元に戻す", "Roll back";
+    pl_done_activated: "{p} の版 {v} を、すべての自治体で有効にしました。", "Version {v} of {p} is active for every municipality.";
+    pl_done_canary: "{p} の版 {v} を、カナリアとして {tenants} で有効にしました。", "Version {v} of {p} is active as a canary for {tenants}.";
+    pl_done_rolled_back: "{p} を元に戻しました。すべての自治体で有効な版は {v} です。", "{p} is rolled back. The version active for every municipality is {v}.";
+    pl_done_canary_ended: "{t} のカナリアを終えました。今の版は {v} です。", "The canary of {t} has ended. Its version now is {v}.";
+    pl_action_activated: "プラグインの版を有効化", "Plugin version made active";
+    pl_action_canary: "プラグインのカナリア", "Plugin canary";
+    pl_action_rolled_back: "プラグインを元に戻す", "Plugin rolled back";
+
+    pt_nav: "パートナー", "Partners";
+    pt_title: "パートナーのアカウント", "Partner accounts";
+    pt_intro: "配信プラグインを作る会社（パートナー）のための API トークンです。トークンでは、許されたプラグインの新しい版をアップロードし、その版を見ることだけができます。", "API tokens for the companies that build delivery plugins (partners). A token can only upload new versions of the plugins it is given, and see them.";
+    pt_none: "パートナーのアカウントはまだありません。", "There are no partner accounts yet.";
+    pt_label: "名前", "Name";
+    pt_id: "ID", "ID";
+    pt_plugins: "プラグイン", "Plugins";
+    pt_created: "作成日時", "Created";
+    pt_state: "状態", "Status";
+    pt_active: "使えます", "Active";
+    pt_revoked: "無効（{at}）", "Revoked ({at})";
+    pt_no_label: "（名前なし）", "(no name)";
+    pt_revoke_link: "{l} を無効にする", "Revoke {l}";
+    pt_new_title: "パートナーのアカウントを作る", "Create a partner account";
+    pt_label_hint: "会社名など、誰のためのトークンか分かる名前。100文字まで。", "Who the token is for, such as the company's name. Up to 100 characters.";
+    pt_plugins_hint: "このパートナーがアップロードできるプラグインを選んでください。", "Choose the plugins this partner may upload.";
+    pt_create_button: "トークンを作る", "Create the token";
+    pt_label_missing: "名前を入力してください", "Enter a name";
+    pt_label_long: "名前は100文字以下にしてください", "The name must be 100 characters or fewer";
+    pt_plugins_missing: "プラグインを1つ以上選んでください", "Choose at least one plugin";
+    pt_plugin_unknown: "プラグイン「{p}」はありません", "There is no plugin “{p}”";
+    pt_made_title: "トークンができました", "Token created";
+    pt_made_body: "このトークンをコピーして、{l} に安全な方法で渡してください。このページを離れると、もう表示されません。", "Copy this token and give it to {l} safely. It is not shown again once you leave this page.";
+    pt_token: "トークン", "Token";
+    pt_copy_hint: "欄を選んですべてコピーしてください（Ctrl+C か ⌘+C）。保存されるのはトークンのハッシュだけです。", "Select the field and copy all of it (Ctrl+C or ⌘+C). Only the token's hash is stored.";
+    pt_back: "パートナーの一覧に戻る", "Back to the partner accounts";
+    pt_revoke_title: "{l} を無効にしますか", "Revoke {l}?";
+    pt_revoke_body: "このトークンはすぐに使えなくなります。元に戻せません。必要なら新しいトークンを作ってください。", "The token stops working at once. You cannot undo this; create a new token if one is needed.";
+    pt_revoke_button: "無効にする", "Revoke";
+    pt_done_revoked: "{l} のトークンを無効にしました。", "The token of {l} is revoked.";
+    pt_action_created: "パートナーのトークンを作成", "Partner token created";
+    pt_action_revoked: "パートナーのトークンを無効化", "Partner token revoked";
+
     not_found_title: "ページが見つかりません", "Page not found";
     not_found_body: "アドレスが正しいか確かめてください。", "If you typed the web address, check it is correct.";
     forbidden_title: "フォームを受け付けられませんでした", "The form was not accepted";
@@ -449,12 +622,19 @@ pub fn action(t: &Texts, action: &str) -> String {
         "invitation_used" => t.action_invitation_used,
         "first_link" => t.action_first_link,
         "household_stopped" => t.action_household_stopped,
+        "household_erased" => t.action_household_erased,
         "content_insert_saved" => t.action_content_insert_saved,
         "content_insert_deleted" => t.action_content_insert_deleted,
         "content_message_saved" => t.action_content_message_saved,
         "content_message_deleted" => t.action_content_message_deleted,
         "broadcast_created" => t.action_broadcast_created,
         "broadcast_cancelled" => t.action_broadcast_cancelled,
+        "tenant_settings_saved" => t.action_tenant_settings_saved,
+        "plugin_activated" => t.pl_action_activated,
+        "plugin_canary" => t.pl_action_canary,
+        "plugin_rolled_back" => t.pl_action_rolled_back,
+        "partner_token_created" => t.pt_action_created,
+        "partner_token_revoked" => t.pt_action_revoked,
         other => return other.to_string(),
     }
     .to_string()
@@ -470,6 +650,18 @@ pub fn permission(t: &Texts, p: tayori_core::Permission) -> &'static str {
         Channels => t.perm_channels,
         Team => t.perm_team,
     }
+}
+
+/// A reason a delivery failed (`FailureReason`) in words.
+pub fn failure(t: &Texts, key: &str) -> String {
+    match key {
+        "refused" => t.fail_refused,
+        "recipient_gone" => t.fail_recipient_gone,
+        "gave_up" => t.fail_gave_up,
+        "not_made" => t.fail_not_made,
+        other => return other.to_string(),
+    }
+    .to_string()
 }
 
 /// A stage of the figures (`pregnancy`, `0-1`, ...) in words.

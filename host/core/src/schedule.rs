@@ -657,6 +657,7 @@ mod tests {
             program_spans: Default::default(),
             unreported_birth: Default::default(),
             corrected_age: None,
+            yearly_births: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         };

@@ -76,6 +76,20 @@ pub struct Activation {
     pub activated_at: DateTime<Utc>,
 }
 
+/// Deliveries of one plugin version with one outcome (a status), counted:
+/// what the operator's error rate per version reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginOutcome {
+    /// The plugin of the delivery's channel.
+    pub plugin_id: String,
+    /// The version that made the last attempt.
+    pub version: String,
+    /// The delivery's status now (`sent`, `failed`, `dead`, or `pending`
+    /// while a retry waits).
+    pub status: crate::domain::OutboxStatus,
+    pub count: u64,
+}
+
 /// Plugin versions, their bytes and compiled artifacts, and which version is
 /// active where.
 #[async_trait::async_trait]
@@ -124,6 +138,17 @@ pub trait PluginStore: Send + Sync {
     /// `max_wait` at the latest (PostgreSQL announces changes with
     /// LISTEN/NOTIFY; SQLite has one node and simply waits).
     async fn wait_plugin_change(&self, max_wait: std::time::Duration);
+    /// Deliveries attempted by a plugin version whose row changed at or
+    /// after `since` (their last attempt), by plugin, version and status;
+    /// only `plugin_id`'s when given. The plugin is the one of the
+    /// delivery's channel now. Ordered by plugin, version and status.
+    async fn plugin_outcomes(
+        &self,
+        plugin_id: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PluginOutcome>>;
+    /// How many channels (of every tenant) use each plugin, by plugin id.
+    async fn plugin_channel_counts(&self) -> StoreResult<Vec<(String, u64)>>;
 }
 
 /// Tenants (municipalities) and their settings.
@@ -608,6 +633,31 @@ pub trait ReportStore: Send + Sync {
         &self,
         tenant_id: &str,
     ) -> StoreResult<Vec<crate::domain::figures::HouseholdRow>>;
+    /// Every tenant's households that are not stopped, with their children
+    /// that are not stopped (the households of [`Self::report_households`],
+    /// without their channels), ordered by tenant; a tenant without such a
+    /// household is left out. What the operator's all-tenant figures count
+    /// active users from, in one read.
+    async fn report_households_all(
+        &self,
+    ) -> StoreResult<Vec<crate::domain::figures::TenantHouseholds>>;
+    /// Every tenant's front-door events in `[from, to)`, summed over
+    /// channels: `(tenant, kind, count)`, ordered by tenant then kind.
+    async fn front_door_counts_all(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, FrontDoorKind, u64)>>;
+    /// Every tenant's deliveries due in `[from, to)`, summed over channels:
+    /// `(tenant, status, count)`, ordered by tenant then status.
+    async fn delivery_counts_all(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, String, u64)>>;
+    /// Every tenant's channels that are not paused: `(tenant, count)`,
+    /// ordered by tenant; tenants without one are left out.
+    async fn active_channel_counts(&self) -> StoreResult<Vec<(String, u64)>>;
     /// Households created in `[from, to)`, whatever their status now.
     async fn subscribers_created(
         &self,
@@ -622,6 +672,31 @@ pub trait ReportStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<(String, String, u64)>>;
+    /// Front-door events of `kind` in each range `[bounds[i], bounds[i + 1])`
+    /// (bounds ascending): one count per range, `bounds.len() - 1` of them.
+    async fn front_door_by_range(
+        &self,
+        tenant_id: &str,
+        kind: crate::domain::conversation::FrontDoorKind,
+        bounds: &[DateTime<Utc>],
+    ) -> StoreResult<Vec<u64>>;
+    /// Deliveries due in each range `[bounds[i], bounds[i + 1])` (bounds
+    /// ascending): `(i, channel, status, count)`, ordered so; ranges
+    /// without deliveries are absent.
+    async fn delivery_counts_by_range(
+        &self,
+        tenant_id: &str,
+        bounds: &[DateTime<Utc>],
+    ) -> StoreResult<Vec<(usize, String, String, u64)>>;
+    /// Deliveries due in `[from, to)` that failed for good (`failed`,
+    /// `dead`) by reason: `(reason, count)`, ordered by reason. A row from
+    /// before reasons were stored counts by its status.
+    async fn failure_counts(
+        &self,
+        tenant_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(crate::domain::FailureReason, u64)>>;
 }
 
 /// The store's own life.

@@ -617,6 +617,7 @@ mod tests {
             program_spans: BTreeMap::new(),
             unreported_birth: UnreportedBirth::Continue,
             corrected_age: None,
+            yearly_births: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -50,6 +50,9 @@ const PLAN_LOCK_CLASS: i32 = 0x7461_7970;
 /// The first key of the advisory lock on claiming kept batches (`'tayb'`).
 const BATCH_CLAIM_LOCK_CLASS: i32 = 0x7461_7962;
 
+/// The order that lines up the texts of the figures' reads
+/// (`shared/report_codes.rs`): PostgreSQL promises none without it.
+const AGG_ORDER: &str = " ORDER BY c.id";
 /// How a claim locks the rows it picks: rows another node is claiming are
 /// skipped, not waited for, so nodes claim disjoint rows side by side.
 const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";

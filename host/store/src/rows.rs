@@ -109,6 +109,7 @@ pub(crate) struct TenantRow {
     pub unreported_birth: String,
     pub corrected_weeks_early: Option<i64>,
     pub corrected_months: Option<i64>,
+    pub yearly_births: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -140,6 +141,10 @@ impl TenantRow {
             program_spans,
             unreported_birth: parse("unreported birth rule", &self.unreported_birth)?,
             corrected_age,
+            yearly_births: self
+                .yearly_births
+                .map(|n| to_u32("yearly births", n))
+                .transpose()?,
             send_time: time("send time", &self.send_time)?,
             span: parse("delivery span", &self.span)?,
             lateness_window_minutes: to_u32("lateness window", self.lateness_window_minutes)?,
@@ -390,6 +395,7 @@ pub(crate) struct TokenRow {
     pub role: String,
     pub tenant_id: Option<String>,
     pub plugin_ids: Json<Vec<String>>,
+    pub label: Option<String>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -401,6 +407,7 @@ impl TokenRow {
             id: self.id,
             tenant_id: self.tenant_id,
             plugin_ids: self.plugin_ids.0,
+            label: self.label,
             created_at: self.created_at,
             revoked_at: self.revoked_at,
         })

@@ -63,6 +63,9 @@ const MAX_BIND_PARAMS: usize = 32_766;
 /// keeping a bulk statement prepared only saves work.
 const PERSIST_BULK_STATEMENTS: bool = true;
 
+/// SQLite feeds every aggregate of a group the same rows in one pass, so
+/// the texts of the figures' reads (`shared/report_codes.rs`) line up without an order.
+const AGG_ORDER: &str = "";
 /// How a claim locks the rows it picks: SQLite's single writer already
 /// excludes every other claim.
 const CLAIM_LOCK: &str = "";

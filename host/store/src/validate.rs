@@ -182,6 +182,20 @@ pub(crate) fn token(t: &NewApiToken) -> StoreResult<()> {
         }
         _ => {}
     }
+    if let Some(label) = &t.label {
+        if label.trim().is_empty() || label.chars().count() > tayori_core::MAX_TOKEN_LABEL {
+            return Err(invalid(
+                "label",
+                format!(
+                    "a token's label must be 1 to {} characters",
+                    tayori_core::MAX_TOKEN_LABEL
+                ),
+            ));
+        }
+        if label.chars().any(char::is_control) {
+            return Err(invalid("label", "a token's label must be one line of text"));
+        }
+    }
     match (t.role, t.plugin_ids.is_empty()) {
         (Role::Partner, true) => Err(invalid(
             "plugins",

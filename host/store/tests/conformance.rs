@@ -23,6 +23,8 @@ mod conformance {
     pub mod isolation;
     pub mod outbox;
     pub mod plugins;
+    pub mod reports;
+    pub mod reports_all;
     pub mod subscribers;
     pub mod tenants;
     pub mod tokens;
@@ -71,6 +73,7 @@ conformance! {
     outbox::broadcasts_store_their_deliveries,
     outbox::send_counters_hold_windows,
     outbox::deliveries_are_paged_newest_first,
+    outbox::outcomes_are_counted_per_plugin_version,
     inbound::an_event_is_recorded_once_and_acted_on_once,
     inbound::strangers_texts_and_postbacks_are_recorded_only,
     inbound::a_late_unfollow_is_superseded,
@@ -81,6 +84,10 @@ conformance! {
     conversations::erasing_a_household_removes_its_conversations,
     conversations::front_door_events_are_counted_by_channel_and_kind,
     conversations::birth_questions_are_claimed_once_for_late_expected_children,
+    reports::front_door_events_are_counted_per_range_on_its_edges,
+    reports::deliveries_are_counted_per_day_and_failures_by_reason,
+    reports::yearly_births_are_kept_and_checked,
+    reports_all::figures_of_every_tenant_are_each_tenants_own,
     plugins::versions_are_inserted_once,
     plugins::concurrent_uploads_of_one_version_insert_it_once,
     plugins::versions_must_match_their_bytes,

@@ -13,7 +13,16 @@
 //!   ≥ 0.90; each run counts sender calls per delivery (≤ 0.05; each plugin
 //!   call is one fresh instance) and the fake's requests;
 //! - `dispatch_1m`: the national day's deliveries (about a million) through
-//!   the LINE plugin ≤ 100 s.
+//!   the LINE plugin ≤ 100 s;
+//! - `report_national` (issue 15), on the national data set with its day
+//!   planned: one tenant's monthly report (`tayori_api::reports::figures`)
+//!   ≤ 200 ms for a median and the largest tenant; the operator's figures of
+//!   every tenant (`tayori_api::reports::all_tenants`) ≤ 2 s; a dashboard
+//!   page's server time ≤ 100 ms at p95, `GET /t/{tenant}` of the real
+//!   server (`tayori::launch`, as `tayori serve`) over loopback, signed in,
+//!   across tenants. `BENCH_NATIONAL_DB=path` keeps the planned national
+//!   database there and reuses it in later runs (setting it up takes about
+//!   90 s).
 //!
 //! Children: a quarter expecting (due within the next 40 weeks), the rest
 //! born within the last 3 years; one LINE contact each; the demo catalog;
@@ -114,7 +123,9 @@ async fn run() -> anyhow::Result<()> {
     // dispatcher's counters cost what they cost in production.
     let _ = tayori_api::prometheus();
     let fake = FakeLine::start().await?;
-    let key = SecretKey::generate("bench");
+    // A fixed key: a national database kept by `BENCH_NATIONAL_DB` opens
+    // with it in a later run (the console's server checks it).
+    let key = SecretKey::from_bytes([0x42; 32], "bench");
     // `BENCH_DIR` keeps the databases there (to look at them afterwards).
     let dir = match std::env::var_os("BENCH_DIR") {
         Some(d) => tempfile::Builder::new()
@@ -128,6 +139,9 @@ async fn run() -> anyhow::Result<()> {
     }
     if selected("dispatch_line") || selected("dispatch_native") {
         dispatch_pair(&dir, &fake, &key).await?;
+    }
+    if selected("report_national") {
+        report_national(&dir, &fake, &key).await?;
     }
     let national = selected("plan_national");
     if national || selected("dispatch_1m") {
@@ -481,6 +495,288 @@ async fn national_setup(
         );
     }
     Ok((url, setup))
+}
+
+// ---- reports -----------------------------------------------------------------
+
+/// Milliseconds of `runs` sorted: (median, p95, max).
+fn spread(runs: &mut [f64]) -> (f64, f64, f64) {
+    runs.sort_by(f64::total_cmp);
+    let at = |q: f64| runs[((runs.len() as f64 * q).ceil() as usize).clamp(1, runs.len()) - 1];
+    (at(0.5), at(0.95), runs[runs.len() - 1])
+}
+
+/// The planned national database: the one `BENCH_NATIONAL_DB` names when
+/// it exists, else set up (and kept there when it is named).
+async fn national_database(
+    dir: &tempfile::TempDir,
+    fake: &FakeLine,
+    key: &SecretKey,
+) -> anyhow::Result<String> {
+    let kept = std::env::var_os("BENCH_NATIONAL_DB").map(std::path::PathBuf::from);
+    if let Some(path) = kept.as_ref().filter(|p| p.exists()) {
+        eprintln!("[pipeline] national: reusing {}", path.display());
+        return Ok(format!("sqlite://{}", path.display()));
+    }
+    let (url, _) = national_setup(dir, fake, key, false).await?;
+    if let Some(path) = kept {
+        copy_database(&url, &path).await?;
+        eprintln!("[pipeline] national: kept in {}", path.display());
+    }
+    Ok(url)
+}
+
+/// `name=value` pairs of `Set-Cookie` headers, as a `Cookie` header.
+fn cookies(jar: &mut Vec<(String, String)>, headers: &reqwest::header::HeaderMap) -> String {
+    for set in headers.get_all(reqwest::header::SET_COOKIE) {
+        let set = set.to_str().unwrap_or_default();
+        let pair = set.split(';').next().unwrap_or_default();
+        if let Some((name, value)) = pair.split_once('=') {
+            jar.retain(|(n, _)| n != name);
+            if !set.contains("Max-Age=0") {
+                jar.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The page's CSRF field.
+fn csrf_of(page: &str) -> anyhow::Result<String> {
+    let start = "name=\"csrf\" value=\"";
+    let from = page
+        .find(start)
+        .ok_or_else(|| anyhow::anyhow!("no CSRF field"))?
+        + start.len();
+    let to = page[from..]
+        .find('"')
+        .ok_or_else(|| anyhow::anyhow!("no CSRF end"))?;
+    Ok(page[from..from + to].to_string())
+}
+
+const BENCH_OPERATOR: &str = "bench-operator@example.jp";
+const BENCH_PASSWORD: &str = "a long enough bench passphrase";
+
+/// Signs in as the operator (made through the first start's link on a new
+/// database): the `Cookie` header of the session.
+async fn operator_session(
+    http: &reqwest::Client,
+    base: &str,
+    first_link: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut jar = Vec::new();
+    let path = match first_link {
+        Some(link) => link.to_string(),
+        None => format!("{base}/sign-in"),
+    };
+    let page = http.get(&path).send().await?;
+    let cookie = cookies(&mut jar, page.headers());
+    let csrf = csrf_of(&page.text().await?)?;
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("email", BENCH_OPERATOR),
+        ("password", BENCH_PASSWORD),
+    ];
+    if first_link.is_some() {
+        form.extend([("name", "ベンチ"), ("confirm", BENCH_PASSWORD)]);
+    }
+    let signed = http
+        .post(&path)
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        signed.status() == StatusCode::SEE_OTHER,
+        "signing in: {} {}",
+        signed.status(),
+        signed.text().await?
+    );
+    Ok(cookies(&mut jar, signed.headers()))
+}
+
+/// Issue 15's speed budgets on the national data set (see the top).
+async fn report_national(
+    dir: &tempfile::TempDir,
+    fake: &FakeLine,
+    key: &SecretKey,
+) -> anyhow::Result<()> {
+    let url = national_database(dir, fake, key).await?;
+    let store = tayori_store::connect(&url).await?;
+    let mut tenants = store.tenants().await?;
+    tenants.sort_by(|a, b| a.id.cmp(&b.id));
+    anyhow::ensure!(
+        tenants.len() == NATIONAL_TENANTS,
+        "{} tenants",
+        tenants.len()
+    );
+    let month = day().with_day(1).expect("the 1st");
+    // Tenant t0000 is among the largest (1,494 children; the generator
+    // spreads children evenly, 1,493 or 1,494), t0870 the median one.
+    let base = NATIONAL_CHILDREN / NATIONAL_TENANTS;
+    let extra = NATIONAL_CHILDREN % NATIONAL_TENANTS;
+    for (which, t) in [("median", NATIONAL_TENANTS / 2), ("largest", 0)] {
+        let tenant = &tenants[t];
+        let mut runs = Vec::new();
+        let mut active = 0;
+        for _ in 0..21 {
+            let started = Instant::now();
+            let f = tayori_api::reports::figures(store.as_ref(), tenant, month, day())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            runs.push(started.elapsed().as_secs_f64() * 1000.0);
+            active = f.active_users;
+        }
+        let (median, p95, max) = spread(&mut runs);
+        println!(
+            "{}",
+            json!({
+                "scenario": "report_national_tenant",
+                "tenant": which,
+                "tenant_id": tenant.id,
+                "children": base + usize::from(t < extra),
+                "active_users": active,
+                "runs": runs.len(),
+                "median_ms": median,
+                "p95_ms": p95,
+                "max_ms": max,
+                "load_average": load_average(),
+                "budget_ms": 200,
+                "within_budget": median <= 200.0,
+            })
+        );
+    }
+
+    let mut runs = Vec::new();
+    let mut rows = Vec::new();
+    let cpu = cpu_seconds();
+    for _ in 0..5 {
+        let started = Instant::now();
+        rows = tayori_api::reports::all_tenants(store.as_ref(), now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        runs.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let cpu = (cpu_seconds() - cpu) / runs.len() as f64;
+    // The parts, once each (what the time is made of).
+    let started = Instant::now();
+    let households = store.report_households_all().await?;
+    let read_households = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let (from, to) = (
+        now() - chrono::Duration::days(3),
+        now() + chrono::Duration::days(28),
+    );
+    let _ = store.delivery_counts_all(from, to).await?;
+    let read_deliveries = started.elapsed().as_secs_f64() * 1000.0;
+    let (median, _, max) = spread(&mut runs);
+    anyhow::ensure!(rows.len() == NATIONAL_TENANTS, "{} rows", rows.len());
+    println!(
+        "{}",
+        json!({
+            "scenario": "report_national_all_tenants",
+            "tenants": rows.len(),
+            "children": households.iter().map(|h| h.children.len()).sum::<usize>(),
+            "active_users": rows.iter().map(|f| f.active_users).sum::<u64>(),
+            "runs": runs.len(),
+            "median_ms": median,
+            "max_ms": max,
+            "cpu_seconds_per_run": cpu,
+            "parts_ms": { "households": read_households, "deliveries": read_deliveries },
+            "load_average": load_average(),
+            "budget_ms": 2000,
+            "within_budget": median <= 2000.0,
+        })
+    );
+    drop(store);
+
+    // The dashboard through the real server, as `tayori serve` runs it
+    // (no scheduler: nothing else runs on the cores meanwhile).
+    let config = tayori::ServeConfig {
+        clock: Arc::new(ManualClock::new(now())),
+        database_url: url.clone(),
+        // An operator token as in production: no first-start token.
+        admin_token: Some("bench-admin-token-0123456789".into()),
+        load_bundled: false,
+        run_scheduler: false,
+        ..tayori::ServeConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let launched = tayori::launch_with_key(config, Some(key.clone()), listener, async move {
+        let _ = stopped.await;
+    })
+    .await?;
+    let base_url = format!("http://{}", launched.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let session = operator_session(&http, &base_url, launched.first_sign_in.as_deref()).await?;
+    let get = |path: String| {
+        let request = http
+            .get(format!("{base_url}{path}"))
+            .header("cookie", &session);
+        async move {
+            let started = Instant::now();
+            let response = request.send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            anyhow::ensure!(status == StatusCode::OK, "{status}");
+            anyhow::Ok((ms, body.len()))
+        }
+    };
+    // Warm-up: a few pages.
+    for t in 0..20 {
+        get(format!("/t/{}", tenants[t].id)).await?;
+    }
+    let pages = 500;
+    let mut runs = Vec::with_capacity(pages);
+    let mut bytes = 0;
+    for i in 0..pages {
+        let t = (mix(i as u64) % NATIONAL_TENANTS as u64) as usize;
+        let (ms, n) = get(format!("/t/{}", tenants[t].id)).await?;
+        runs.push(ms);
+        bytes = n;
+    }
+    let (p50, p95, max) = spread(&mut runs);
+    println!(
+        "{}",
+        json!({
+            "scenario": "report_national_dashboard",
+            "requests": pages,
+            "tenants": NATIONAL_TENANTS,
+            "page_bytes": bytes,
+            "p50_ms": p50,
+            "p95_ms": p95,
+            "max_ms": max,
+            "load_average": load_average(),
+            "budget_ms_p95": 100,
+            "within_budget": p95 <= 100.0,
+        })
+    );
+    let mut runs = Vec::new();
+    for sort in ["name", "active", "failures"] {
+        let (ms, _) = get(format!("/operator?sort={sort}&dir=desc&page=2")).await?;
+        runs.push(ms);
+    }
+    let (median, _, max) = spread(&mut runs);
+    println!(
+        "{}",
+        json!({
+            "scenario": "report_national_operator_page",
+            "requests": runs.len(),
+            "median_ms": median,
+            "max_ms": max,
+            "load_average": load_average(),
+        })
+    );
+    let _ = stop.send(());
+    launched.task.await??;
+    Ok(())
 }
 
 // ---- dispatch ---------------------------------------------------------------

@@ -309,6 +309,7 @@ async fn first_start_token(store: &dyn tayori_core::Store) -> anyhow::Result<()>
             role: tayori_core::Role::Operator,
             tenant_id: None,
             plugin_ids: Vec::new(),
+            label: None,
         })
         .await?;
     eprintln!(

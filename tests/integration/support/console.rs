@@ -204,4 +204,3 @@ pub async fn household(host: &Host, address: &str, child: Value) {
     )
     .await;
 }
-

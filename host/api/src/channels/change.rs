@@ -150,7 +150,6 @@ pub async fn put(
     Ok(put)
 }
 
-
 /// Pauses the channel (`Some(reason)`) or resumes it (`None`): while it is
 /// paused its deliveries wait, held, and resume with it.
 pub async fn set_pause(

@@ -16,8 +16,8 @@ use tayori_core::Content;
 
 use crate::schema_form::{self, Field, Kind, Misread};
 
-/// The longest test address accepted (the API's longest address).
-const MAX_ADDRESS_LEN: usize = 320;
+// The longest test address accepted: the domain's longest address.
+use tayori_core::domain::subscriber_rules::MAX_ADDRESS_LEN;
 
 fn with_lang(r: &Req, path: String) -> String {
     match r.lang {
@@ -239,7 +239,11 @@ pub(super) async fn channel_new(
         let mut note = ListNote::default();
         note.error = Some((
             String::new(),
-            if plugin_known { "new-name" } else { "new-plugin" },
+            if plugin_known {
+                "new-name"
+            } else {
+                "new-plugin"
+            },
             if plugin_known {
                 name_error.unwrap_or_default().to_string()
             } else {
@@ -408,7 +412,11 @@ pub(super) async fn channel_save(
             if !tayori_core::is_valid_channel_name(&name) {
                 return c.not_found(&r, Some(&s));
             }
-            let Some(loaded) = c.app.plugins.resolve(&posted_plugin, Some(&tenant.id), None) else {
+            let Some(loaded) = c
+                .app
+                .plugins
+                .resolve(&posted_plugin, Some(&tenant.id), None)
+            else {
                 return c.not_found(&r, Some(&s));
             };
             let manifest = &loaded.record.manifest;
@@ -470,10 +478,12 @@ pub(super) async fn channel_save(
         rate_per_second: None,
         daily_quota: None,
     };
-    let put = match change::put(&c.app, &principal(&s, &tenant.id), &tenant.id, &name, body).await
-    {
+    let put = match change::put(&c.app, &principal(&s, &tenant.id), &tenant.id, &name, body).await {
         Ok(put) => put,
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::FORBIDDEN => {
+        Err(e)
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY
+                || e.status == StatusCode::FORBIDDEN =>
+        {
             for part in e.message.split("; ") {
                 match schema_form::field_of(part) {
                     Some(field) if form.fields.iter().any(|f| f.name == field) => {
@@ -618,7 +628,10 @@ async fn pause_or_resume(
         return resp;
     }
     let t = r.t();
-    let reason = field(&pairs, "reason").unwrap_or_default().trim().to_string();
+    let reason = field(&pairs, "reason")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if pause {
         let problem = if reason.is_empty() {
             Some(t.ch_reason_missing)
@@ -704,11 +717,13 @@ pub(super) async fn channel_test(
         Err(resp) => return resp,
     };
     let t = r.t();
-    let address = field(&pairs, "address").unwrap_or_default().trim().to_string();
+    let address = field(&pairs, "address")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let problem = if address.is_empty() {
         Some(t.ch_address_missing)
-    } else if address.chars().count() > MAX_ADDRESS_LEN || address.contains(char::is_whitespace)
-    {
+    } else if address.chars().count() > MAX_ADDRESS_LEN || address.contains(char::is_whitespace) {
         Some(t.ch_address_invalid)
     } else {
         None

@@ -11,8 +11,8 @@ use tayori_core::{DeliveryFilter, DeliverySource, PageRequest, Subscriber, Subsc
 const HISTORY_LIMIT: u32 = 100;
 /// The days of coming schedule shown.
 const SCHEDULE_DAYS: u32 = 30;
-/// The longest search accepted (the API's longest address).
-const MAX_QUERY_LEN: usize = 320;
+/// The longest search accepted (the domain's longest address).
+const MAX_QUERY_LEN: usize = tayori_core::domain::subscriber_rules::MAX_ADDRESS_LEN;
 
 fn support_path(r: &Req, path: String) -> String {
     match r.lang {
@@ -179,6 +179,8 @@ pub(super) async fn support_search(
 struct HouseholdForm {
     error: Option<&'static str>,
     stopped: bool,
+    erase_error: Option<&'static str>,
+    erased: bool,
 }
 
 async fn render_household(
@@ -287,12 +289,14 @@ async fn render_household(
             }
         })
         .collect();
-    let reasons: Vec<Value> = tayori_api::STOP_REASONS
+    let reasons: Vec<Value> = tayori_core::domain::subscriber_rules::STOP_REASONS
         .iter()
         .map(|key| context! { value => *key, label => text::stop_reason(t, key) })
         .collect();
     let can_stop = s.account.may(&tenant.id, Permission::Channels)
         && household.status == SubscriberStatus::Active;
+    let can_erase = s.account.may(&tenant.id, Permission::Channels)
+        && household.status != SubscriberStatus::Erased;
     let locale = text::locale(t, household.locale.as_str());
     let frame = c.frame(r, Some(s), Some(tenant), t.household_title);
     c.render(
@@ -321,8 +325,12 @@ async fn render_household(
             csrf => s.session.csrf_secret.clone(),
             reasons,
             error => form.error,
-            error_title => form.error.is_some(),
+            error_title => form.error.is_some() || form.erase_error.is_some(),
             stopped => form.stopped,
+            can_erase,
+            erase_action => support_path(r, format!("/t/{}/support/{}/erase", tenant.id, household.id)),
+            erase_error => form.erase_error,
+            erased => form.erased,
             ..frame
         },
     )
@@ -365,6 +373,8 @@ pub(super) async fn support_household(
     let form = HouseholdForm {
         error: None,
         stopped: r.query("stopped") == Some("1"),
+        erase_error: None,
+        erased: r.query("erased") == Some("1"),
     };
     render_household(&c, &r, &s, &tenant, household, form).await
 }
@@ -391,10 +401,15 @@ pub(super) async fn support_stop(
     };
     let t = r.t();
     let typed = field(&pairs, "reason").unwrap_or_default().trim();
-    let Some(reason) = tayori_api::STOP_REASONS.iter().find(|k| **k == typed) else {
+    let Some(reason) = tayori_core::domain::subscriber_rules::STOP_REASONS
+        .iter()
+        .find(|k| **k == typed)
+    else {
         let form = HouseholdForm {
             error: Some(t.support_reason_missing),
             stopped: false,
+            erase_error: None,
+            erased: false,
         };
         return render_household(&c, &r, &s, &tenant, household, form).await;
     };
@@ -426,6 +441,69 @@ pub(super) async fn support_stop(
         return resp;
     }
     let to = format!("/t/{}/support/{}?stopped=1", tenant.id, household.id);
+    see_other(&match r.lang {
+        Lang::Ja => to,
+        Lang::En => format!("{to}&lang=en"),
+    })
+}
+
+/// Erases the household as `DELETE /v1/tenants/{tenant}/subscribers/{id}`
+/// does: its addresses, dates, stop reasons and external id removed, every
+/// pending delivery cancelled, an anonymous row kept for the counts. The
+/// form asks for a ticked confirmation first: it cannot be undone.
+pub(super) async fn support_erase(
+    State(c): State<Shared>,
+    Path((tenant_id, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let r = Req::new(&uri, &headers);
+    let s = signed_or_sign_in!(c, headers);
+    let tenant = match c
+        .tenant_post(&r, &s, &tenant_id, &pairs, Permission::Channels)
+        .await
+    {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let household = match household_of(&c, &r, &s, &tenant, &id).await {
+        Ok(h) => h,
+        Err(resp) => return resp,
+    };
+    if household.status == SubscriberStatus::Erased {
+        return c.not_found(&r, Some(&s));
+    }
+    let t = r.t();
+    if field(&pairs, "confirm") != Some("yes") {
+        let form = HouseholdForm {
+            error: None,
+            stopped: false,
+            erase_error: Some(t.erase_confirm_missing),
+            erased: false,
+        };
+        return render_household(&c, &r, &s, &tenant, household, form).await;
+    }
+    if let Err(e) = c.store().erase_subscriber(&tenant.id, &household.id).await {
+        return match e {
+            StoreError::NotFound(_) => c.not_found(&r, Some(&s)),
+            e => c.failed(e),
+        };
+    }
+    c.app.scheduler.subscribers_changed(&tenant.id);
+    tracing::info!(tenant = %tenant.id, id = %household.id, "subscriber erased from the console");
+    if let Err(resp) = c
+        .audit(
+            Some(&s.account.id),
+            Some(&tenant.id),
+            "household_erased",
+            serde_json::json!({ "subscriber": household.id }),
+        )
+        .await
+    {
+        return resp;
+    }
+    let to = format!("/t/{}/support/{}?erased=1", tenant.id, household.id);
     see_other(&match r.lang {
         Lang::Ja => to,
         Lang::En => format!("{to}&lang=en"),

@@ -247,6 +247,51 @@ pub enum Completion {
     },
 }
 
+string_enum! {
+    /// Why a delivery failed for good (stored with it, for the figures; the
+    /// plugin's own words stay in its `last_error`).
+    pub enum FailureReason ("failure reason") {
+        /// The platform refused it for good (a permanent failure).
+        Refused = "refused",
+        /// The recipient is gone: blocked the account, left, or the address
+        /// no longer exists.
+        RecipientGone = "recipient_gone",
+        /// It kept failing, and was given up after its last attempt.
+        GaveUp = "gave_up",
+        /// The message could not be made (its message or broadcast is
+        /// missing), so nothing was sent.
+        NotMade = "not_made",
+    }
+}
+
+impl FailureReason {
+    /// The reason a completion records, if it is a failure for good. A
+    /// failure with no plugin version never reached a plugin: its message
+    /// could not be made.
+    pub fn of(c: &Completion) -> Option<Self> {
+        match c {
+            Completion::Failed {
+                plugin_version: None,
+                ..
+            } => Some(Self::NotMade),
+            Completion::Failed { .. } => Some(Self::Refused),
+            Completion::RecipientGone { .. } => Some(Self::RecipientGone),
+            Completion::Dead { .. } => Some(Self::GaveUp),
+            _ => None,
+        }
+    }
+
+    /// The reason of a failed (`failed`, `dead`) row stored before reasons
+    /// were: read from its status.
+    pub fn of_status(status: OutboxStatus) -> Self {
+        if status == OutboxStatus::Dead {
+            Self::GaveUp
+        } else {
+            Self::Refused
+        }
+    }
+}
+
 /// One claimed delivery's completion, fenced by its claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Complete {
@@ -322,4 +367,70 @@ pub struct OutboxStats {
 /// Converts outbox milliseconds to a time.
 pub fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_for_good_have_their_reason() {
+        let v = || Some("1.0.0".to_string());
+        let of = |c: Completion| FailureReason::of(&c);
+        assert_eq!(
+            of(Completion::Failed {
+                error: "400".into(),
+                plugin_version: v(),
+            }),
+            Some(FailureReason::Refused)
+        );
+        assert_eq!(
+            of(Completion::Failed {
+                error: "no message `m`".into(),
+                plugin_version: None,
+            }),
+            Some(FailureReason::NotMade),
+            "never reached a plugin"
+        );
+        assert_eq!(
+            of(Completion::RecipientGone {
+                error: "blocked".into(),
+                plugin_version: v(),
+            }),
+            Some(FailureReason::RecipientGone)
+        );
+        assert_eq!(
+            of(Completion::Dead {
+                error: "500".into(),
+                plugin_version: None,
+            }),
+            Some(FailureReason::GaveUp)
+        );
+        for not_a_failure in [
+            Completion::Sent {
+                receipt: None,
+                plugin_version: "1.0.0".into(),
+            },
+            Completion::Retry {
+                at: 0,
+                error: "429".into(),
+                plugin_version: v(),
+                keep_batch: false,
+            },
+            Completion::Expired { error: None },
+            Completion::Cancelled {
+                reason: "stopped".into(),
+            },
+        ] {
+            assert_eq!(of(not_a_failure.clone()), None, "{not_a_failure:?}");
+        }
+        assert_eq!(
+            FailureReason::of_status(OutboxStatus::Dead),
+            FailureReason::GaveUp
+        );
+        assert_eq!(
+            FailureReason::of_status(OutboxStatus::Failed),
+            FailureReason::Refused
+        );
+    }
 }

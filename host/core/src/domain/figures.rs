@@ -124,6 +124,76 @@ pub struct MonthlyFigures {
     pub blocks: u64,
     /// Deliveries due in the month, by channel and status.
     pub deliveries: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Registrations by parents in each of the 12 months ending with this
+    /// one (`YYYY-MM`).
+    pub registrations_by_month: BTreeMap<String, u64>,
+    /// Children born in the municipality a year, if the tenant said.
+    pub yearly_births: Option<u32>,
+    /// Deliveries due on each day of the month (the tenant's days,
+    /// `YYYY-MM-DD`, every day present), by channel and status.
+    pub deliveries_by_day: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
+    /// Deliveries due in the month that failed for good, by reason
+    /// (`refused`, `recipient_gone`, `gave_up`, `not_made`).
+    pub failures: BTreeMap<String, u64>,
+}
+
+/// How many months [`MonthlyFigures::registrations_by_month`] covers.
+pub const REGISTRATION_MONTHS: u32 = 12;
+
+impl MonthlyFigures {
+    /// Registrations over the 12 months ending with this one.
+    pub fn registrations_in_year(&self) -> u64 {
+        self.registrations_by_month.values().sum()
+    }
+
+    /// Registrations over the 12 months divided by the yearly births
+    /// (rounded to 4 places: 0.0001 is 0.01 %), or `None` when the births
+    /// are not set.
+    pub fn registration_rate(&self) -> Option<f64> {
+        registration_rate(self.registrations_in_year(), self.yearly_births)
+    }
+
+    /// Fills [`MonthlyFigures::deliveries_by_day`] from `(day index,
+    /// channel, status, count)` rows, `days` the month's days.
+    pub fn count_by_day(&mut self, days: &[NaiveDate], rows: Vec<(usize, String, String, u64)>) {
+        for day in days {
+            self.deliveries_by_day.entry(day.to_string()).or_default();
+        }
+        for (i, channel, status, n) in rows {
+            let Some(day) = days.get(i) else { continue };
+            *self
+                .deliveries_by_day
+                .entry(day.to_string())
+                .or_default()
+                .entry(channel)
+                .or_default()
+                .entry(status)
+                .or_default() += n;
+        }
+    }
+}
+
+/// `registrations` over `births`, rounded to 4 places; `None` without
+/// births.
+pub fn registration_rate(registrations: u64, births: Option<u32>) -> Option<f64> {
+    let births = births.filter(|b| *b > 0)?;
+    let rate = registrations as f64 / f64::from(births);
+    Some((rate * 10_000.0).round() / 10_000.0)
+}
+
+/// The first days of the `n` months ending with `month` (its first day),
+/// oldest first.
+pub fn months_ending(month: NaiveDate, n: u32) -> Vec<NaiveDate> {
+    (0..n)
+        .rev()
+        .filter_map(|back| month.checked_sub_months(chrono::Months::new(back)))
+        .collect()
+}
+
+/// The days of `month` (its first day).
+pub fn days_of(month: NaiveDate) -> Vec<NaiveDate> {
+    let next = schedule::add_months(month, 1).unwrap_or(month);
+    month.iter_days().take_while(|d| *d < next).collect()
 }
 
 /// The day active users are counted on for `month` (its first day) seen
@@ -147,14 +217,14 @@ pub fn count_active(
     figures: &mut MonthlyFigures,
 ) {
     for h in households {
+        if !is_active(&h.children, day, tenant) {
+            continue;
+        }
         let mut stages: Vec<Stage> = h
             .children
             .iter()
             .filter_map(|c| stage_on(c, day, tenant))
             .collect();
-        if stages.is_empty() {
-            continue;
-        }
         figures.active_users += 1;
         stages.sort();
         stages.dedup();
@@ -178,6 +248,83 @@ pub fn count_active(
             .or_default();
     }
 }
+
+/// Whether a household (not stopped) whose children are `children` is
+/// active on `day`: a child inside its delivery window. The one rule of
+/// monthly active users, for one tenant's figures ([`count_active`]) and
+/// every tenant's ([`count_active_households`]).
+pub fn is_active(children: &[ChildDates], day: NaiveDate, tenant: &Tenant) -> bool {
+    children.iter().any(|c| stage_on(c, day, tenant).is_some())
+}
+
+/// One tenant's households that are not stopped, as the all-tenant
+/// figures read them: their children in one flat list, household `i`
+/// being `children[ends[i - 1]..ends[i]]` (no allocation per household,
+/// for the whole country's 2.6 million).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantHouseholds {
+    pub tenant_id: String,
+    pub children: Vec<ChildDates>,
+    /// Where each household's children end in `children`.
+    pub ends: Vec<u32>,
+}
+
+impl TenantHouseholds {
+    /// Each household's children.
+    pub fn households(&self) -> impl Iterator<Item = &[ChildDates]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let end = end as usize;
+            let h = &self.children[start..end];
+            start = end;
+            h
+        })
+    }
+}
+
+/// The active households among `households` on `day`: the rule of
+/// [`count_active`] ([`is_active`]).
+pub fn count_active_households(
+    households: &TenantHouseholds,
+    day: NaiveDate,
+    tenant: &Tenant,
+) -> u64 {
+    households
+        .households()
+        .filter(|h| is_active(h, day, tenant))
+        .count() as u64
+}
+
+/// One tenant's headline figures of a month, for the operator's table of
+/// every tenant (`tayori_api::reports::all_tenants`): the same numbers as
+/// the tenant's own [`MonthlyFigures`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TenantFigures {
+    pub tenant_id: String,
+    pub name: String,
+    /// `YYYY-MM`: the tenant's current month, in its time zone.
+    pub month: String,
+    /// Today in the tenant's zone.
+    pub counted_on: NaiveDate,
+    /// [`MonthlyFigures::active_users`].
+    pub active_users: u64,
+    /// [`MonthlyFigures::registrations`].
+    pub registrations: u64,
+    /// [`MonthlyFigures::stops`].
+    pub stops: u64,
+    /// [`MonthlyFigures::blocks`].
+    pub blocks: u64,
+    /// Deliveries due in the month that went out (`sent`, every channel).
+    pub sent: u64,
+    /// Deliveries due in the month that failed: refused for good
+    /// (`failed`) or given up after the last attempt (`dead`).
+    pub failed: u64,
+    /// The tenant's channels that are not paused.
+    pub active_channels: u64,
+}
+
+/// The delivery statuses [`TenantFigures::failed`] counts.
+pub const FAILED_STATUSES: [&str; 2] = ["failed", "dead"];
 
 /// The longest span a tenant follows children for (for the store's reads).
 pub fn window_years(tenant: &Tenant) -> u32 {
@@ -212,6 +359,7 @@ mod tests {
             program_spans: Default::default(),
             unreported_birth: Default::default(),
             corrected_age: None,
+            yearly_births: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         }
@@ -296,6 +444,88 @@ mod tests {
         assert_eq!(f.active_by_stage["2-3"], 0);
         assert_eq!(f.active_by_channel["line"], 2);
         assert_eq!(f.active_by_channel["email"], 1);
+    }
+
+    #[test]
+    fn every_tenants_count_is_the_tenants_own() {
+        let t = tenant();
+        let rows = vec![
+            vec![due("2027-06-01"), born("2020-01-01")],
+            vec![born("2020-01-01"), born("2019-01-01")],
+            vec![due("2027-10-11")],
+            vec![born("2026-12-01")],
+        ];
+        let flat = TenantHouseholds {
+            tenant_id: "t".into(),
+            children: rows.iter().flatten().copied().collect(),
+            ends: vec![2, 4, 5, 6],
+        };
+        assert_eq!(flat.households().count(), 4);
+        let households: Vec<HouseholdRow> = rows
+            .into_iter()
+            .map(|children| HouseholdRow {
+                children,
+                channels: vec![],
+            })
+            .collect();
+        for day in ["2027-01-31", "2027-01-18", "2020-06-01"] {
+            let mut f = MonthlyFigures::default();
+            count_active(&households, d(day), &t, &mut f);
+            assert_eq!(
+                count_active_households(&flat, d(day), &t),
+                f.active_users,
+                "{day}"
+            );
+        }
+        assert_eq!(count_active_households(&flat, d("2027-01-31"), &t), 2);
+    }
+
+    #[test]
+    fn registrations_are_read_against_the_yearly_births() {
+        // The 12 months ending with January 2027 start in February 2026.
+        let months = months_ending(d("2027-01-01"), REGISTRATION_MONTHS);
+        assert_eq!(months.len(), 12);
+        assert_eq!(months[0], d("2026-02-01"));
+        assert_eq!(months[11], d("2027-01-01"));
+        let mut f = MonthlyFigures::default();
+        for (i, m) in months.iter().enumerate() {
+            // 1 + 2 + … + 12 = 78 registrations.
+            f.registrations_by_month
+                .insert(m.format("%Y-%m").to_string(), i as u64 + 1);
+        }
+        assert_eq!(f.registrations_in_year(), 78);
+        assert_eq!(f.registration_rate(), None, "births unset");
+        f.yearly_births = Some(390);
+        assert_eq!(f.registration_rate(), Some(0.2), "78 of 390 is 20 %");
+        f.yearly_births = Some(700);
+        assert_eq!(f.registration_rate(), Some(0.1114), "78 / 700 = 0.111428…");
+        assert_eq!(registration_rate(5, Some(0)), None);
+        assert_eq!(registration_rate(0, Some(10)), Some(0.0));
+    }
+
+    #[test]
+    fn deliveries_are_counted_on_each_day_of_the_month() {
+        let feb = days_of(d("2028-02-01"));
+        assert_eq!(feb.len(), 29, "a leap year");
+        assert_eq!(feb[28], d("2028-02-29"));
+        assert_eq!(days_of(d("2027-02-01")).len(), 28);
+        assert_eq!(days_of(d("2027-12-01")).len(), 31);
+        let mut f = MonthlyFigures::default();
+        f.count_by_day(
+            &feb,
+            vec![
+                (0, "line".into(), "sent".into(), 3),
+                (0, "line".into(), "failed".into(), 1),
+                (28, "email".into(), "sent".into(), 2),
+                (29, "email".into(), "sent".into(), 9),
+            ],
+        );
+        assert_eq!(f.deliveries_by_day.len(), 29, "every day, with or without");
+        assert_eq!(f.deliveries_by_day["2028-02-01"]["line"]["sent"], 3);
+        assert_eq!(f.deliveries_by_day["2028-02-01"]["line"]["failed"], 1);
+        assert!(f.deliveries_by_day["2028-02-02"].is_empty());
+        assert_eq!(f.deliveries_by_day["2028-02-29"]["email"]["sent"], 2);
+        assert!(!f.deliveries_by_day.contains_key("2028-03-01"));
     }
 
     #[test]

@@ -68,6 +68,10 @@ impl DeliverySpan {
     }
 }
 
+/// The most yearly births a tenant may state: more than any municipality
+/// (Japan has about 700,000 births a year in all).
+pub const MAX_YEARLY_BIRTHS: u32 = 1_000_000;
+
 /// The days after the due date at which a parent whose birth is not
 /// reported is asked, and after which the tenant's [`UnreportedBirth`]
 /// rule applies (gestational day 294, 42 weeks 0 days).
@@ -170,6 +174,10 @@ pub struct Tenant {
     /// Corrected age for preterm children, if the tenant uses it.
     #[serde(default)]
     pub corrected_age: Option<CorrectedAge>,
+    /// How many children are born in the municipality a year (出生数), if
+    /// the tenant said: the dashboard reads registrations against it.
+    #[serde(default)]
+    pub yearly_births: Option<u32>,
     /// When the tenant was created.
     pub created_at: DateTime<Utc>,
     /// When its settings last changed.
@@ -227,6 +235,9 @@ pub struct NewTenant {
     /// Corrected age for preterm children.
     #[serde(default)]
     pub corrected_age: Option<CorrectedAge>,
+    /// Children born in the municipality a year, if known.
+    #[serde(default)]
+    pub yearly_births: Option<u32>,
 }
 
 impl NewTenant {
@@ -246,6 +257,7 @@ impl NewTenant {
             program_spans: BTreeMap::new(),
             unreported_birth: UnreportedBirth::default(),
             corrected_age: None,
+            yearly_births: None,
         }
     }
 }
@@ -273,6 +285,8 @@ pub struct TenantPatch {
     pub unreported_birth: Option<UnreportedBirth>,
     /// `Some(None)` stops counting corrected age; `Some(Some(c))` sets it.
     pub corrected_age: Option<Option<CorrectedAge>>,
+    /// `Some(None)` forgets the yearly births; `Some(Some(n))` sets them.
+    pub yearly_births: Option<Option<u32>>,
 }
 
 impl TenantPatch {
@@ -307,6 +321,9 @@ impl TenantPatch {
         }
         if let Some(v) = self.corrected_age {
             tenant.corrected_age = v;
+        }
+        if let Some(v) = self.yearly_births {
+            tenant.yearly_births = v;
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct ApiToken {
     pub tenant_id: Option<String>,
     /// The plugin ids of a partner.
     pub plugin_ids: Vec<String>,
+    /// Who or what it is for, as its maker wrote it.
+    pub label: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
@@ -57,7 +59,12 @@ pub struct NewApiToken {
     pub tenant_id: Option<String>,
     /// The plugin ids of a partner.
     pub plugin_ids: Vec<String>,
+    /// Who or what it is for ([`MAX_TOKEN_LABEL`] characters at most).
+    pub label: Option<String>,
 }
+
+/// The longest label of a token, in characters.
+pub const MAX_TOKEN_LABEL: usize = 100;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //! (the sqlx database), `Pools` (its connections, with `reader()`,
 //! `begin_write()` and `begin_read()`), `Engine` (the store type, with the
 //! same three methods and `registrar()`), `MAX_BIND_PARAMS`,
-//! `PERSIST_BULK_STATEMENTS`, `CLAIM_LOCK`, `ONE_HOST`, `CHANGE_CURSOR`, `lock_plugin_changes` and `lock_batch_claims`. The SQL here is the dialect both engines accept
+//! `PERSIST_BULK_STATEMENTS`, `AGG_ORDER`, `CLAIM_LOCK`, `ONE_HOST`, `CHANGE_CURSOR`, `lock_plugin_changes` and `lock_batch_claims`. The SQL here is the dialect both engines accept
 //! (`$n` parameters, `ON CONFLICT`, `RETURNING`, `TRUE`/`FALSE`), and every
 //! value is read and bound as a Rust type both engines map (see `rows.rs`).
 //! Each copy is checked against its engine's concrete types, without the
@@ -16,8 +16,9 @@ use sqlx::{Database, FromRow, QueryBuilder};
 use tayori_core::{StoreError, StoreResult};
 
 use super::{
-    CHANGE_CURSOR, CLAIM_LOCK, Db, Engine, MAX_BIND_PARAMS, ONE_HOST, PERSIST_BULK_STATEMENTS,
-    Pools, lock_batch_claims, lock_plan, lock_plugin_changes, wait_plugin_change,
+    AGG_ORDER, CHANGE_CURSOR, CLAIM_LOCK, Db, Engine, MAX_BIND_PARAMS, ONE_HOST,
+    PERSIST_BULK_STATEMENTS, Pools, lock_batch_claims, lock_plan, lock_plugin_changes,
+    wait_plugin_change,
 };
 use crate::error::DbResultExt;
 
@@ -31,6 +32,7 @@ mod outbox;
 mod outbox_hooks;
 mod plugins;
 mod registration;
+mod report_codes;
 mod reports;
 mod subscribers;
 mod tenants;

@@ -506,9 +506,19 @@ struct Applied {
     receipt: Option<String>,
     plugin_version: Option<String>,
     keep_batch: bool,
+    /// Why it failed for good (`FailureReason`), if it did.
+    failure: Option<&'static str>,
 }
 
 fn applied(c: &Completion) -> Applied {
+    let applied = applied_row(c);
+    Applied {
+        failure: tayori_core::FailureReason::of(c).map(|f| f.as_str()),
+        ..applied
+    }
+}
+
+fn applied_row(c: &Completion) -> Applied {
     let base = |status| Applied {
         status,
         next_attempt_at: None,
@@ -517,6 +527,7 @@ fn applied(c: &Completion) -> Applied {
         receipt: None,
         plugin_version: None,
         keep_batch: false,
+        failure: None,
     };
     match c {
         Completion::Sent {
@@ -1046,13 +1057,13 @@ impl OutboxStore for Engine {
         if completions.is_empty() {
             return Ok(Completed::default());
         }
-        const COLUMNS: usize = 9;
+        const COLUMNS: usize = 10;
         let per_statement = (MAX_BIND_PARAMS / COLUMNS).min(super::MAX_ROWS_PER_INSERT);
         let mut tx = self.begin_write().await?;
         let mut done: Vec<CompletedRow> = Vec::with_capacity(completions.len());
         for chunk in completions.chunks(per_statement) {
             let mut b = QueryBuilder::<Db>::new(
-                "WITH v (id, fence, status, next_at, refund, err, receipt, version, keep) AS (",
+                "WITH v (id, fence, status, next_at, refund, err, receipt, version, keep, failure) AS (",
             );
             b.push_values(chunk, |mut row, c| {
                 let a = applied(&c.completion);
@@ -1064,13 +1075,14 @@ impl OutboxStore for Engine {
                     .push_bind(a.error)
                     .push_bind(a.receipt)
                     .push_bind(a.plugin_version)
-                    .push_bind(a.keep_batch);
+                    .push_bind(a.keep_batch)
+                    .push_bind(a.failure);
             });
             b.push(
                 ") UPDATE deliveries SET status = v.status, \
                  next_attempt_at = COALESCE(v.next_at, deliveries.next_attempt_at), \
                  attempts = deliveries.attempts - v.refund, \
-                 last_error = v.err, \
+                 last_error = v.err, failure = v.failure, \
                  receipt = COALESCE(v.receipt, deliveries.receipt), \
                  plugin_version = COALESCE(v.version, deliveries.plugin_version), \
                  batch = CASE WHEN v.keep THEN deliveries.batch ELSE NULL END, \

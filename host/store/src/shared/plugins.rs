@@ -1,9 +1,10 @@
 //! Plugin versions, their bytes and compiled artifacts, and activations.
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tayori_core::{
-    Activation, ActivationScope, InsertVersion, PluginStore, PluginVersionRecord, StoreError,
-    StoreResult,
+    Activation, ActivationScope, InsertVersion, PluginOutcome, PluginStore, PluginVersionRecord,
+    StoreError, StoreResult,
 };
 
 use super::{Conn, Engine, lock_plugin_changes};
@@ -288,5 +289,54 @@ impl PluginStore for Engine {
         .into_iter()
         .map(ActivationRow::into_activation)
         .collect()
+    }
+
+    async fn plugin_outcomes(
+        &self,
+        plugin_id: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<PluginOutcome>> {
+        // `deliveries_attempted` (migration 0019) holds the attempted rows
+        // by `updated_at`: the scan is of the window's rows alone.
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT ch.plugin_id, d.plugin_version, d.status, COUNT(*) FROM deliveries d \
+             JOIN channels ch ON ch.tenant_id = d.tenant_id AND ch.name = d.channel \
+             WHERE d.plugin_version IS NOT NULL AND d.updated_at >= $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR ch.plugin_id = $2) \
+             GROUP BY ch.plugin_id, d.plugin_version, d.status \
+             ORDER BY ch.plugin_id, d.plugin_version, d.status",
+        )
+        .bind(since.timestamp_millis())
+        .bind(plugin_id)
+        .fetch_all(self.reader())
+        .await
+        .db()?;
+        rows.into_iter()
+            .map(
+                |(plugin_id, version, status, count)| -> StoreResult<PluginOutcome> {
+                    Ok(PluginOutcome {
+                        plugin_id,
+                        version,
+                        status: status
+                            .parse()
+                            .map_err(|e| crate::error::unreadable("delivery status", e))?,
+                        count: u64::try_from(count).unwrap_or_default(),
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn plugin_channel_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT plugin_id, COUNT(*) FROM channels GROUP BY plugin_id ORDER BY plugin_id",
+        )
+        .fetch_all(self.reader())
+        .await
+        .db()?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, n)| (p, u64::try_from(n).unwrap_or_default()))
+            .collect())
     }
 }

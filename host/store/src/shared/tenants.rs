@@ -10,7 +10,7 @@ use crate::validate;
 
 const SELECT_TENANT: &str = "SELECT id, name, time_zone, send_time, span, programs, \
      lateness_window_minutes, quiet_start, quiet_end, program_spans, unreported_birth, \
-     corrected_weeks_early, corrected_months, created_at, updated_at FROM tenants";
+     corrected_weeks_early, corrected_months, yearly_births, created_at, updated_at FROM tenants";
 
 /// A tenant's program spans as stored: program id -> span spelling.
 fn spans_json(
@@ -37,18 +37,32 @@ fn check_name(name: &str) -> StoreResult<()> {
     Ok(())
 }
 
+fn check_births(births: Option<u32>) -> StoreResult<()> {
+    match births {
+        Some(n) if n == 0 || n > tayori_core::MAX_YEARLY_BIRTHS => Err(invalid(
+            "yearly_births",
+            format!(
+                "must be from 1 to {}, not {n}",
+                tayori_core::MAX_YEARLY_BIRTHS
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait::async_trait]
 impl TenantStore for Engine {
     async fn create_tenant(&self, t: &NewTenant) -> StoreResult<Tenant> {
         validate::tenant_id(&t.id)?;
         check_name(&t.name)?;
+        check_births(t.yearly_births)?;
         let created_at = now();
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO tenants (id, name, time_zone, send_time, span, programs, \
              lateness_window_minutes, quiet_start, quiet_end, program_spans, unreported_birth, \
-             corrected_weeks_early, corrected_months, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+             corrected_weeks_early, corrected_months, created_at, updated_at, yearly_births) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
         )
         .bind(&t.id)
         .bind(&t.name)
@@ -64,6 +78,7 @@ impl TenantStore for Engine {
         .bind(t.corrected_age.map(|c| i64::from(c.weeks_early)))
         .bind(t.corrected_age.map(|c| i64::from(c.months)))
         .bind(created_at)
+        .bind(t.yearly_births.map(i64::from))
         .execute(&mut *tx)
         .await
         .conflict(|| format!("tenant `{}` already exists", t.id))?;
@@ -98,12 +113,13 @@ impl TenantStore for Engine {
         let mut tenant = load(&mut tx, id).await?;
         patch.apply(&mut tenant);
         check_name(&tenant.name)?;
+        check_births(tenant.yearly_births)?;
         tenant.updated_at = now();
         sqlx::query(
             "UPDATE tenants SET name = $2, time_zone = $3, send_time = $4, span = $5, \
              programs = $6, lateness_window_minutes = $7, quiet_start = $8, quiet_end = $9, \
              program_spans = $10, unreported_birth = $11, corrected_weeks_early = $12, \
-             corrected_months = $13, updated_at = $14 WHERE id = $1",
+             corrected_months = $13, updated_at = $14, yearly_births = $15 WHERE id = $1",
         )
         .bind(id)
         .bind(&tenant.name)
@@ -119,6 +135,7 @@ impl TenantStore for Engine {
         .bind(tenant.corrected_age.map(|c| i64::from(c.weeks_early)))
         .bind(tenant.corrected_age.map(|c| i64::from(c.months)))
         .bind(tenant.updated_at)
+        .bind(tenant.yearly_births.map(i64::from))
         .execute(&mut *tx)
         .await
         .db()?;

@@ -9,7 +9,7 @@ use crate::rows::TokenRow;
 use crate::validate;
 
 const SELECT_TOKEN: &str =
-    "SELECT id, role, tenant_id, plugin_ids, created_at, revoked_at FROM api_tokens";
+    "SELECT id, role, tenant_id, plugin_ids, label, created_at, revoked_at FROM api_tokens";
 
 #[async_trait::async_trait]
 impl TokenStore for Engine {
@@ -24,18 +24,20 @@ impl TokenStore for Engine {
             role: token.role,
             tenant_id: token.tenant_id.clone(),
             plugin_ids: token.plugin_ids.clone(),
+            label: token.label.clone(),
             created_at: now(),
             revoked_at: None,
         };
         sqlx::query(
-            "INSERT INTO api_tokens (id, token_hash, role, tenant_id, plugin_ids, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, token_hash, role, tenant_id, plugin_ids, label, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&stored.id)
         .bind(&token.token_hash)
         .bind(stored.role.as_str())
         .bind(stored.tenant_id.as_deref())
         .bind(Json(&stored.plugin_ids))
+        .bind(stored.label.as_deref())
         .bind(stored.created_at)
         .execute(&mut *tx)
         .await

@@ -61,6 +61,7 @@ pub async fn one_tenant_never_sees_another(store: Arc<dyn Store>) {
             role: Role::TenantAdmin,
             tenant_id: Some("b".into()),
             plugin_ids: vec![],
+            label: None,
         })
         .await
         .unwrap();

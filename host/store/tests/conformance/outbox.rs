@@ -1138,3 +1138,104 @@ pub async fn a_change_committed_after_the_cursor_is_above_it(
         "the change committed after the cursor was read is above it: {changed:?}"
     );
 }
+
+/// The error rate per plugin version: attempted deliveries by the plugin
+/// of their channel, the version of their last attempt and their status,
+/// from a time on; the channels of every tenant by plugin.
+pub async fn outcomes_are_counted_per_plugin_version(store: Arc<dyn Store>) {
+    tenant(&store, "minato").await;
+    tenant(&store, "chiyoda").await;
+    store.put_channel("minato", &line_channel()).await.unwrap();
+    store.put_channel("chiyoda", &line_channel()).await.unwrap();
+    let mut email = line_channel();
+    email.name = "email".into();
+    email.plugin_id = "email".into();
+    store.put_channel("chiyoda", &email).await.unwrap();
+    assert_eq!(
+        store.plugin_channel_counts().await.unwrap(),
+        vec![("email".to_string(), 1), ("line".to_string(), 2)]
+    );
+
+    let subs = subscribers(&store, "minato", 6).await;
+    let refs: Vec<&Subscriber> = subs.iter().collect();
+    store
+        .write_plan("minato", &rows_for("minato", &refs, "m1", false), &state())
+        .await
+        .unwrap();
+    let mut claimed = store.claim(T0, T0 + 60_000, 10).await.unwrap().deliveries;
+    claimed.sort_by_key(|c| c.id);
+    assert_eq!(claimed.len(), 6);
+    let sent = |version: &str| Completion::Sent {
+        receipt: None,
+        plugin_version: version.into(),
+    };
+    let outcomes = [
+        sent("1.0.0"),
+        sent("1.0.0"),
+        Completion::Failed {
+            error: "400".into(),
+            plugin_version: Some("1.0.0".into()),
+        },
+        sent("1.1.0"),
+        Completion::Dead {
+            error: "500 eight times".into(),
+            plugin_version: Some("1.1.0".into()),
+        },
+        // Expired without an attempt: no version, not counted.
+        Completion::Expired { error: None },
+    ];
+    let completions: Vec<Complete> = claimed
+        .iter()
+        .zip(outcomes)
+        .map(|(c, completion)| Complete {
+            id: c.id,
+            fence: c.fence,
+            completion,
+        })
+        .collect();
+    store.complete(&completions, T0 + 5_000).await.unwrap();
+
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let counted = |o: &[tayori_core::PluginOutcome]| -> Vec<(String, String, OutboxStatus, u64)> {
+        o.iter()
+            .map(|o| (o.plugin_id.clone(), o.version.clone(), o.status, o.count))
+            .collect()
+    };
+    let line = |v: &str, s, n| ("line".to_string(), v.to_string(), s, n);
+    let expected = vec![
+        line("1.0.0", OutboxStatus::Failed, 1),
+        line("1.0.0", OutboxStatus::Sent, 2),
+        line("1.1.0", OutboxStatus::Dead, 1),
+        line("1.1.0", OutboxStatus::Sent, 1),
+    ];
+    assert_eq!(
+        counted(&store.plugin_outcomes(None, at(T0)).await.unwrap()),
+        expected
+    );
+    assert_eq!(
+        counted(
+            &store
+                .plugin_outcomes(Some("line"), at(T0 + 5_000))
+                .await
+                .unwrap()
+        ),
+        expected,
+        "from the time of the last attempt on"
+    );
+    assert!(
+        store
+            .plugin_outcomes(None, at(T0 + 5_001))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing attempted after"
+    );
+    assert!(
+        store
+            .plugin_outcomes(Some("email"), at(T0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "another plugin's deliveries are its own"
+    );
+}

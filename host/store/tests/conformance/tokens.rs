@@ -17,6 +17,7 @@ fn new(token: &str, role: Role, tenant: Option<&str>, plugins: &[&str]) -> NewAp
         role,
         tenant_id: tenant.map(str::to_string),
         plugin_ids: plugins.iter().map(|p| p.to_string()).collect(),
+        label: None,
     }
 }
 
@@ -31,16 +32,16 @@ pub async fn tokens_are_found_by_hash_until_revoked(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let partner = store
-        .insert_token(&new(
-            "tyr_partner",
-            Role::Partner,
-            None,
-            &["line", "kanameto"],
-        ))
+        .insert_token(&NewApiToken {
+            label: Some("LINE の開発会社".into()),
+            ..new("tyr_partner", Role::Partner, None, &["line", "kanameto"])
+        })
         .await
         .unwrap();
     assert_eq!(admin.tenant_id.as_deref(), Some("minato"));
     assert_eq!(partner.plugin_ids, ["line", "kanameto"]);
+    assert_eq!(partner.label.as_deref(), Some("LINE の開発会社"));
+    assert_eq!(admin.label, None);
 
     assert_eq!(
         store.token_by_hash(&hash("tyr_admin")).await.unwrap(),
@@ -89,6 +90,20 @@ pub async fn token_roles_and_scopes_must_agree(store: Arc<dyn Store>) {
         (
             new("d", Role::TenantAdmin, Some("minato"), &["line"]),
             "plugins",
+        ),
+        (
+            NewApiToken {
+                label: Some(" ".into()),
+                ..new("f", Role::Partner, None, &["line"])
+            },
+            "label",
+        ),
+        (
+            NewApiToken {
+                label: Some("x".repeat(101)),
+                ..new("g", Role::Partner, None, &["line"])
+            },
+            "label",
         ),
         (
             NewApiToken {
