@@ -563,6 +563,23 @@ impl Inner {
         }
     }
 
+    /// The checks of a GET of a tenant's page, in their order: the account
+    /// reaches the tenant (else the same 404 as a tenant that does not
+    /// exist) and holds `permission` (else the 403 page).
+    async fn tenant_get(
+        &self,
+        r: &Req,
+        s: &Signed,
+        tenant_id: &str,
+        permission: Permission,
+    ) -> Result<Tenant, Response> {
+        let tenant = self.reach(r, s, tenant_id).await?;
+        if !s.account.may(&tenant.id, permission) {
+            return Err(self.no_permission(r, s));
+        }
+        Ok(tenant)
+    }
+
     /// The checks of a POST to a tenant's page, in their order: the
     /// account reaches the tenant (else the same 404 as a tenant that does
     /// not exist), the form carries the session's CSRF token (else a 403

@@ -89,13 +89,10 @@ pub(super) async fn audit_tenant(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Team).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !s.account.may(&tenant.id, Permission::Team) {
-        return c.no_permission(&r, &s);
-    }
     render_audit(&c, &r, &s, Some(&tenant), q.before).await
 }
 

@@ -205,15 +205,6 @@ fn mask(address: &str) -> String {
     }
 }
 
-/// The tenant a GET opens, with the Broadcasts permission.
-async fn opened(c: &Inner, r: &Req, s: &Signed, tenant_id: &str) -> Result<Tenant, Response> {
-    let tenant = c.reach(r, s, tenant_id).await?;
-    if !s.account.may(&tenant.id, Permission::Broadcasts) {
-        return Err(c.no_permission(r, s));
-    }
-    Ok(tenant)
-}
-
 fn progress_rows(t: &Texts, counts: &[(String, u64)]) -> Vec<Value> {
     counts
         .iter()
@@ -273,7 +264,10 @@ pub(super) async fn broadcasts_list(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match opened(&c, &r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_get(&r, &s, &tenant_id, Permission::Broadcasts)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -396,7 +390,10 @@ pub(super) async fn broadcast_new(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match opened(&c, &r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_get(&r, &s, &tenant_id, Permission::Broadcasts)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -594,7 +591,10 @@ pub(super) async fn broadcast_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match opened(&c, &r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_get(&r, &s, &tenant_id, Permission::Broadcasts)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };

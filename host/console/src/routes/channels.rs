@@ -39,16 +39,6 @@ fn principal(s: &Signed, tenant: &str) -> Principal {
     }
 }
 
-/// The tenant and the account's right to manage its channels, or the page
-/// that says why not.
-async fn managed(c: &Inner, r: &Req, s: &Signed, tenant_id: &str) -> Result<Tenant, Response> {
-    let tenant = c.reach(r, s, tenant_id).await?;
-    if !s.account.may(&tenant.id, Permission::Channels) {
-        return Err(c.no_permission(r, s));
-    }
-    Ok(tenant)
-}
-
 fn version_of(t: &Texts, v: &ChannelView) -> String {
     match (&v.version, &v.resolved_version) {
         (Some(pin), _) => t.ch_version_pinned.replace("{v}", pin),
@@ -67,7 +57,7 @@ pub(super) async fn channels_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match managed(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Channels).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -218,7 +208,7 @@ pub(super) async fn channel_new(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match managed(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Channels).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -284,7 +274,7 @@ pub(super) async fn channel_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match managed(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Channels).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };

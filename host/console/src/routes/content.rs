@@ -39,20 +39,6 @@ fn lang_path(r: &Req, path: String) -> String {
     }
 }
 
-/// The tenant, reached, with the Content permission (GET pages).
-async fn content_tenant(
-    c: &Inner,
-    r: &Req,
-    s: &Signed,
-    tenant_id: &str,
-) -> Result<Tenant, Response> {
-    let tenant = c.reach(r, s, tenant_id).await?;
-    if !s.account.may(&tenant.id, Permission::Content) {
-        return Err(c.no_permission(r, s));
-    }
-    Ok(tenant)
-}
-
 /// What the tenant sends: the planner's list (its programs' catalog
 /// messages, then its own), the inserts and the channels.
 struct Sent {
@@ -213,7 +199,7 @@ pub(super) async fn content_list(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match content_tenant(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -430,7 +416,7 @@ pub(super) async fn insert_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match content_tenant(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -574,7 +560,7 @@ pub(super) async fn insert_delete_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match content_tenant(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -886,7 +872,7 @@ pub(super) async fn own_new_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match content_tenant(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -905,7 +891,7 @@ pub(super) async fn own_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match content_tenant(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -1026,7 +1012,7 @@ pub(super) async fn own_delete_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match content_tenant(&c, &r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };

@@ -40,13 +40,13 @@ pub(super) async fn dashboard(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_get(&r, &s, &tenant_id, Permission::Dashboard)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !s.account.may(&tenant.id, Permission::Dashboard) {
-        return c.no_permission(&r, &s);
-    }
     let month = month_of(r.query("month"));
     render_dashboard(
         &c,

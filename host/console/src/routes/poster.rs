@@ -171,13 +171,10 @@ pub(super) async fn poster_page(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !s.account.may(&tenant.id, Permission::Content) {
-        return c.no_permission(&r, &s);
-    }
     let t = r.t();
     let found = match check(&c, t, &tenant, &q).await {
         Ok(f) => f,
@@ -239,13 +236,10 @@ pub(super) async fn poster_svg(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c.tenant_get(&r, &s, &tenant_id, Permission::Content).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !s.account.may(&tenant.id, Permission::Content) {
-        return c.no_permission(&r, &s);
-    }
     let found = match check(&c, r.t(), &tenant, &q).await {
         Ok(f) => f,
         Err(e) => return c.failed(e),

@@ -121,13 +121,13 @@ pub(super) async fn support_search(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_get(&r, &s, &tenant_id, Permission::Dashboard)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !s.account.may(&tenant.id, Permission::Dashboard) {
-        return c.no_permission(&r, &s);
-    }
     let t = r.t();
     let q = query.q.unwrap_or_default().trim().to_string();
     let searched = !q.is_empty();
@@ -359,13 +359,13 @@ pub(super) async fn support_household(
 ) -> Response {
     let r = Req::new(&uri, &headers);
     let s = signed_or_sign_in!(c, headers);
-    let tenant = match c.reach(&r, &s, &tenant_id).await {
+    let tenant = match c
+        .tenant_get(&r, &s, &tenant_id, Permission::Dashboard)
+        .await
+    {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    if !s.account.may(&tenant.id, Permission::Dashboard) {
-        return c.no_permission(&r, &s);
-    }
     let household = match household_of(&c, &r, &s, &tenant, &id).await {
         Ok(h) => h,
         Err(resp) => return resp,
