@@ -256,8 +256,21 @@ pub async fn all_tenants(
             ..Default::default()
         });
     }
-    let (households, channels) =
-        tokio::join!(store.report_households_all(), store.active_channel_counts());
+    // Every read at once, each on a reader of its own: the households
+    // (the long one, itself in parts), the channels, and each month
+    // range's events and deliveries.
+    let by_range = futures::future::join_all(ranges.iter().map(|&(from, to)| async move {
+        let (events, deliveries) = tokio::join!(
+            store.front_door_counts_all(from, to),
+            store.delivery_counts_all(from, to)
+        );
+        ((from, to), events, deliveries)
+    }));
+    let (households, channels, by_range) = tokio::join!(
+        store.report_households_all(),
+        store.active_channel_counts(),
+        by_range
+    );
     for h in households? {
         if let Some(&i) = index.get(h.tenant_id.as_str()) {
             rows[i].active_users =
@@ -269,11 +282,7 @@ pub async fn all_tenants(
             rows[i].active_channels = n;
         }
     }
-    for &(from, to) in &ranges {
-        let (events, deliveries) = tokio::join!(
-            store.front_door_counts_all(from, to),
-            store.delivery_counts_all(from, to)
-        );
+    for ((from, to), events, deliveries) in by_range {
         let of_range = |tenant: &str| {
             index
                 .get(tenant)

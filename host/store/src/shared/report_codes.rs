@@ -28,7 +28,7 @@ use tayori_core::{ChildStatus, StoreResult};
 use super::AGG_ORDER;
 use crate::error::unreadable;
 
-/// The columns of [`all_tenants_sql`] and [`one_tenant_sql`] after the
+/// The columns of [`tenant_range_sql`] and [`one_tenant_sql`] after the
 /// tenant: household ids, due dates, birth dates, statuses.
 fn children_columns() -> String {
     let agg = |expr: &str| format!("string_agg({expr}, ','{AGG_ORDER})");
@@ -46,13 +46,27 @@ fn children_columns() -> String {
 const CHILDREN_COUNTED: &str = "c.status IN ('expecting', 'born') \
      AND c.subscriber_id NOT IN (SELECT s.id FROM subscribers s WHERE s.status <> 'active')";
 
-/// Every tenant's children counted, one row per tenant.
-pub(super) fn all_tenants_sql() -> String {
+/// The children counted of the tenants whose ids are from `$1` to `$2`
+/// (inclusive), one row per tenant: the country is read in such runs of
+/// tenants, so that the runs go on several readers at once.
+pub(super) fn tenant_range_sql() -> String {
     format!(
-        "SELECT c.tenant_id, {} FROM children c WHERE {CHILDREN_COUNTED} \
-         GROUP BY c.tenant_id ORDER BY c.tenant_id",
+        "SELECT c.tenant_id, {} FROM children c WHERE c.tenant_id >= $1 AND c.tenant_id <= $2 \
+         AND {CHILDREN_COUNTED} GROUP BY c.tenant_id ORDER BY c.tenant_id",
         children_columns()
     )
+}
+
+/// Tenant ids (sorted) cut into at most `parts` runs of about equal
+/// length: the first and last id of each.
+pub(super) fn id_ranges(ids: &[String], parts: usize) -> Vec<(&str, &str)> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let per = ids.len().div_ceil(parts.max(1));
+    ids.chunks(per)
+        .map(|c| (c[0].as_str(), c[c.len() - 1].as_str()))
+        .collect()
 }
 
 /// One tenant's (`$1`) children counted, in one row (`NULL`s without any).
@@ -74,7 +88,7 @@ pub(super) fn one_tenant_contacts_sql() -> String {
     )
 }
 
-/// A row of [`all_tenants_sql`] or [`one_tenant_sql`].
+/// A row of [`tenant_range_sql`] or [`one_tenant_sql`].
 pub(super) type ChildrenRow = (
     String,
     Option<String>,
@@ -144,7 +158,7 @@ fn children(row: &ChildrenRow) -> StoreResult<Vec<(&str, ChildDates)>> {
     Ok(out)
 }
 
-/// A tenant's row of [`all_tenants_sql`]: its households, children
+/// A tenant's row of [`tenant_range_sql`]: its households, children
 /// grouped by household id.
 pub(super) fn tenant_households(row: ChildrenRow) -> StoreResult<TenantHouseholds> {
     let kids = children(&row)?;
@@ -238,6 +252,15 @@ mod tests {
             Some(births.into()),
             Some(statuses.into()),
         )
+    }
+
+    #[test]
+    fn ids_are_cut_into_runs_that_cover_them_all() {
+        let ids: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).into();
+        assert_eq!(id_ranges(&ids, 2), [("a", "c"), ("d", "e")]);
+        assert_eq!(id_ranges(&ids, 1), [("a", "e")]);
+        assert_eq!(id_ranges(&ids, 9).len(), 5);
+        assert!(id_ranges(&[], 2).is_empty());
     }
 
     #[test]
