@@ -74,34 +74,48 @@ async fn run(cli: &PathBuf, database_url: String, label: &str) {
     assert_eq!(resp.status(), StatusCode::CREATED, "seeding the tenant");
 
     let report = dir.path().join("report");
-    let output = tokio::process::Command::new(cli)
-        .arg("--config-file")
-        .arg(CONFIG)
-        .arg("run")
-        .arg(server.url("/openapi.json"))
-        .args(["--checks", "all"])
-        .args(["--max-examples", MAX_EXAMPLES])
-        .arg("--no-shrink")
-        .args(["--seed", SEED])
-        .args(["--workers", "2"])
-        .args(["--generation-database", "none"])
-        .args(["--request-timeout", "30"])
-        .arg("--no-color")
-        .arg("--header")
-        .arg(format!("Authorization: Bearer {}", spec.admin_token))
-        .arg("--report-dir")
-        .arg(&report)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cli.display()));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // CPython 3.11's own "AST constructor recursion depth mismatch" (a bug
+    // of the interpreter's compiler, fixed in later releases) can break one
+    // generated case under load: that alone, with no failure found, is run
+    // once more; any finding fails at once.
+    let mut attempts = 0;
+    let (output, text) = loop {
+        attempts += 1;
+        let output = tokio::process::Command::new(cli)
+            .arg("--config-file")
+            .arg(CONFIG)
+            .arg("run")
+            .arg(server.url("/openapi.json"))
+            .args(["--checks", "all"])
+            .args(["--max-examples", MAX_EXAMPLES])
+            .arg("--no-shrink")
+            .args(["--seed", SEED])
+            .args(["--workers", "2"])
+            .args(["--generation-database", "none"])
+            .args(["--request-timeout", "30"])
+            .arg("--no-color")
+            .arg("--header")
+            .arg(format!("Authorization: Bearer {}", spec.admin_token))
+            .arg("--report-dir")
+            .arg(&report)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", cli.display()));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let interpreter_bug = text.contains("AST constructor recursion depth mismatch")
+            && !text.contains("= FAILURES =");
+        if output.status.success() || !interpreter_bug || attempts == 2 {
+            break (output, text);
+        }
+        eprintln!("schemathesis on {label}: CPython's AST recursion bug, run again:\n{text}");
+    };
     server.stop().await;
     assert!(
         output.status.success(),

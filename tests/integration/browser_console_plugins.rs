@@ -295,7 +295,16 @@ async fn browser_console_plugins_canary_rollback_and_partner_tokens() {
     // The canary ends with its own button: otaru follows 1.0.0.
     b.click(&format!("#end-canary-{TENANT} button[type=submit]"))
         .await;
-    b.wait_for("#done").await;
+    // The page before had a `#done` too (the rollback's): wait for this
+    // answer's own words.
+    b.client
+        .wait()
+        .at_most(std::time::Duration::from_secs(30))
+        .for_element(fantoccini::Locator::XPath(
+            "//*[@id='done'][contains(., 'has ended')]",
+        ))
+        .await
+        .expect("the canary's end is confirmed on the page");
     assert_eq!(plugin(&host, "echo").await["canaries"], json!({}));
     assert!(
         row(&b, "#versions", "2.0.0")

@@ -46,20 +46,23 @@ impl ReportStore for Engine {
             .db()?;
         tx.commit().await.db()?;
         let parts = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
-        let runs = report_codes::id_ranges(&ids, parts).into_iter().map(|(first, last)| async move {
-            let mut tx = self.begin_read().await?;
-            let rows: Vec<report_codes::ChildrenRow> =
-                sqlx::query_as(&report_codes::tenant_range_sql())
-                    .bind(first)
-                    .bind(last)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db()?;
-            tx.commit().await.db()?;
-            rows.into_iter()
-                .map(report_codes::tenant_households)
-                .collect::<StoreResult<Vec<_>>>()
-        });
+        let runs =
+            report_codes::id_ranges(&ids, parts)
+                .into_iter()
+                .map(|(first, last)| async move {
+                    let mut tx = self.begin_read().await?;
+                    let rows: Vec<report_codes::ChildrenRow> =
+                        sqlx::query_as(&report_codes::tenant_range_sql())
+                            .bind(first)
+                            .bind(last)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .db()?;
+                    tx.commit().await.db()?;
+                    rows.into_iter()
+                        .map(report_codes::tenant_households)
+                        .collect::<StoreResult<Vec<_>>>()
+                });
         let parts = futures::future::try_join_all(runs).await?;
         Ok(parts.into_iter().flatten().collect())
     }
